@@ -1,0 +1,46 @@
+# zcnas — `make help` lists the targets.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+PORT   ?= 5000
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test test-slow ci ui calibrate experiment-nb201 clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-18s %s\n", $$1, $$2}'
+
+install: $(STAMP) ## Create .venv if missing and install the pinned stack (idempotent)
+
+$(STAMP): requirements/torch.txt requirements/base.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements/torch.txt
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements/base.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+run: install ## Install, then run the default job (100 NB201 cells, L-SWAG, CIFAR-10)
+	$(PY) -m zcnas.run
+
+test: install ## Install, then run the fast test suite (what CI runs)
+	$(PY) -m pytest
+
+test-slow: install ## Integration tests over real data (minutes)
+	$(PY) -m pytest -m slow
+
+ci: test test-slow ## Everything .ci/run checks
+
+ui: install ## MLflow UI on 127.0.0.1:$(PORT) over ./mlruns.db
+	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(VENV)/bin/mlflow ui \
+	  --backend-store-uri sqlite:///mlruns.db --host 127.0.0.1 --port $(PORT) --workers 1
+
+calibrate: install ## L-SWAG window calibration for NB201/CIFAR-10 (writes conf/window/nb201_cifar10.yaml)
+	$(PY) -m zcnas.calibrate space=nb201 task=cifar10
+
+experiment-nb201: install ## Reproduce experiments/nb201_lswag (1000 cells x 3 seeds x 3 datasets; hours on CPU)
+	bash experiments/nb201_lswag/run.sh
+
+clean: ## Remove logs and caches (keeps .venv and mlruns.db)
+	rm -rf logs outputs multirun .pytest_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

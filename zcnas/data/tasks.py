@@ -1,0 +1,113 @@
+"""Tasks: the real images an untrained network is probed on, one deterministic batch per seed.
+
+``source`` picks where the pixels come from:
+
+* ``shipped``: the 1,000 CIFAR-10 test images shipped with zcnas (``assets/cifar10_test_1000.npz``).
+* ``cifar_bin``: a local CIFAR-10/100 in the official *binary* layout
+  (``<root>/cifar-10-batches-bin/data_batch_{1..5}.bin`` or ``<root>/cifar-100-binary/train.bin``).
+  The python (pickle) layout that ``torchvision.datasets.CIFAR10`` reads is refused on purpose:
+  zcnas never unpickles a data file.
+* ``imagefolder``: ``<root>/<class>/<image>`` read with ``torchvision.datasets.ImageFolder``.
+
+When the benchmark's own images are not available (CIFAR-100, ImageNet16-120 here) a task other
+than ``cifar10`` with ``source: shipped`` is a *stand-in* (:attr:`Task.stand_in`): CIFAR-10 images are resized to the benchmark's resolution and fed to a
+head with the benchmark's class count. The run logs this and tags MLflow ``input_stand_in=true``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from zcnas.data._assets import asset_path
+
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD = (0.2470, 0.2435, 0.2616)
+
+
+def _load_cifar_bin(root: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read the official CIFAR binary training files: 1 (or 2 for CIFAR-100) label bytes + 3072."""
+    c10 = sorted((root / "cifar-10-batches-bin").glob("data_batch_*.bin"))
+    c100 = root / "cifar-100-binary" / "train.bin"
+    if c10:
+        files, n_label = c10, 1
+    elif c100.is_file():
+        files, n_label = [c100], 2
+    else:
+        raise FileNotFoundError(
+            f"no CIFAR binary data under {root}: expected {root}/cifar-10-batches-bin/"
+            f"data_batch_1.bin ... or {root}/cifar-100-binary/train.bin")
+    raw = np.concatenate([np.fromfile(f, dtype=np.uint8) for f in files])
+    rows = raw.reshape(-1, n_label + 3072)
+    images = rows[:, n_label:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+    return images, rows[:, n_label - 1].astype(np.int64)  # fine label for CIFAR-100
+
+
+def _load_imagefolder(root: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read ``root/<class>/<img>`` into uint8 HWC arrays (images resized to 32x32 first)."""
+    from torchvision.datasets import ImageFolder  # noqa: PLC0415 - optional, heavy import
+
+    if not root.is_dir():
+        raise FileNotFoundError(f"imagefolder root {root} does not exist; expected <root>/<class>/<image>")
+    ds = ImageFolder(str(root))
+    images = np.stack([np.asarray(ds.loader(p).convert("RGB").resize((32, 32))) for p, _ in ds.samples])
+    return images, np.asarray(ds.targets, dtype=np.int64)
+
+
+@dataclass
+class Task:
+    """Where probe images come from and how they are shaped.
+
+    Args:
+        name: task name (``cifar10``, ``cifar100``, ``imagenet16_120`` ...).
+        num_classes: size of the network head.
+        resolution: side of the square input the networks see.
+        source: ``shipped`` | ``cifar_bin`` | ``imagefolder`` (see module docstring).
+        root: dataset root for the local sources.
+        mean: per-channel normalisation mean.
+        std: per-channel normalisation std.
+    """
+
+    name: str = "cifar10"
+    num_classes: int = 10
+    resolution: int = 32
+    source: str = "shipped"
+    root: str | None = None
+    mean: tuple[float, ...] = CIFAR10_MEAN
+    std: tuple[float, ...] = CIFAR10_STD
+
+    @property
+    def stand_in(self) -> bool:
+        """True when the shipped CIFAR-10 images stand in for another dataset's own images."""
+        return self.source == "shipped" and self.name != "cifar10"
+
+    def _pixels(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.source == "shipped":
+            with np.load(asset_path("cifar10_test_1000.npz"), allow_pickle=False) as z:
+                return z["images"], z["labels"]
+        if self.root is None:
+            raise ValueError(f"task.source={self.source} needs task.root=<dataset directory>")
+        if self.source == "cifar_bin":
+            return _load_cifar_bin(Path(self.root))
+        if self.source == "imagefolder":
+            return _load_imagefolder(Path(self.root))
+        raise ValueError(f"unknown task.source={self.source!r}; valid: shipped, cifar_bin, imagefolder")
+
+    def batch(self, batch_size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """A normalised (B, 3, R, R) float batch and its labels, the same for the same seed."""
+        images, labels = self._pixels()
+        if batch_size > len(images):
+            raise ValueError(f"batch_size={batch_size} exceeds the {len(images)} images of task {self.name}")
+        idx = np.random.default_rng(seed).choice(len(images), batch_size, replace=False)
+        x = torch.from_numpy(images[idx]).permute(0, 3, 1, 2).float().div_(255.0)
+        if x.shape[-1] != self.resolution:
+            x = F.interpolate(x, size=(self.resolution, self.resolution), mode="bilinear",
+                              antialias=True, align_corners=False)
+        mean = torch.tensor(self.mean).view(1, 3, 1, 1)
+        std = torch.tensor(self.std).view(1, 3, 1, 1)
+        y = torch.from_numpy(labels[idx]) % self.num_classes
+        return (x - mean) / std, y

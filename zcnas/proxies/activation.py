@@ -1,0 +1,59 @@
+"""Activation-pattern proxies: NWOT and SWAP, on any activation type (ReLU, GELU, ...).
+
+* NASWOT: Mellor et al., "Neural Architecture Search without Training", ICML 2021,
+  arXiv 2006.04647; reference ``automl/NASLib:naslib/predictors/utils/pruners/measures/nwot.py``.
+* SWAP: Peng et al., "SWAP-NAS: Sample-Wise Activation Patterns for Ultra-fast NAS", ICLR 2024,
+  arXiv 2403.04161; reference ``pym1024/SWAP:src/metrics/swap.py``.
+
+Deliberate deviations:
+* Patterns are ``output > 0`` of every activation *module* (NASLib hooks ReLU inputs: the same
+  bits for ReLU; for GELU/SiLU, ``output > 0`` iff ``input > 0``).
+* SWAP: the original hooks only ReLUs with 4-D inputs, re-initialises weights N(0, 1) and averages
+  32 re-inits on 16 samples; here it is one pass at the network's own init on the probe batch, all
+  activation layers, 3-D token tensors included (tokens x hidden units per sample).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from zcnas.probe import Probe
+from zcnas.proxies._registry import register_proxy
+
+
+def pack_patterns(pattern: torch.Tensor) -> torch.Tensor:
+    """Pack a bool ``(S, units)`` pattern into int64 codes ``(units, ceil(S/64))``, one bit a sample."""
+    s, units = pattern.shape
+    words = []
+    for start in range(0, s, 64):
+        bits = pattern[start:start + 64].T.to(torch.int64)  # (units, <=64)
+        shifts = torch.arange(bits.shape[1], dtype=torch.int64, device=bits.device)
+        words.append((bits << shifts).sum(1))  # distinct bits: the sum is a bitwise OR
+    return torch.stack(words, 1) if units else torch.zeros(0, len(words), dtype=torch.int64)
+
+
+def count_unique_patterns(patterns: list[torch.Tensor]) -> int:
+    """Number of distinct per-unit sample patterns across all given layers (SWAP's |A|)."""
+    if not patterns:
+        return 0
+    codes = torch.cat([pack_patterns(p) for p in patterns], 0)
+    if codes.shape[1] == 1:
+        return int(torch.unique(codes[:, 0]).numel())
+    return int(torch.unique(codes, dim=0).shape[0])
+
+
+@register_proxy("nwot", needs=("acts",))
+def nwot(probe: Probe) -> float:
+    """log|det K|, K = Σ_layers c cᵀ + (1−c)(1−c)ᵀ over binary codes c. Reference: Mellor+ ICML'21."""
+    s = probe.inputs.shape[0]
+    k = torch.zeros(s, s, dtype=torch.float64)
+    for pattern in probe.acts:
+        c = pattern.float()
+        k += (c @ c.T + (1 - c) @ (1 - c).T).double().cpu()
+    return float(torch.linalg.slogdet(k)[1])
+
+
+@register_proxy("swap", needs=("acts",))
+def swap(probe: Probe) -> float:
+    """Ψ = |{distinct sample patterns 1[a_v > 0] over units v}|, all layers. Reference: Peng+ ICLR'24."""
+    return float(count_unique_patterns(probe.acts))

@@ -1,0 +1,88 @@
+"""Gradient-statistics proxies: ZiCo and L-SWAG (its Λ x Ψ product).
+
+* ZiCo: Li et al., "ZiCo: Zero-shot NAS via Inverse Coefficient of Variation on Gradients",
+  ICLR 2023, arXiv 2301.11300; reference ``SLDGroup/ZiCo:ZeroShotProxy/compute_zico.py``.
+* L-SWAG: Casarin, Escalera, Lanz, "L-SWAG: Layer-Sample Wise Activation with Gradients
+  information for Zero-Shot NAS on Vision Transformers", CVPR 2025, arXiv 2505.07300 (no public
+  code; every choice below follows ``shared/docs/method.md`` §1 and §7).
+
+Both read the probe's per-split gradients: the batch is cut into ``n_splits`` sub-batches
+(default 2, the NASLib/foresight port of ZiCo) and statistics run over that axis.
+
+Deliberate choices and deviations:
+* ZiCo keeps its reference-code form: std of the *signed* gradient, ``np.std`` (ddof 0), σ = 0
+  entries dropped, layers whose sum is 0 skipped, and (``accumulate=True``) no ``zero_grad``
+  between sub-batches, i.e. statistics over the running sums [g1, g1+g2].
+* L-SWAG Λ follows the paper's formula: Var of |g| (``abs_grad``), μ dropped, σ = 0 filtered,
+  gradients zeroed between sub-batches (``accumulate=False``; ``True`` gives the ZiCo quirk),
+  only Conv/Linear layers whose depth decile lies in [lo, hi].
+* L-SWAG Ψ counts distinct sample patterns of the activation layers whose decile (over the
+  activation-layer list) lies in [psi_lo, hi]; Eq. 7 of the paper has psi_lo = 0.
+* Λ < 0 would invert the product's ranking; it is logged as a warning and kept. Λ = 0 (no layer
+  in the window receives any gradient, e.g. a cell whose output is cut off by ``none`` edges)
+  gives a score of 0, below every trainable network.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+
+from zcnas.probe import Probe, depth_bins
+from zcnas.proxies._registry import register_proxy
+from zcnas.proxies.activation import count_unique_patterns
+
+log = logging.getLogger(__name__)
+
+
+def split_grads(probe: Probe, n_splits: int, accumulate: bool) -> list[torch.Tensor]:
+    """Per-layer ``(n_splits, numel)`` gradients; ``accumulate`` turns them into running sums."""
+    grads = probe.grads(n_splits)
+    return [g.cumsum(0) for g in grads] if accumulate else grads
+
+
+def layer_inv_sigma(g: torch.Tensor, abs_grad: bool = True) -> float:
+    """log Σ_w 1/σ_w over one layer's ``(n, numel)`` gradients, σ = 0 entries dropped (nan if none)."""
+    sigma = (g.abs() if abs_grad else g).double().std(0, correction=0)
+    sigma = sigma[sigma > 0]
+    return float(torch.log((1.0 / sigma).sum())) if sigma.numel() else float("nan")
+
+
+def lswag_terms(probe: Probe, lo: int, hi: int, *, n_splits: int = 2, accumulate: bool = False,
+                abs_grad: bool = True, psi_lo: int = 0, bins: int = 10) -> tuple[float, float]:
+    """(Λ, Ψ) of L-SWAG for the decile window [lo, hi] (method.md §1.1)."""
+    grads = split_grads(probe, n_splits, accumulate)
+    lam = 0.0
+    for g, b in zip(grads, depth_bins(len(grads), bins), strict=True):
+        if lo <= b <= hi:
+            v = layer_inv_sigma(g, abs_grad)
+            lam += 0.0 if v != v else v  # a layer with no nonzero σ contributes nothing
+    acts = probe.acts
+    chosen = [a for a, b in zip(acts, depth_bins(len(acts), bins), strict=True) if psi_lo <= b <= hi]
+    return lam, float(count_unique_patterns(chosen))
+
+
+@register_proxy("zico", needs=("grads",))
+def zico(probe: Probe, n_splits: int = 2, accumulate: bool = True) -> float:
+    """Σ_l log(Σ_w E|g_w| / σ(g_w)) over Conv/Linear layers. Reference: Li+ ICLR'23 (ZiCo)."""
+    total = 0.0
+    for g in split_grads(probe, n_splits, accumulate):
+        g = g.double()
+        std, mean_abs = g.std(0, correction=0), g.abs().mean(0)
+        nz = std != 0
+        s = float((mean_abs[nz] / std[nz]).sum())
+        if s != 0:
+            total += float(torch.log(torch.tensor(s)))
+    return total
+
+
+@register_proxy("lswag", needs=("grads", "acts"))
+def lswag(probe: Probe, lo: int = 0, hi: int = 10, n_splits: int = 2, accumulate: bool = False,
+          abs_grad: bool = True, psi_lo: int = 0, bins: int = 10) -> float:
+    """Λ·Ψ, Λ = Σ_{l∈[l̂,L̂]} log Σ_w 1/√Var|g_w|, Ψ = #distinct patterns ≤ L̂. Reference: Casarin+ CVPR'25."""
+    lam, psi = lswag_terms(probe, lo, hi, n_splits=n_splits, accumulate=accumulate,
+                           abs_grad=abs_grad, psi_lo=psi_lo, bins=bins)
+    if lam < 0:
+        log.warning("lswag: Λ=%.4g < 0 inverts the Λ·Ψ ranking for this network", lam)
+    return lam * psi

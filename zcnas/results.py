@@ -1,0 +1,92 @@
+"""Run outputs: ``scores.csv`` written row by row as scores are made, JSON files, plots, table."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+class ScoreWriter:
+    """Append one row per architecture to a CSV and flush it at once (scores are never lost)."""
+
+    def __init__(self, path: Path, columns: Sequence[str]) -> None:
+        self.path = path
+        self.columns = list(columns)
+        self._file = path.open("w", newline="")
+        self._csv = csv.DictWriter(self._file, fieldnames=self.columns)
+        self._csv.writeheader()
+        self._file.flush()
+
+    def append(self, row: dict[str, Any]) -> None:
+        """Write ``row`` (NaN written as ``nan``) and flush."""
+        self._csv.writerow({k: row.get(k, math.nan) for k in self.columns})
+        self._file.flush()
+
+    def close(self) -> None:
+        """Close the file."""
+        self._file.close()
+
+
+def write_json(path: Path, obj: Any) -> Path:
+    """Write ``obj`` as indented JSON (NaN as null) and return ``path``."""
+    def clean(v: Any) -> Any:
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [clean(x) for x in v]
+        return v
+
+    path.write_text(json.dumps(clean(obj), indent=2) + "\n")
+    return path
+
+
+def scatter_plot(path: Path, table: pd.DataFrame, proxy: str, targets: Sequence[str],
+                 correlations: list[dict[str, Any]]) -> Path:
+    """One PNG per proxy: score vs each target, ρ and τ in the panel titles (matplotlib Agg)."""
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    fig, axes = plt.subplots(1, len(targets), figsize=(4 * len(targets), 3.6), squeeze=False)
+    for ax, target in zip(axes[0], targets, strict=True):
+        rec = next(r for r in correlations if r["proxy"] == proxy and r["target"] == target)
+        ax.scatter(table[proxy], table[target], s=6, alpha=0.6)
+        ax.set_xlabel(proxy)
+        ax.set_ylabel(target)
+        ax.set_title(f"ρ={rec['spearman']:.3f}  τ={rec['kendall']:.3f}  n={rec['n']}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def format_table(correlations: list[dict[str, Any]]) -> str:
+    """A small fixed-width table: proxy, target, Spearman, Kendall, n (n_nan when any)."""
+    lines = [f"{'proxy':<14}{'target':<18}{'Spearman':>9}{'Kendall':>9}{'n':>7}"]
+    for r in correlations:
+        nan = f"  ({r['n_nan']} NaN)" if r["n_nan"] else ""
+        lines.append(f"{r['proxy']:<14}{r['target']:<18}{r['spearman']:>9.4f}{r['kendall']:>9.4f}"
+                     f"{r['n']:>7}{nan}")
+    return "\n".join(lines)
+
+
+def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Flatten a nested dict to ``a.b.c`` keys (lists kept as their string form)."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
