@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 import time
 import zlib
 from pathlib import Path
@@ -37,9 +38,19 @@ def arch_seed(seed: int, arch: str) -> int:
     return zlib.crc32(f"{seed}:{arch}".encode())
 
 
+def instantiate(node: Any) -> Any:
+    """``hydra.utils.instantiate`` that re-raises the builder's own error (one clear line)."""
+    from hydra.errors import InstantiationException  # noqa: PLC0415
+    from hydra.utils import instantiate as _instantiate  # noqa: PLC0415
+
+    try:
+        return _instantiate(node)
+    except InstantiationException as err:
+        raise (err.__cause__ or err) from None
+
+
 def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
     """Run the whole pipeline for a composed config; write outputs into ``out_dir``."""
-    from hydra.utils import instantiate  # noqa: PLC0415
     from omegaconf import OmegaConf  # noqa: PLC0415
 
     t0 = time.perf_counter()
@@ -119,7 +130,10 @@ def main() -> None:
 
     @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
     def _run(cfg: Any) -> float:
-        out = score_archs(cfg, Path(HydraConfig.get().runtime.output_dir))
+        try:
+            out = score_archs(cfg, Path(HydraConfig.get().runtime.output_dir))
+        except (ValueError, KeyError, FileNotFoundError) as err:
+            sys.exit(f"zcnas.run: error: {err}")
         first = out["correlations"][0]["spearman"] if out["correlations"] else math.nan
         return first
 

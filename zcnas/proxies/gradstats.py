@@ -26,6 +26,7 @@ Deliberate choices and deviations:
 from __future__ import annotations
 
 import logging
+import math
 
 import torch
 
@@ -37,14 +38,14 @@ log = logging.getLogger(__name__)
 
 
 def split_grads(probe: Probe, n_splits: int, accumulate: bool) -> list[torch.Tensor]:
-    """Per-layer ``(n_splits, numel)`` gradients; ``accumulate`` turns them into running sums."""
-    grads = probe.grads(n_splits)
+    """Per-layer ``(n_splits, numel)`` float64 gradients; ``accumulate`` makes them running sums."""
+    grads = [g.double() for g in probe.grads(n_splits)]
     return [g.cumsum(0) for g in grads] if accumulate else grads
 
 
 def layer_inv_sigma(g: torch.Tensor, abs_grad: bool = True) -> float:
     """log Σ_w 1/σ_w over one layer's ``(n, numel)`` gradients, σ = 0 entries dropped (nan if none)."""
-    sigma = (g.abs() if abs_grad else g).double().std(0, correction=0)
+    sigma = (g.abs() if abs_grad else g).std(0, correction=0)
     sigma = sigma[sigma > 0]
     return float(torch.log((1.0 / sigma).sum())) if sigma.numel() else float("nan")
 
@@ -68,12 +69,11 @@ def zico(probe: Probe, n_splits: int = 2, accumulate: bool = True) -> float:
     """Σ_l log(Σ_w E|g_w| / σ(g_w)) over Conv/Linear layers. Reference: Li+ ICLR'23 (ZiCo)."""
     total = 0.0
     for g in split_grads(probe, n_splits, accumulate):
-        g = g.double()
         std, mean_abs = g.std(0, correction=0), g.abs().mean(0)
         nz = std != 0
         s = float((mean_abs[nz] / std[nz]).sum())
         if s != 0:
-            total += float(torch.log(torch.tensor(s)))
+            total += math.log(s)
     return total
 
 

@@ -1,0 +1,25 @@
+"""Shared fixtures: tiny spaces, a fixed real-image batch, a repo-root path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from zcnas.data import Task
+from zcnas.spaces import NB201Space
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def tiny_nb201() -> NB201Space:
+    """NB201 with C=4, N=1 (same topology rules, ~100x cheaper)."""
+    return NB201Space(C=4, N=1)
+
+
+@pytest.fixture
+def batch16() -> tuple[torch.Tensor, torch.Tensor]:
+    """16 real CIFAR-10 images (seed 0), normalised."""
+    return Task().batch(16, 0)

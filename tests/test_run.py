@@ -1,0 +1,150 @@
+"""Config composition, the end-to-end run (files + MLflow), and bad-input errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.errors import MissingConfigException
+
+from zcnas.data import Task, asset_path, load_nb201, verify_file
+from zcnas.run import score_archs
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cfg_with(*overrides: str):
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        return compose(config_name="config", overrides=list(overrides))
+
+
+def test_default_config_composes():
+    cfg = cfg_with()
+    assert (cfg.n_archs, cfg.seed, cfg.batch_size, cfg.device) == (100, 0, 64, "cpu")
+    assert cfg.space._target_ == "zcnas.spaces.NB201Space"
+    assert cfg.task.name == "cifar10" and cfg.benchmark.target == "cifar10"
+    assert list(cfg.proxy) == ["lswag"]
+    assert cfg.tracking.uri == "sqlite:///mlruns.db"
+    window = cfg.get("window")
+    assert (cfg.proxy.lswag.lo, cfg.proxy.lswag.hi) == ((window.lo, window.hi) if window else (0, 10))
+
+
+def test_multi_proxy_and_task_overrides():
+    cfg = cfg_with("proxy=[lswag,nwot,params]", "task=imagenet16_120", "n_archs=7", "seed=3")
+    assert list(cfg.proxy) == ["lswag", "nwot", "params"]
+    assert cfg.benchmark.target == "ImageNet16-120" and cfg.task.resolution == 16
+    assert (cfg.n_archs, cfg.seed) == (7, 3)
+
+
+def test_unknown_option_lists_valid_ones():
+    with pytest.raises(MissingConfigException, match="Could not find 'proxy/nope'") as err:
+        cfg_with("proxy=nope")
+    assert "lswag" in str(err.value.options) or "lswag" in str(err.value)
+
+
+def test_in_process_run_with_stand_in_task(tmp_path):
+    cfg = cfg_with("task=cifar100", "n_archs=5", "batch_size=16", "proxy=[swap,params]",
+                   "tracking=none", "space.C=4", "space.N=1")
+    out = score_archs(cfg, tmp_path)
+    scores = pd.read_csv(tmp_path / "scores.csv")
+    assert list(scores.columns) == ["arch", "swap", "params", "cifar100"]
+    assert len(scores) == 5 and scores["cifar100"].between(0, 100).all()
+    truth = load_nb201().table.loc[scores["arch"], "cifar100"].to_numpy()
+    np.testing.assert_allclose(scores["cifar100"].to_numpy(), truth)
+    recs = json.loads((tmp_path / "correlations.json").read_text())
+    assert [(r["proxy"], r["target"], r["n"]) for r in recs] == [("swap", "cifar100", 5), ("params", "cifar100", 5)]
+    assert out["summary"]["n_archs"] == 5
+
+
+def test_cli_error_is_one_line(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "zcnas.run", "n_archs=20000", "tracking=none",
+                           f"hydra.run.dir={tmp_path}"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "zcnas.run: error: n_archs=20000 exceeds the 15625 archs of space nb201")
+
+
+def test_bad_inputs_fail_clearly(tmp_path):
+    with pytest.raises(ValueError, match="n_archs=20000 exceeds the 15625 archs of space nb201"):
+        score_archs(cfg_with("n_archs=20000", "tracking=none"), tmp_path)
+    with pytest.raises(ValueError, match="has no target 'cifar11'; valid:"):
+        score_archs(cfg_with("benchmark.target=cifar11", "tracking=none"), tmp_path)
+    bad = tmp_path / "configs.txt"
+    bad.write_text("tampered")
+    expected = json.loads((asset_path("configs.txt").parent / "MANIFEST.json").read_text())["configs.txt"]["sha256"]
+    with pytest.raises(ValueError, match=f"{bad}.*expected {expected}"):
+        verify_file(bad, expected)
+    with pytest.raises(FileNotFoundError, match="lacks"):
+        load_nb201(str(tmp_path))
+
+
+def test_benchmark_path_loads_a_copy(tmp_path):
+    for name in ["configs.txt", "cifar10_test_accs.npy", "cifar100_test_accs.npy", "ImageNet16-120_test_accs.npy"]:
+        shutil.copy(asset_path(name), tmp_path / name)
+    assert load_nb201(str(tmp_path)).table.equals(load_nb201().table)
+
+
+def test_tasks_batches(tmp_path):
+    x, y = Task().batch(64, 0)
+    assert x.shape == (64, 3, 32, 32) and abs(float(x.mean())) < 0.3 and 0.8 < float(x.std()) < 1.2
+    assert torch.equal(x, Task().batch(64, 0)[0]) and not torch.equal(x, Task().batch(64, 1)[0])
+    assert len(set(y.tolist())) >= 8  # a random draw over classes, not a class-sorted block
+    task16 = Task(name="ImageNet16-120", num_classes=120, resolution=16)
+    assert task16.stand_in and task16.batch(8, 0)[0].shape == (8, 3, 16, 16)
+    # a local CIFAR-10 in the official binary layout (written from the shipped real pixels)
+    with np.load(asset_path("cifar10_test_1000.npz")) as z:
+        images, labels = z["images"], z["labels"]
+    rows = np.concatenate([labels[:, None].astype(np.uint8),
+                           images.transpose(0, 3, 1, 2).reshape(len(images), -1)], 1)
+    (tmp_path / "cifar-10-batches-bin").mkdir()
+    rows.tofile(tmp_path / "cifar-10-batches-bin" / "data_batch_1.bin")
+    local = Task(source="cifar_bin", root=str(tmp_path))
+    assert not local.stand_in
+    xb, yb = local.batch(64, 0)
+    assert torch.equal(xb, x) and torch.equal(yb, y)
+    with pytest.raises(FileNotFoundError, match="no CIFAR binary data under"):
+        Task(source="cifar_bin", root=str(tmp_path / "nowhere")).batch(4, 0)
+
+
+def test_end_to_end_cli_logs_to_mlflow(tmp_path):
+    """`python -m zcnas.run` in a fresh directory: contract files and real MLflow metrics."""
+    run_dir = tmp_path / "run"
+    cmd = [sys.executable, "-m", "zcnas.run", "n_archs=6", "batch_size=16", "proxy=[lswag,nwot,params]",
+           "space.C=8", "space.N=2", f"hydra.run.dir={run_dir}", "log_every=2"]
+    env = {**os.environ, "TQDM_DISABLE": "1"}
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Spearman" in proc.stdout and "scored 6/6 archs" in proc.stdout + proc.stderr
+    scores = pd.read_csv(run_dir / "scores.csv")
+    assert len(scores) == 6 and list(scores.columns) == ["arch", "lswag", "nwot", "params", "cifar10"]
+    assert (scores["lswag"] >= 0).all() and scores["params"].gt(0).all()
+    recs = json.loads((run_dir / "correlations.json").read_text())
+    assert {r["proxy"] for r in recs} == {"lswag", "nwot", "params"}
+    summary = json.loads((run_dir / "run_summary.json").read_text())
+    assert summary["n_archs"] == 6 and summary["n_computed"] == 6 and summary["seconds"] > 0
+    assert (tmp_path / "mlruns.db").is_file()
+
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlruns.db'}")
+    runs = mlflow.search_runs(experiment_names=["zcnas"], output_format="list")
+    assert len(runs) == 1
+    run = runs[0]
+    rec = next(r for r in recs if r["proxy"] == "lswag")
+    if rec["spearman"] is not None:
+        assert run.data.metrics["spearman/lswag/cifar10"] == pytest.approx(rec["spearman"])
+        assert run.data.metrics["kendall/lswag/cifar10"] == pytest.approx(rec["kendall"])
+    assert run.data.params["n_archs"] == "6" and run.data.tags["input_stand_in"] == "false"
+    names = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id)}
+    assert {"scores.csv", "correlations.json", "run_summary.json", "config.yaml", "plots"} <= names
+    plots = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id, "plots")}
+    assert plots == {"plots/scatter_lswag.png", "plots/scatter_nwot.png", "plots/scatter_params.png"}

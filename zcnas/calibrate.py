@@ -1,0 +1,154 @@
+"""``python -m zcnas.calibrate``: the L-SWAG layer-window calibration (method.md §1.4, §7.5).
+
+The paper's one-off procedure per benchmark, made a command:
+
+1. Sample ``calibrate.n_archs`` random networks of the space (default 1000), probe each on one
+   batch of the task, and record every Conv/Linear layer's mean ``log σ_w`` (σ_w = std of |g_w|
+   over the sub-batches, σ = 0 dropped) with its depth decile.
+2. Average per decile (Fig. 2b of the paper) and find the *spike*: the decile whose mean deviates
+   most from the median over deciles, grown to the contiguous deciles whose deviation, of the same
+   sign, is at least half of it (full width at half maximum).
+3. ``calibrate.choose=spike`` writes that window; with ground truth, ``calibrate.sweep=true`` also
+   scores every window [lo, hi] (Fig. 2a) from per-decile Λ terms and cumulative Ψ counts, and
+   ``calibrate.choose=sweep`` writes the best one instead.
+
+The window goes to ``conf/window/<space>_<task>.yaml``, which ``config.yaml`` loads for that pair.
+
+Example:
+    python -m zcnas.calibrate space=nb201 task=cifar10 calibrate.n_archs=1000 calibrate.sweep=true
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from zcnas.metrics import correlate
+from zcnas.probe import Probe, depth_bins
+from zcnas.proxies.activation import pack_patterns
+from zcnas.proxies.gradstats import layer_inv_sigma, split_grads
+from zcnas.results import write_json
+from zcnas.run import arch_seed, instantiate
+
+log = logging.getLogger("zcnas.calibrate")
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+
+
+def decile_profile(probe: Probe, *, n_splits: int, accumulate: bool, bins: int) -> dict[str, np.ndarray]:
+    """Per-arch calibration record.
+
+    Returns:
+        ``log_sigma`` (mean log σ_w per decile, NaN where no layer), ``lam`` (Σ of Λ layer terms
+        per decile) and ``psi`` (#distinct patterns of activation layers with decile ≤ d).
+    """
+    grads = split_grads(probe, n_splits, accumulate)
+    log_sigma = [[] for _ in range(bins + 1)]
+    lam = np.zeros(bins + 1)
+    for g, b in zip(grads, depth_bins(len(grads), bins), strict=True):
+        sigma = g.abs().std(0, correction=0)
+        sigma = sigma[sigma > 0]
+        if sigma.numel():
+            log_sigma[b].append(float(sigma.log().mean()))
+            lam[b] += layer_inv_sigma(g)
+    psi = np.zeros(bins + 1)
+    seen = torch.zeros(0, dtype=torch.int64)
+    acts, act_bins = probe.acts, depth_bins(len(probe.acts), bins)
+    for d in range(bins + 1):
+        new = [pack_patterns(a) for a, b in zip(acts, act_bins, strict=True) if b == d]
+        if new and all(c.shape[1] == 1 for c in new):
+            seen = torch.unique(torch.cat([seen, *(c[:, 0] for c in new)]))
+        psi[d] = seen.numel()
+    return {"log_sigma": np.array([np.mean(v) if v else np.nan for v in log_sigma]), "lam": lam, "psi": psi}
+
+
+def find_spike(profile: np.ndarray) -> tuple[int, int]:
+    """Contiguous decile range around the largest deviation from the median, at half its height."""
+    valid = np.isfinite(profile)
+    dev = np.where(valid, profile - np.nanmedian(profile), 0.0)
+    peak = int(np.argmax(np.abs(dev)))
+    half = 0.5 * dev[peak]
+    inside = (np.sign(dev) == np.sign(dev[peak])) & (np.abs(dev) >= abs(half))
+    lo = hi = peak
+    while lo > 0 and inside[lo - 1]:
+        lo -= 1
+    while hi < len(profile) - 1 and inside[hi + 1]:
+        hi += 1
+    return lo, hi
+
+
+def sweep_windows(lam: np.ndarray, psi: np.ndarray, truth: np.ndarray) -> pd.DataFrame:
+    """Spearman ρ of Λ[lo..hi]·Ψ[≤hi] vs ``truth`` for every window lo ≤ hi (the paper's Fig. 2a)."""
+    rows = []
+    for lo in range(lam.shape[1]):
+        for hi in range(lo, lam.shape[1]):
+            s = lam[:, lo:hi + 1].sum(1) * psi[:, hi]
+            rows.append({"lo": lo, "hi": hi, **correlate(s, truth)})
+    return pd.DataFrame(rows)
+
+
+def calibrate(cfg: Any, out_dir: Path, space_choice: str, task_choice: str) -> dict[str, Any]:
+    """Run the calibration for a composed config and write the window file."""
+    c = cfg.calibrate
+    t0 = time.perf_counter()
+    space, task = instantiate(cfg.space), instantiate(cfg.task)
+    archs = [space.encode(a) for a in space.sample(c.n_archs, np.random.default_rng(c.seed))]
+    x, y = task.batch(cfg.batch_size, c.seed)
+    recs = []
+    for arch in tqdm(archs, desc="calibrating", disable=None, mininterval=2):
+        torch.manual_seed(arch_seed(c.seed, arch))
+        probe = Probe(space.build(space.decode(arch), num_classes=task.num_classes), x, y)
+        recs.append(decile_profile(probe, n_splits=c.n_splits, accumulate=c.accumulate, bins=c.bins))
+    log_sigma = np.stack([r["log_sigma"] for r in recs])
+    profile = pd.DataFrame({"decile": np.arange(c.bins + 1), "mean_log_sigma": np.nanmean(log_sigma, 0),
+                            "std_log_sigma": np.nanstd(log_sigma, 0)})
+    profile.to_csv(out_dir / "decile_profile.csv", index=False)
+    lo, hi = find_spike(profile["mean_log_sigma"].to_numpy())
+    result: dict[str, Any] = {"space": space_choice, "task": task_choice, "n_archs": len(archs),
+                              "seed": c.seed, "spike_window": [lo, hi]}
+    if c.sweep:
+        bench = instantiate(cfg.benchmark)
+        truth = bench.lookup(archs)[bench.targets[0]].to_numpy()
+        table = sweep_windows(np.stack([r["lam"] for r in recs]), np.stack([r["psi"] for r in recs]), truth)
+        table.to_csv(out_dir / "window_sweep.csv", index=False)
+        best = table.loc[table["spearman"].idxmax()]
+        spike_rho = float(table.query("lo == @lo and hi == @hi")["spearman"].iloc[0])
+        result.update(target=bench.targets[0], sweep_best=[int(best.lo), int(best.hi)],
+                      sweep_best_spearman=float(best.spearman), spike_spearman=spike_rho,
+                      full_spearman=float(table.query("lo == 0 and hi == @c.bins")["spearman"].iloc[0]))
+        if c.choose == "sweep":
+            lo, hi = int(best.lo), int(best.hi)
+    result.update(window=[lo, hi], chosen_by=c.choose, seconds=time.perf_counter() - t0)
+    write_json(out_dir / "calibration.json", result)
+    target = Path(c.write_to) if c.write_to else CONF_DIR / "window" / f"{space_choice}_{task_choice}.yaml"
+    target.write_text(
+        f"# L-SWAG layer window for space={space_choice} task={task_choice}, written by\n"
+        f"#   python -m zcnas.calibrate space={space_choice} task={task_choice} "
+        f"calibrate.n_archs={c.n_archs} calibrate.seed={c.seed} calibrate.sweep={c.sweep} "
+        f"calibrate.choose={c.choose}\n# result: {result}\nlo: {lo}\nhi: {hi}\n")
+    log.info("window [%d, %d] (%s) -> %s", lo, hi, c.choose, target)
+    print(result)
+    return result
+
+
+def main() -> None:
+    """Hydra entry point (``python -m zcnas.calibrate [overrides]``)."""
+    import hydra  # noqa: PLC0415
+    from hydra.core.hydra_config import HydraConfig  # noqa: PLC0415
+
+    @hydra.main(version_base="1.3", config_path="../conf", config_name="calibrate")
+    def _run(cfg: Any) -> None:
+        hc = HydraConfig.get()
+        calibrate(cfg, Path(hc.runtime.output_dir), hc.runtime.choices["space"], hc.runtime.choices["task"])
+
+    _run()
+
+
+if __name__ == "__main__":
+    main()
