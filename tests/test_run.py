@@ -70,11 +70,11 @@ def test_cli_error_is_one_line(tmp_path):
                            f"hydra.run.dir={tmp_path}"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1] == (
-        "zcnas.run: error: n_archs=20000 exceeds the 15625 archs of space nb201")
+        "zcnas.run: error: n_archs=20000 exceeds the 15625 archs of benchmark nb201")
 
 
 def test_bad_inputs_fail_clearly(tmp_path):
-    with pytest.raises(ValueError, match="n_archs=20000 exceeds the 15625 archs of space nb201"):
+    with pytest.raises(ValueError, match="n_archs=20000 exceeds the 15625 archs of benchmark nb201"):
         score_archs(cfg_with("n_archs=20000", "tracking=none"), tmp_path)
     with pytest.raises(ValueError, match="has no target 'cifar11'; valid:"):
         score_archs(cfg_with("benchmark.target=cifar11", "tracking=none"), tmp_path)

@@ -33,7 +33,7 @@ from tqdm import tqdm
 from zcnas.metrics import correlate
 from zcnas.probe import Probe, depth_bins
 from zcnas.proxies.activation import pack_patterns
-from zcnas.proxies.gradstats import layer_inv_sigma, split_grads
+from zcnas.proxies.gradstats import layer_inv_sigma, split_grads, std0
 from zcnas.results import write_json
 from zcnas.run import arch_seed, instantiate
 
@@ -52,7 +52,7 @@ def decile_profile(probe: Probe, *, n_splits: int, accumulate: bool, bins: int) 
     log_sigma = [[] for _ in range(bins + 1)]
     lam = np.zeros(bins + 1)
     for g, b in zip(grads, depth_bins(len(grads), bins), strict=True):
-        sigma = g.abs().std(0, correction=0)
+        sigma = std0(g.abs())
         sigma = sigma[sigma > 0]
         if sigma.numel():
             log_sigma[b].append(float(sigma.log().mean()))
@@ -98,13 +98,21 @@ def calibrate(cfg: Any, out_dir: Path, space_choice: str, task_choice: str) -> d
     c = cfg.calibrate
     t0 = time.perf_counter()
     space, task = instantiate(cfg.space), instantiate(cfg.task)
-    archs = [space.encode(a) for a in space.sample(c.n_archs, np.random.default_rng(c.seed))]
+    rng = np.random.default_rng(c.seed)
+    bench = instantiate(cfg.benchmark) if c.sweep else None
+    if bench is not None:  # the sweep needs labels: sample the benchmark's archs (all, if fewer)
+        archs = bench.sample(min(c.n_archs, len(bench.table)), rng)
+    else:
+        archs = [space.encode(a) for a in space.sample(c.n_archs, rng)]
     x, y = task.batch(cfg.batch_size, c.seed)
     recs = []
-    for arch in tqdm(archs, desc="calibrating", disable=None, mininterval=2):
+    for i, arch in enumerate(tqdm(archs, desc="calibrating", disable=None, mininterval=2), 1):
         torch.manual_seed(arch_seed(c.seed, arch))
-        probe = Probe(space.build(space.decode(arch), num_classes=task.num_classes), x, y)
+        probe = Probe(space.build(space.decode(arch), num_classes=task.num_classes), x, y,
+                      share_passes=cfg.probe.share_passes, share_splits=c.n_splits)
         recs.append(decile_profile(probe, n_splits=c.n_splits, accumulate=c.accumulate, bins=c.bins))
+        if i % 50 == 0:
+            log.info("calibrated %d/%d archs (%.0f s)", i, len(archs), time.perf_counter() - t0)
     log_sigma = np.stack([r["log_sigma"] for r in recs])
     profile = pd.DataFrame({"decile": np.arange(c.bins + 1), "mean_log_sigma": np.nanmean(log_sigma, 0),
                             "std_log_sigma": np.nanstd(log_sigma, 0)})
@@ -112,8 +120,7 @@ def calibrate(cfg: Any, out_dir: Path, space_choice: str, task_choice: str) -> d
     lo, hi = find_spike(profile["mean_log_sigma"].to_numpy())
     result: dict[str, Any] = {"space": space_choice, "task": task_choice, "n_archs": len(archs),
                               "seed": c.seed, "spike_window": [lo, hi]}
-    if c.sweep:
-        bench = instantiate(cfg.benchmark)
+    if bench is not None:
         truth = bench.lookup(archs)[bench.targets[0]].to_numpy()
         table = sweep_windows(np.stack([r["lam"] for r in recs]), np.stack([r["psi"] for r in recs]), truth)
         table.to_csv(out_dir / "window_sweep.csv", index=False)

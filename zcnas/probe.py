@@ -5,7 +5,8 @@ and cached, so proxies that share an artifact share the pass that produced it:
 
 * :attr:`Probe.acts`: per activation module (ReLU, GELU, ... found by *type*, so any
   ``nn.Module`` works), the binary pattern ``output > 0`` as a bool ``(S, units)`` tensor, in
-  forward order, from one no-grad forward of the whole batch.
+  forward order, from one no-grad forward of the whole batch (or, with ``share_passes``, from
+  the sub-batch passes that also give the gradients).
 * :attr:`Probe.layers`: the weight-bearing ``Conv``/``Linear`` modules in forward order.
 * :meth:`Probe.grads`: per layer, the weight gradients of each of ``n_splits`` sub-batches
   (``zero_grad`` between them), stacked ``(n_splits, numel)``.
@@ -46,15 +47,25 @@ class Probe:
         inputs: the batch, ``(S, ...)``.
         targets: labels (or regression targets) for ``loss_fn``.
         loss_fn: task loss used for gradient artifacts (cross-entropy by default).
+        share_passes: take :attr:`acts` from the sub-batch passes of ``grads(share_splits)``
+            instead of a separate full-batch forward, so a proxy set needing both costs one set of
+            passes. Exact for per-sample normalisation (LayerNorm ViTs); with BatchNorm in train
+            mode each sub-batch is normalised with its own statistics.
+        share_splits: the sub-batch count those shared passes use.
     """
 
     def __init__(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
-                 loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy):
+                 loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy,
+                 share_passes: bool = False, share_splits: int = 2):
         self.model = model
         self.inputs = inputs
         self.targets = targets
         self.loss_fn = loss_fn
+        self.share_passes = share_passes
+        self.share_splits = share_splits
         self._grads: dict[int, list[torch.Tensor]] = {}
+        self._acts: list[torch.Tensor] | None = None
+        self._layers: list[tuple[str, nn.Module]] | None = None
 
     # ------------------------------------------------------------------ helpers
     @contextmanager
@@ -72,41 +83,66 @@ class Probe:
             self.model.zero_grad(set_to_none=True)
             self.model.train(was_training)
 
-    @cached_property
-    def _forward(self) -> tuple[list[tuple[str, nn.Module]], list[torch.Tensor]]:
-        """One hooked no-grad forward: weight layers in call order, activation patterns."""
+    def _passes(self, n_chunks: int, backward: bool) -> list[torch.Tensor] | None:
+        """Hooked passes over ``n_chunks`` sub-batches: record layer order and activation
+        patterns (concatenated over chunks); with ``backward``, return per-layer stacked grads."""
         names = {m: n for n, m in self.model.named_modules()}
         order: dict[nn.Module, None] = {}
-        patterns: list[torch.Tensor] = []
+        chunks: list[list[torch.Tensor]] = []
 
         def on_weight(mod: nn.Module, _inp: object, _out: object) -> None:
             order.setdefault(mod, None)
 
         def on_act(_mod: nn.Module, _inp: object, out: torch.Tensor) -> None:
-            patterns.append((out.detach() > 0).reshape(out.shape[0], -1))
+            chunks[-1].append((out.detach() > 0).reshape(out.shape[0], -1))
 
         handles = [m.register_forward_hook(on_weight) for m in self.model.modules()
                    if isinstance(m, WEIGHT_TYPES)]
         handles += [m.register_forward_hook(on_act) for m in self.model.modules()
                     if isinstance(m, ACT_TYPES)]
+        per_split: list[list[torch.Tensor]] = []
         try:
-            with self._pass(), torch.no_grad():
-                self.model(self.inputs)
+            with self._pass(), torch.set_grad_enabled(backward):
+                for xs, ys in zip(self.inputs.chunk(n_chunks), self.targets.chunk(n_chunks), strict=True):
+                    chunks.append([])
+                    self.model.zero_grad(set_to_none=True)
+                    out = self.model(xs)
+                    if not backward:
+                        continue
+                    self.loss_fn(out, ys).backward()
+                    if not per_split:
+                        per_split = [[] for _ in order]
+                    for store, mod in zip(per_split, order, strict=True):
+                        g = mod.weight.grad
+                        store.append((g if g is not None else torch.zeros_like(mod.weight)).detach().flatten().clone())
         finally:
             for h in handles:
                 h.remove()
-        return [(names[m], m) for m in order], patterns
+        if self._layers is None:
+            self._layers = [(names[m], m) for m in order]
+        if self._acts is None and (not backward or self.share_passes):
+            self._acts = [torch.cat(per_layer) for per_layer in zip(*chunks, strict=True)]
+        return [torch.stack(s) for s in per_split] if backward else None
 
     # ------------------------------------------------------------------ artifacts
     @property
     def acts(self) -> list[torch.Tensor]:
         """Per activation call, in forward order: bool ``(S, units)`` of ``output > 0``."""
-        return self._forward[1]
+        if self._acts is None:
+            if self.share_passes:
+                self.grads(self.share_splits)
+            else:
+                self._passes(1, backward=False)
+        assert self._acts is not None
+        return self._acts
 
     @property
     def layers(self) -> list[tuple[str, nn.Module]]:
         """Weight-bearing Conv/Linear modules ``(name, module)`` in forward (first-call) order."""
-        return self._forward[0]
+        if self._layers is None:
+            self.acts  # noqa: B018 - any pass records the order
+        assert self._layers is not None
+        return self._layers
 
     def grads(self, n_splits: int = 2) -> list[torch.Tensor]:
         """Per layer, weight gradients of each sub-batch: ``(n_splits, numel)`` float32.
@@ -117,16 +153,9 @@ class Probe:
         if n_splits not in self._grads:
             if not 1 <= n_splits <= len(self.inputs):
                 raise ValueError(f"n_splits={n_splits} must be in [1, batch size {len(self.inputs)}]")
-            weights = [m.weight for _, m in self.layers]
-            per_split: list[list[torch.Tensor]] = [[] for _ in weights]
-            with self._pass():
-                for xs, ys in zip(self.inputs.chunk(n_splits), self.targets.chunk(n_splits), strict=True):
-                    self.model.zero_grad(set_to_none=True)
-                    self.loss_fn(self.model(xs), ys).backward()
-                    for store, w in zip(per_split, weights, strict=True):
-                        g = w.grad if w.grad is not None else torch.zeros_like(w)
-                        store.append(g.detach().flatten().clone())
-            self._grads[n_splits] = [torch.stack(s) for s in per_split]
+            grads = self._passes(n_splits, backward=True)
+            assert grads is not None
+            self._grads[n_splits] = grads
         return self._grads[n_splits]
 
     @cached_property

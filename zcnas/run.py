@@ -67,16 +67,20 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
                     "%dx%d with a %d-class head (MLflow tag input_stand_in=true)",
                     task.name, cfg.batch_size, task.resolution, task.resolution, task.num_classes)
 
-    # 1. sample architectures and look up their ground truth
-    if cfg.n_archs > len(space):
-        raise ValueError(f"n_archs={cfg.n_archs} exceeds the {len(space)} archs of space {space.name}")
-    archs = [space.encode(a) for a in space.sample(cfg.n_archs, np.random.default_rng(cfg.seed))]
-    truth = benchmark.lookup(archs)
-    targets = benchmark.targets
+    # 1. sample architectures (the benchmark's labelled ones, if any) and look up their ground truth
+    rng = np.random.default_rng(cfg.seed)
+    if benchmark is None:
+        archs = [space.encode(a) for a in space.sample(cfg.n_archs, rng)]
+        truth, targets = pd.DataFrame(index=archs), []
+    else:
+        archs = [space.encode(space.decode(a)) for a in benchmark.sample(cfg.n_archs, rng)]
+        truth, targets = benchmark.lookup(archs), benchmark.targets
 
     # 2. one deterministic batch of real images per seed
     device = torch.device(cfg.device)
     x, y = (t.to(device) for t in task.batch(cfg.batch_size, cfg.seed))
+    log.info("probing %d archs of %s on %s with batch_size=%d (%dx%d) on %s", len(archs), space.name,
+             task.name, cfg.batch_size, task.resolution, task.resolution, device)
 
     # 3. probe and score each architecture; every row reaches disk as soon as it is made
     writer = ScoreWriter(out_dir / "scores.csv", ["arch", *proxies, *targets])
@@ -84,7 +88,8 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
     for i, arch in enumerate(tqdm(archs, desc="scoring", disable=None, mininterval=2), 1):
         torch.manual_seed(arch_seed(cfg.seed, arch))
         model = space.build(space.decode(arch), num_classes=task.num_classes).to(device)
-        row = {"arch": arch, **score(Probe(model, x, y), proxies), **truth.loc[arch].to_dict()}
+        probe = Probe(model, x, y, share_passes=cfg.probe.share_passes, share_splits=cfg.probe.share_splits)
+        row = {"arch": arch, **score(probe, proxies), **truth.loc[arch].to_dict()}
         writer.append(row)
         rows.append(row)
         if i % cfg.log_every == 0 or i == len(archs):
@@ -108,7 +113,7 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
     files = [out_dir / "scores.csv", write_json(out_dir / "correlations.json", correlations),
              write_json(out_dir / "run_summary.json", summary), out_dir / "config.yaml"]
     plots = [scatter_plot(out_dir / f"scatter_{p}.png", table, p, targets, correlations)
-             for p in proxies]
+             for p in proxies if targets]
     metrics = {f"{m}/{r['proxy']}/{r['target']}": r[m] for r in correlations
                for m in ("spearman", "kendall", "pearson", "top10_precision")}
     tracker = instantiate(cfg.tracking)

@@ -6,6 +6,7 @@ pooled: every column is correlated on its own.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +38,12 @@ class Benchmark:
             raise ValueError(f"benchmark {self.name} has no target {target!r}; valid: {self.targets}")
         return Benchmark(self.name, self.table[[target]])
 
+    def sample(self, n: int, rng: np.random.Generator) -> list[str]:
+        """n distinct labelled arch strings, drawn uniformly without replacement."""
+        if n > len(self.table):
+            raise ValueError(f"n_archs={n} exceeds the {len(self.table)} archs of benchmark {self.name}")
+        return [str(a) for a in self.table.index[rng.choice(len(self.table), size=n, replace=False)]]
+
     def lookup(self, archs: list[str]) -> pd.DataFrame:
         """Rows for ``archs`` in order; archs absent from the benchmark get NaN."""
         return self.table.reindex(archs)
@@ -67,3 +74,46 @@ def load_nb201(path: str | None = None, target: str | None = None) -> Benchmark:
             raise ValueError(f"{files[f'{t}_test_accs.npy']}: shape {v.shape}, expected ({len(archs)},)")
     table = pd.DataFrame(columns, index=pd.Index(archs, name="arch"))
     return Benchmark("nb201", table).select(target)
+
+
+def load_autoformer(path: str | None = None, target: str | None = None, variant: str = "tiny") -> Benchmark:
+    """AutoFormer ground truth: a JSON list of ``{arch: {hidden_dim, depth, mlp_ratio[], num_heads[]},
+    <target>: value, ...}`` records (default: the shipped 100 AutoFormer-Tiny subnets, Auto-Prox).
+
+    Args:
+        path: another file of the same format (bring your own ViT ground truth).
+        target: keep only this column; ``None`` keeps every numeric column (never pooled).
+        variant: AutoFormer variant whose choice sets every record must satisfy.
+    """
+    from zcnas.spaces.autoformer import VARIANTS, AutoFormerArch, check, encode  # noqa: PLC0415
+
+    file = asset_path("gt_autoformer.json") if path is None else Path(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"benchmark.path={path} does not exist")
+    records = json.loads(file.read_text())
+    if not isinstance(records, list) or not records:
+        raise ValueError(f"{file}: expected a non-empty JSON list of {{arch: ..., <target>: value}} records")
+    rows, index = [], []
+    for i, rec in enumerate(records):
+        try:
+            a = rec["arch"]
+            arch = AutoFormerArch(int(a["hidden_dim"]), int(a["depth"]),
+                                  tuple(float(r) for r in a["mlp_ratio"]), tuple(int(h) for h in a["num_heads"]))
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"{file} record {i}: bad arch {rec.get('arch')!r} ({err})") from None
+        try:
+            index.append(encode(check(arch, VARIANTS[variant], variant)))
+        except ValueError as err:
+            raise ValueError(f"{file} record {i}: {err}") from None
+        rows.append({k: v for k, v in rec.items() if k != "arch" and isinstance(v, int | float)})
+    table = pd.DataFrame(rows, index=pd.Index(index, name="arch"))
+    if table.shape[1] == 0:
+        raise ValueError(f"{file}: no numeric target column besides 'arch'")
+    if table.index.duplicated().any():
+        raise ValueError(f"{file}: duplicate archs {list(table.index[table.index.duplicated()][:3])}")
+    return Benchmark("autoformer", table).select(target)
+
+
+def no_benchmark() -> None:
+    """``benchmark=none``: no ground truth; the run samples from the space and only scores."""
+    return None
