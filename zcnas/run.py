@@ -49,6 +49,27 @@ def instantiate(node: Any) -> Any:
         raise (err.__cause__ or err) from None
 
 
+def combine(cfg: Any, table: pd.DataFrame, proxies: list[str], targets: list[str],
+            out_dir: Path) -> list[tuple[dict[str, Any], dict[str, str]]]:
+    """Fit the configured combiner per target on a seeded calibration part of the scored archs and
+    correlate it on the rest; write its diagnostics. Returns (correlation record, tags) pairs."""
+    if cfg.combiner.estimator is None or not targets:
+        return []
+    from zcnas.combiners.evaluate import describe, evaluate  # noqa: PLC0415
+
+    name, out = cfg.combiner.name, []
+    for t in targets:
+        res = evaluate(instantiate(cfg.combiner.estimator), table[proxies], table[t].to_numpy(),
+                       n_fit=cfg.combiner.n_fit, seed=cfg.seed)
+        est = res.pop("fitted")
+        if hasattr(est, "diagnostics_"):
+            est.diagnostics_.to_csv(out_dir / f"combiner_{name}_{t}.csv", index=False)
+        tags = {f"{name}/{t}/{k}": v for k, v in describe(est).items()}
+        log.info("combiner %s on %s: %s", name, t, tags or "fitted")
+        out.append(({"proxy": name, "target": t, **res}, tags))
+    return out
+
+
 def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
     """Run the whole pipeline for a composed config; write outputs into ``out_dir``."""
     from omegaconf import OmegaConf  # noqa: PLC0415
@@ -100,6 +121,8 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
     # 4. correlate every (proxy, target) pair; targets are never pooled
     correlations = [{"proxy": p, "target": t, **correlate(table[p].to_numpy(), table[t].to_numpy())}
                     for p in proxies for t in targets]
+    combined = combine(cfg, table, list(proxies), targets, out_dir)
+    correlations += [rec for rec, _ in combined]
     for r in correlations:
         if r["n_nan"]:
             log.warning("proxy %s: %d of %d scores are NaN/inf, excluded from its correlations",
@@ -120,9 +143,9 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
     run_id = tracker.log_run(
         name=f"{space.name}-{task.name}-{'+'.join(proxies)}-s{cfg.seed}",
         params=flatten(resolved), metrics={**metrics, "seconds": seconds},
-        tags={"input_stand_in": str(task.stand_in).lower(), "space": space.name,
-              "task": task.name, "proxies": ",".join(proxies)},
-        artifacts=files + plots)
+        tags={"input_stand_in": str(task.stand_in).lower(), "space": space.name, "task": task.name,
+              "proxies": ",".join(proxies), **{k: v for _, d in combined for k, v in d.items()}},
+        artifacts=files + plots + sorted(out_dir.glob("combiner_*.csv")))
     print(format_table(correlations))
     print(f"{len(archs)} archs in {seconds:.1f} s -> {out_dir}" + (f" (MLflow run {run_id})" if run_id else ""))
     return {"correlations": correlations, "summary": summary, "run_id": run_id}

@@ -1,0 +1,124 @@
+"""Combiners on tables: LIBRA's picks by construction, the IG estimator by hand, the estimator
+contract, honest splits, and LIBRA on the real NAS-Bench-Suite-Zero NB201 table."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hydra import compose, initialize_config_dir
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from zcnas.combine import run_combine
+from zcnas.combiners import AZNASRank, Libra, RankMean, XGBCombiner
+from zcnas.combiners.evaluate import evaluate, split
+from zcnas.data.suite_zero import load_suite_zero, parse_key
+from zcnas.metrics import correlate, information_gain
+
+from .conftest import ROOT
+
+
+@pytest.fixture
+def table() -> tuple[pd.DataFrame, np.ndarray]:
+    """y tracks #params (bias ~0.83); `best` is y + little noise; `dup` a monotone copy of `best`
+    (zero information gain); `match` and `far` are equally good (ρ ~0.95) but only `match` has
+    the accuracy's bias; `weak` lies outside the 0.1 window."""
+    rng = np.random.default_rng(0)
+    n = 1000
+    params = rng.normal(size=n)
+    y = params + 0.6 * rng.normal(size=n)
+    best = y + 0.15 * rng.normal(size=n)
+    z = pd.DataFrame({"params": params, "best": best, "dup": np.exp(best),
+                      "match": y + 0.35 * rng.normal(size=n),
+                      "far": y + 0.2 * rng.normal(size=n) - 0.35 * params,
+                      "weak": y + 2 * rng.normal(size=n)})
+    return z, y
+
+
+def test_libra_picks_the_constructed_triplet(table):
+    z, y = table
+    lib = Libra().fit(z, y)
+    assert lib.selected_ == ["best", "dup", "match"]
+    d = lib.diagnostics_.set_index("proxy")
+    assert d.loc["dup", "ig"] == 0.0 and d.loc["far", "ig"] > 0.3
+    assert d.loc["match", "bias_gap"] < d.loc["far", "bias_gap"]
+    assert not d.loc["weak", "in_window"] and lib.fallback_ == []
+    merged = lib.predict(z)
+    assert correlate(merged, y)["spearman"] > 0.95
+
+
+def test_libra_fallback_when_window_is_thin(table):
+    z, y = table
+    lib = Libra(window=0.001).fit(z[["params", "best", "match", "weak"]], y)
+    assert lib.selected_[0] == "best" and len(lib.selected_) == 3 and lib.fallback_ == lib.selected_[1:]
+    assert "fallback" in " ".join(lib.diagnostics_["role"])
+
+
+def test_information_gain_hand_computed():
+    y = np.array([0, 0, 1, 1.0])
+    const = np.zeros(4)
+    assert information_gain(y, const, y, bins=2) == pytest.approx(1.0)          # z reveals y: 1 bit
+    assert information_gain(y, const, np.array([0, 1, 0, 1.0]), bins=2) == 0.0  # independent of y
+    assert information_gain(y, y, np.array([0, 1, 0, 1.0]), bins=2) == 0.0      # z1 already knows y
+
+
+@pytest.mark.parametrize("est", [Libra(), RankMean(), AZNASRank(), XGBCombiner(n_estimators=20)])
+def test_estimator_contract(est, table):
+    z, y = table
+    with pytest.raises(NotFittedError):
+        est.predict(z)
+    a = clone(est).fit(z, y)
+    assert a is not est and a.get_params() == est.get_params()
+    p1, p2 = a.predict(z), clone(est).fit(z, y).predict(z)
+    np.testing.assert_array_equal(p1, p2)
+    assert p1.shape == (len(z),) and correlate(p1, y)["spearman"] > 0.8
+
+
+def test_xgb_importances_and_bad_inputs(table, caplog):
+    z, y = table
+    xgb = XGBCombiner(n_estimators=50).fit(z, y)
+    assert set(xgb.feature_importances_.index) == set(z.columns)
+    assert xgb.feature_importances_.idxmax() in {"best", "dup"}
+    with pytest.raises(ValueError, match="needs at least 10 labelled archs, got 5"):
+        XGBCombiner().fit(z.head(5), y[:5])
+    with pytest.raises(ValueError, match="target column is constant"):
+        Libra().fit(z, np.ones(len(z)))
+    with pytest.raises(ValueError, match="bias column 'params'"):
+        Libra().fit(z.drop(columns="params"), y)
+    nan_col = z.assign(broken=np.nan)
+    assert "broken" not in RankMean().fit(nan_col).columns_
+    assert "broken" in caplog.text
+
+
+def test_honest_split_is_disjoint_and_seeded():
+    fit, ev = split(100, 0.4, seed=3)
+    assert len(fit) == 40 and len(ev) == 60 and not set(fit) & set(ev)
+    assert np.array_equal(fit, split(100, 0.4, seed=3)[0])
+    with pytest.raises(ValueError, match="leaves no room"):
+        split(10, 9, seed=0)
+
+
+def test_suite_zero_keys_and_tables():
+    with pytest.raises(ValueError, match="malformed"):
+        parse_key("nb201", "__import__('os')")
+    with pytest.raises(ValueError, match="malformed NB301"):
+        parse_key("nb301", "[[(0, 0)], [(1, 0)]]")
+    sz = load_suite_zero("tnb101_macro")
+    assert len(sz.tasks) == 7 and sz.tasks["autoencoder"].shape == (725, 12)
+    nb201 = load_suite_zero("nb201", target="cifar10")
+    assert nb201.targets == ["cifar10"] and nb201.table.index[0].startswith("|")
+
+
+def test_combine_on_suite_zero_nb201(tmp_path):
+    """LIBRA on the precomputed NB201 table: nwot is z1 on CIFAR-10, and the merged score beats
+    every single proxy on the same evaluation splits."""
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose(config_name="combine", overrides=["benchmark.target=cifar10", "tracking=none", "repeats=3"])
+    records = run_combine(cfg, tmp_path)
+    by = {r["proxy"]: r["spearman"] for r in records}
+    assert by["libra"] > 0.8 and by["libra"] > max(v for k, v in by.items() if k != "libra")
+    assert by["nwot"] == pytest.approx(0.78, abs=0.03)
+    diag = pd.read_csv(tmp_path / "combiner_libra_cifar10.csv").set_index("proxy")
+    assert diag.loc["nwot", "role"] == "z1"
+    assert (tmp_path / "combine.csv").is_file()

@@ -1,0 +1,109 @@
+"""``python -m zcnas.combine``: a combiner (LIBRA, XGBoost, rank baselines) on precomputed proxies.
+
+For every task of the benchmark: ``repeats`` seeded splits into a calibration part (the combiner is
+fitted there) and an evaluation part (Spearman/Kendall reported there), with every single proxy
+correlated on the same evaluation parts for comparison. Writes ``combine.csv`` (one row per task x
+method x repeat), ``correlations.json`` (means over repeats), the combiner's diagnostics, and logs
+to MLflow.
+
+Example:
+    python -m zcnas.combine -m benchmark=suite_zero_nb201,suite_zero_nb301 combiner=libra,xgboost
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from zcnas.combiners.evaluate import describe, evaluate, split
+from zcnas.metrics import correlate
+from zcnas.results import flatten, format_table, write_json
+from zcnas.run import instantiate
+
+log = logging.getLogger("zcnas.combine")
+
+
+def read_scores(spec: Any) -> dict[str, pd.DataFrame]:
+    """zcnas ``scores.csv`` files to join onto precomputed tables: ``{task: path}`` or one path for
+    every task (ground-truth columns are dropped at the join; clashing names get a ``zc_`` prefix)."""
+    paths = {"*": spec} if isinstance(spec, str) else dict(spec)
+    return {task: pd.read_csv(path).set_index("arch") for task, path in paths.items()}
+
+
+def run_combine(cfg: Any, out_dir: Path) -> list[dict[str, Any]]:
+    """Evaluate ``cfg.combiner`` on every task of ``cfg.benchmark``; write outputs; return mean records."""
+    from omegaconf import OmegaConf  # noqa: PLC0415
+
+    t0 = time.perf_counter()
+    bench, name = instantiate(cfg.benchmark), cfg.combiner.name
+    if not hasattr(bench, "tasks"):
+        raise ValueError(f"benchmark {bench.name} has no precomputed proxies; use a suite_zero_* benchmark")
+    extra = read_scores(cfg.scores) if cfg.scores else {}
+    rows, tags = [], {}
+    for task, df in bench.tasks.items():
+        if task in extra or "*" in extra:
+            mine = extra.get(task, extra.get("*"))
+            mine = mine.drop(columns=[c for c in mine.columns if c in bench.table.columns])
+            mine = mine.rename(columns={c: f"zc_{c}" for c in mine.columns if c in df.columns})
+            df = df.join(mine, how="inner")
+            log.info("task %s: joined %s on %d archs", task, list(mine.columns), len(df))
+        cols = list(cfg.proxies) if cfg.proxies else [c for c in df.columns if c != "val_accuracy"]
+        df = df.dropna(subset=["val_accuracy"])
+        Z, y = df[cols].reset_index(drop=True), df["val_accuracy"].to_numpy()
+        for rep in range(cfg.repeats):
+            seed = cfg.seed + rep
+            if cfg.combiner.estimator is not None:
+                res = evaluate(instantiate(cfg.combiner.estimator), Z, y, n_fit=cfg.combiner.n_fit, seed=seed)
+                est = res.pop("fitted")
+                rows.append({"task": task, "method": name, "repeat": rep, **res, **describe(est)})
+                if rep == 0:
+                    tags.update({f"{name}/{task}/{k}": v for k, v in describe(est).items()})
+                    if hasattr(est, "diagnostics_"):
+                        est.diagnostics_.to_csv(out_dir / f"combiner_{name}_{task}.csv", index=False)
+            _, ev = split(len(Z), cfg.combiner.n_fit, seed)
+            for c in cols:
+                rows.append({"task": task, "method": c, "repeat": rep,
+                             **correlate(Z[c].to_numpy()[ev], y[ev])})
+    table = pd.DataFrame(rows)
+    table.to_csv(out_dir / "combine.csv", index=False)
+    means = (table.groupby(["method", "task"], sort=False)
+             .agg(spearman=("spearman", "mean"), kendall=("kendall", "mean"), n=("n", "min"),
+                  n_nan=("n_nan", "max"))
+             .reset_index().rename(columns={"method": "proxy", "task": "target"}))
+    records = means.to_dict("records")
+    write_json(out_dir / "correlations.json", records)
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    OmegaConf.save(OmegaConf.create(resolved), out_dir / "config.yaml")
+    seconds = time.perf_counter() - t0
+    metrics = {f"{m}/{r['proxy']}/{r['target']}": r[m] for r in records for m in ("spearman", "kendall")}
+    instantiate(cfg.tracking).log_run(
+        name=f"combine-{bench.name}-{name}", params=flatten(resolved), metrics={**metrics, "seconds": seconds},
+        tags={"benchmark": bench.name, "combiner": name, **tags},
+        artifacts=[out_dir / "combine.csv", out_dir / "correlations.json", out_dir / "config.yaml",
+                   *sorted(out_dir.glob("combiner_*.csv"))])
+    print(format_table([r for r in records if r["proxy"] == name] or records))
+    return records
+
+
+def main() -> None:
+    """Hydra entry point (``python -m zcnas.combine [overrides]``)."""
+    import hydra  # noqa: PLC0415
+    from hydra.core.hydra_config import HydraConfig  # noqa: PLC0415
+
+    @hydra.main(version_base="1.3", config_path="../conf", config_name="combine")
+    def _run(cfg: Any) -> None:
+        try:
+            run_combine(cfg, Path(HydraConfig.get().runtime.output_dir))
+        except (ValueError, KeyError, FileNotFoundError) as err:
+            sys.exit(f"zcnas.combine: error: {err}")
+
+    _run()
+
+
+if __name__ == "__main__":
+    main()

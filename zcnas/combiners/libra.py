@@ -1,0 +1,103 @@
+"""LIBRA-NAS (Casarin, Escalera, Lanz, CVPR 2025, arXiv 2505.07300, Algorithm 1): Low Information
+gain and Bias Re-Alignment. A selection rule over already computed proxies, not a regressor.
+
+Given labelled archs (proxy table Z, accuracy y):
+
+1. z1 = the proxy with the best Spearman ρ with y.
+2. Candidates = the other proxies with ρ in (ρ_best − window, ρ_best].
+   z2 = the candidate with the *minimum* information gain IG = H(y|z1) − H(y|z1, z).
+3. z3 = among the remaining candidates, the one whose bias b_z = Spearman(z, #params) is closest
+   to the accuracy's bias b_val = Spearman(y, #params) (bias *matching*).
+
+The three are merged into one score (UNCONFIRMED in the paper; default sum of ranks, options
+AZ-NAS log-rank and mean z-score). Entropies use ``bins``-bin histograms (24, NAS-Bench-Suite-Zero's
+convention) over equal-frequency bins by default (``binning=uniform`` for equal width).
+
+Deliberate choices: when the window holds fewer than two candidates, the missing picks are the
+next-best proxies by ρ outside the window (``fallback_`` lists them, and a warning is logged).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from zcnas.combiners.rank import merge, usable_columns
+from zcnas.metrics import correlate, information_gain
+
+log = logging.getLogger(__name__)
+
+
+def _rho(a: np.ndarray, b: np.ndarray) -> float:
+    return float(correlate(a, b)["spearman"])
+
+
+class Libra(BaseEstimator):
+    """LIBRA-NAS selection of three complementary proxies.
+
+    Args:
+        window: ρ window below the best proxy (0.1 in the paper).
+        bins: histogram bins of the entropy estimates.
+        binning: ``quantile`` (equal-frequency) or ``uniform`` (equal-width) bins.
+        merge: ``rank_sum`` | ``log_rank`` | ``zscore``.
+        bias_column: the column holding #params (the bias reference).
+    """
+
+    def __init__(self, window: float = 0.1, bins: int = 24, binning: str = "quantile",
+                 merge: str = "rank_sum", bias_column: str = "params") -> None:
+        self.window = window
+        self.bins = bins
+        self.binning = binning
+        self.merge = merge
+        self.bias_column = bias_column
+
+    def fit(self, Z: pd.DataFrame, y: np.ndarray) -> Libra:
+        """Select z1, z2, z3 on the labelled table; diagnostics go to ``diagnostics_``."""
+        if self.bias_column not in Z.columns:
+            raise ValueError(f"LIBRA needs the bias column {self.bias_column!r} (#params) among the "
+                             f"proxies {list(Z.columns)}: add it to proxy=[...]")
+        y = np.asarray(y, dtype=float)
+        cols = usable_columns(Z, y)
+        ok = np.isfinite(y) & np.all([np.isfinite(Z[c].to_numpy(float)) for c in cols], axis=0)
+        Zf, yf = Z.loc[ok, cols], y[ok]
+        rho = pd.Series({c: _rho(Zf[c].to_numpy(), yf) for c in cols})
+        z1 = str(rho.idxmax())
+        in_window = (rho > rho[z1] - self.window) & (rho <= rho[z1]) & (rho.index != z1)
+        params = Zf[self.bias_column].to_numpy()
+        b_val = _rho(yf, params)
+        diag = pd.DataFrame({"rho": rho, "in_window": in_window})
+        diag["ig"] = [information_gain(yf, Zf[z1].to_numpy(), Zf[c].to_numpy(), self.bins, self.binning)
+                      if in_window[c] else np.nan for c in cols]
+        diag["bias"] = [_rho(Zf[c].to_numpy(), params) for c in cols]
+        diag["bias_gap"] = (diag["bias"] - b_val).abs()
+        cand = diag[diag.in_window]
+        z2 = str(cand["ig"].idxmin()) if len(cand) else None
+        rest = cand.drop(index=[z2]) if z2 else cand
+        z3 = str(rest["bias_gap"].idxmin()) if len(rest) else None
+        self.fallback_ = []
+        picks = [z1, z2, z3]
+        for i, pick in enumerate(picks):
+            if pick is None:  # fewer than three in the window: next best ρ outside it
+                others = rho.drop(index=[p for p in picks if p]).sort_values(ascending=False)
+                if len(others):
+                    picks[i] = str(others.index[0])
+                    self.fallback_.append(picks[i])
+        if self.fallback_:
+            log.warning("LIBRA: fewer than 3 proxies within %.2f of the best ρ; filled with %s",
+                        self.window, self.fallback_)
+        self.selected_ = [p for p in picks if p]
+        diag["role"] = ""
+        for role, p in zip(("z1", "z2", "z3"), self.selected_, strict=False):
+            diag.loc[p, "role"] = role + (" (fallback)" if p in self.fallback_ else "")
+        self.rho_, self.bias_val_ = rho, b_val
+        self.diagnostics_ = diag.rename_axis("proxy").reset_index()
+        return self
+
+    def predict(self, Z: pd.DataFrame) -> np.ndarray:
+        """Merged score of the three selected proxies (higher = better)."""
+        check_is_fitted(self)
+        return merge(Z[self.selected_], self.merge)

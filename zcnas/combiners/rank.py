@@ -1,0 +1,89 @@
+"""Rank-aggregation combiners and the shared input checks.
+
+* ``rank_mean``: mean of per-proxy ranks (TE-NAS-style rank sum, scaled).
+* ``aznas_rank``: Σ_m log(rank_m / N) (AZ-NAS, Lee & Ham, CVPR 2024, arXiv 2403.19232;
+  reference ``cvlab-yonsei/AZ-NAS``).
+
+Ranks are 1..N with the best (highest) score ranked N; NaN scores rank lowest.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+log = logging.getLogger(__name__)
+
+
+def ranks(col: np.ndarray) -> np.ndarray:
+    """1..N ranks (N = best), NaN/inf ranked below every finite score."""
+    col = np.asarray(col, dtype=float)
+    filled = np.where(np.isfinite(col), col, -np.inf)
+    return stats.rankdata(filled, method="average")
+
+
+def merge(z: pd.DataFrame, how: str) -> np.ndarray:
+    """Merge proxy columns into one score: ``rank_sum`` | ``log_rank`` (AZ-NAS) | ``zscore``."""
+    if how == "rank_sum":
+        return np.sum([ranks(z[c]) for c in z], axis=0)
+    if how == "log_rank":
+        return np.sum([np.log(ranks(z[c]) / len(z)) for c in z], axis=0)
+    if how == "zscore":
+        cols = [np.nan_to_num((z[c] - z[c].mean()) / (z[c].std(ddof=0) or 1.0), nan=-np.inf) for c in z]
+        return np.mean(cols, axis=0)
+    raise ValueError(f"unknown merge {how!r}; valid: rank_sum, log_rank, zscore")
+
+
+def usable_columns(Z: pd.DataFrame, y: np.ndarray | None = None, min_rows: int = 3) -> list[str]:
+    """Proxy columns with enough finite values; all-NaN or constant columns are dropped with a
+    warning. Raise a one-line error if none is left, or if ``y`` is constant or too short."""
+    if y is not None:
+        y = np.asarray(y, dtype=float)
+        if len(y) < min_rows:
+            raise ValueError(f"need at least {min_rows} labelled archs to fit, got {len(y)}")
+        if np.nanstd(y) == 0:
+            raise ValueError("the target column is constant: nothing to rank against")
+    keep = []
+    for c in Z.columns:
+        v = Z[c].to_numpy(dtype=float)
+        finite = np.isfinite(v)
+        if finite.sum() < min_rows or np.ptp(v[finite]) == 0:
+            log.warning("proxy column %s is all NaN or constant: excluded", c)
+        else:
+            keep.append(c)
+    if not keep:
+        raise ValueError(f"no usable proxy column among {list(Z.columns)} (all NaN or constant)")
+    return keep
+
+
+class RankMean(BaseEstimator):
+    """Mean of per-proxy ranks over the usable columns (label-free)."""
+
+    def fit(self, Z: pd.DataFrame, y: np.ndarray | None = None) -> RankMean:
+        """Record the usable proxy columns."""
+        self.columns_ = usable_columns(Z)
+        return self
+
+    def predict(self, Z: pd.DataFrame) -> np.ndarray:
+        """Mean rank / N, in (0, 1]."""
+        check_is_fitted(self)
+        return merge(Z[self.columns_], "rank_sum") / (len(self.columns_) * len(Z))
+
+
+class AZNASRank(BaseEstimator):
+    """AZ-NAS aggregation Σ_m log(rank_m / N) over the usable columns (label-free)."""
+
+    def fit(self, Z: pd.DataFrame, y: np.ndarray | None = None) -> AZNASRank:
+        """Record the usable proxy columns."""
+        self.columns_ = usable_columns(Z)
+        return self
+
+    def predict(self, Z: pd.DataFrame) -> np.ndarray:
+        """Σ log(rank/N), ≤ 0."""
+        check_is_fitted(self)
+        return merge(Z[self.columns_], "log_rank")
