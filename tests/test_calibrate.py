@@ -1,0 +1,54 @@
+"""L-SWAG window calibration: the per-decile record reproduces lswag for every window; the spike rule."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+
+from zcnas.calibrate import calibrate, decile_profile, find_spike, sweep_windows
+from zcnas.probe import Probe
+from zcnas.proxies import get_proxy
+from zcnas.spaces.nb201 import decode
+
+from .conftest import ROOT
+
+ARCH = "|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
+
+
+def test_decile_record_reproduces_lswag_for_every_window(tiny_nb201, batch16):
+    torch.manual_seed(0)
+    probe = Probe(tiny_nb201.build(decode(ARCH)), *batch16)
+    rec = decile_profile(probe, n_splits=2, accumulate=False, bins=10)
+    for lo, hi in [(0, 10), (0, 6), (3, 7), (7, 9), (10, 10)]:
+        direct = get_proxy("lswag").fn(probe, lo=lo, hi=hi)
+        assert rec["lam"][lo:hi + 1].sum() * rec["psi"][hi] == pytest.approx(direct, rel=1e-9)
+    assert np.all(np.diff(rec["psi"]) >= 0)  # cumulative distinct-pattern counts
+
+
+def test_find_spike_half_height():
+    assert find_spike(np.array([0, 0, 0, 1, 4, 3, 0.5, 0, 0, 0, 0.0])) == (4, 5)
+    assert find_spike(np.array([-1, -1, -1, -1, -1, -1, -1, -5, -6, -5, -1.0])) == (7, 9)
+
+
+def test_sweep_windows_table():
+    rng = np.random.default_rng(0)
+    lam, psi = rng.random((50, 11)), np.cumsum(rng.random((50, 11)), 1)
+    truth = lam[:, 2:5].sum(1) * psi[:, 4]
+    table = sweep_windows(lam, psi, truth)
+    assert len(table) == 66
+    best = table.loc[table.spearman.idxmax()]
+    assert (best.lo, best.hi) == (2, 4) and best.spearman == pytest.approx(1.0)
+
+
+def test_calibrate_command_writes_window(tmp_path):
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose(config_name="calibrate", overrides=[
+            "space.C=4", "space.N=1", "batch_size=16", "calibrate.n_archs=12", "calibrate.sweep=true",
+            f"calibrate.write_to={tmp_path / 'w.yaml'}"])
+    result = calibrate(cfg, tmp_path, "nb201", "cifar10")
+    text = (tmp_path / "w.yaml").read_text()
+    assert f"lo: {result['window'][0]}\nhi: {result['window'][1]}\n" in text
+    assert result["chosen_by"] == "spike" and result["window"] == result["spike_window"]
+    assert (tmp_path / "window_sweep.csv").is_file() and (tmp_path / "decile_profile.csv").is_file()
