@@ -88,35 +88,48 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
                     "%dx%d with a %d-class head (MLflow tag input_stand_in=true)",
                     task.name, cfg.batch_size, task.resolution, task.resolution, task.num_classes)
 
-    # 1. sample architectures (the benchmark's labelled ones, if any) and look up their ground truth
-    rng = np.random.default_rng(cfg.seed)
-    if benchmark is None:
-        archs = [space.encode(a) for a in space.sample(cfg.n_archs, rng)]
-        truth, targets = pd.DataFrame(index=archs), []
-    else:
-        archs = [space.encode(space.decode(a)) for a in benchmark.sample(cfg.n_archs, rng)]
-        truth, targets = benchmark.lookup(archs), benchmark.targets
-
-    # 2. one deterministic batch of real images per seed
+    # 1. one deterministic batch of real images per seed
     device = torch.device(cfg.device)
     x, y = (t.to(device) for t in task.batch(cfg.batch_size, cfg.seed))
-    log.info("probing %d archs of %s on %s with batch_size=%d (%dx%d) on %s", len(archs), space.name,
-             task.name, cfg.batch_size, task.resolution, task.resolution, device)
+    targets = benchmark.targets if benchmark is not None else []
+    log.info("probing archs of %s on %s with batch_size=%d (%dx%d) on %s", space.name, task.name,
+             cfg.batch_size, task.resolution, task.resolution, device)
 
-    # 3. probe and score each architecture; every row reaches disk as soon as it is made
+    # 2. probe and score architectures; every row reaches disk as soon as it is made
     writer = ScoreWriter(out_dir / "scores.csv", ["arch", *proxies, *targets])
-    rows = []
-    for i, arch in enumerate(tqdm(archs, desc="scoring", disable=None, mininterval=2), 1):
-        torch.manual_seed(arch_seed(cfg.seed, arch))
-        model = space.build(space.decode(arch), num_classes=task.num_classes).to(device)
-        probe = Probe(model, x, y, share_passes=cfg.probe.share_passes, share_splits=cfg.probe.share_splits)
-        row = {"arch": arch, **score(probe, proxies), **truth.loc[arch].to_dict()}
-        writer.append(row)
-        rows.append(row)
-        if i % cfg.log_every == 0 or i == len(archs):
-            log.info("scored %d/%d archs (%.1f s)", i, len(archs), time.perf_counter() - t0)
+    rows: list[dict[str, Any]] = []
+
+    def score_batch(archs: list[Any]) -> list[dict[str, float]]:
+        truth = benchmark.lookup([space.encode(a) for a in archs]) if benchmark is not None else None
+        out = []
+        for arch in tqdm(archs, desc="scoring", disable=None, mininterval=2, leave=False):
+            key = space.encode(arch)
+            torch.manual_seed(arch_seed(cfg.seed, key))
+            model = space.build(arch, num_classes=task.num_classes).to(device)
+            probe = Probe(model, x, y, share_passes=cfg.probe.share_passes, share_splits=cfg.probe.share_splits)
+            scores = score(probe, proxies)
+            row = {"arch": key, **scores, **(truth.loc[key].to_dict() if truth is not None else {})}
+            writer.append(row)
+            rows.append(row)
+            out.append(scores)
+            if len(rows) % cfg.log_every == 0:
+                log.info("scored %d archs (%.1f s)", len(rows), time.perf_counter() - t0)
+        return out
+
+    # 3. which architectures: a uniform sample (of the benchmark's labelled ones, if any), or a search
+    rng = np.random.default_rng(cfg.seed)
+    if cfg.search.name == "none":
+        pool = benchmark.sample(cfg.n_archs, rng) if benchmark is not None else space.sample(cfg.n_archs, rng)
+        score_batch([space.decode(a) if isinstance(a, str) else a for a in pool])
+        selected = None
+    else:
+        from zcnas.search.run import run_search  # noqa: PLC0415
+
+        selected = run_search(cfg, space, benchmark, list(proxies), score_batch, rows, out_dir)
     writer.close()
+    log.info("scored %d archs (%.1f s)", len(rows), time.perf_counter() - t0)
     table = pd.DataFrame(rows)
+    archs = list(table["arch"])
 
     # 4. correlate every (proxy, target) pair; targets are never pooled
     correlations = [{"proxy": p, "target": t, **correlate(table[p].to_numpy(), table[t].to_numpy())}
@@ -135,6 +148,8 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
     OmegaConf.save(OmegaConf.create(resolved), out_dir / "config.yaml")
     files = [out_dir / "scores.csv", write_json(out_dir / "correlations.json", correlations),
              write_json(out_dir / "run_summary.json", summary), out_dir / "config.yaml"]
+    if selected is not None:
+        files.append(write_json(out_dir / "selected_arch.json", selected))
     plots = [scatter_plot(out_dir / f"scatter_{p}.png", table, p, targets, correlations)
              for p in proxies if targets]
     metrics = {f"{m}/{r['proxy']}/{r['target']}": r[m] for r in correlations
@@ -144,7 +159,8 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
         name=f"{space.name}-{task.name}-{'+'.join(proxies)}-s{cfg.seed}",
         params=flatten(resolved), metrics={**metrics, "seconds": seconds},
         tags={"input_stand_in": str(task.stand_in).lower(), "space": space.name, "task": task.name,
-              "proxies": ",".join(proxies), **{k: v for _, d in combined for k, v in d.items()}},
+              "proxies": ",".join(proxies), **{k: v for _, d in combined for k, v in d.items()},
+              **({"selected_arch": selected["arch"]} if selected else {})},
         artifacts=files + plots + sorted(out_dir.glob("combiner_*.csv")))
     print(format_table(correlations))
     print(f"{len(archs)} archs in {seconds:.1f} s -> {out_dir}" + (f" (MLflow run {run_id})" if run_id else ""))

@@ -15,6 +15,13 @@ from sklearn.utils.validation import check_is_fitted
 from zcnas.combiners.rank import usable_columns
 
 
+def _features(Z: pd.DataFrame) -> np.ndarray:
+    """Float matrix with ±inf turned into NaN (XGBoost's missing value)."""
+    x = np.array(Z.to_numpy(float), copy=True)  # pandas may hand out a read-only view
+    x[~np.isfinite(x)] = np.nan
+    return x
+
+
 class XGBCombiner(BaseEstimator):
     """Gradient-boosted regression from proxy scores to standardised accuracy.
 
@@ -47,11 +54,11 @@ class XGBCombiner(BaseEstimator):
         self.booster_ = xgb.XGBRegressor(n_estimators=self.n_estimators, max_depth=self.max_depth,
                                          learning_rate=self.learning_rate, random_state=self.random_state,
                                          n_jobs=1, tree_method="hist")
-        self.booster_.fit(Z.loc[ok, self.columns_].to_numpy(float), (y[ok] - self.y_mean_) / self.y_std_)
+        self.booster_.fit(_features(Z.loc[ok, self.columns_]), (y[ok] - self.y_mean_) / self.y_std_)
         self.feature_importances_ = pd.Series(self.booster_.feature_importances_, index=self.columns_)
         return self
 
     def predict(self, Z: pd.DataFrame) -> np.ndarray:
         """Predicted accuracy (de-standardised)."""
         check_is_fitted(self)
-        return self.booster_.predict(Z[self.columns_].to_numpy(float)) * self.y_std_ + self.y_mean_
+        return self.booster_.predict(_features(Z[self.columns_])) * self.y_std_ + self.y_mean_

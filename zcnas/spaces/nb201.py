@@ -185,9 +185,18 @@ class NB201Space:
         ops[e] = str(rng.choice([o for o in OPS if o != ops[e]]))
         return NB201Arch(tuple(ops))
 
+    def crossover(self, a: NB201Arch, b: NB201Arch, rng: np.random.Generator) -> NB201Arch:
+        """Each edge's op from either parent."""
+        return NB201Arch(tuple(x if rng.random() < 0.5 else y for x, y in zip(a.ops, b.ops, strict=True)))
+
     def build(self, arch: NB201Arch, num_classes: int = 10) -> nn.Module:
         """The standalone network for ``arch`` (PyTorch default init)."""
         return NB201Network(arch, num_classes=num_classes, C=self.C, N=self.N)
+
+    def param_count(self, arch: NB201Arch, num_classes: int = 10) -> int:
+        """#params of ``build(arch, num_classes)`` (counted on the meta device: no memory, no init)."""
+        with torch.device("meta"):
+            return sum(p.numel() for p in self.build(arch, num_classes).parameters())
 
     encode = staticmethod(encode)
     decode = staticmethod(decode)

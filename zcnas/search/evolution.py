@@ -1,0 +1,149 @@
+"""AutoFormer's evolutionary search (microsoft/Cream ``AutoFormer/lib/evolution.py``) and random
+search under a parameter budget (AZ-NAS / TF-TAS protocol), both resumable.
+
+The search is proxy-agnostic: ``evaluate(archs) -> list[dict]`` scores new candidates (a row of
+proxy scores each) and ``rank(table) -> array`` turns the table of *all* evaluated candidates into
+one fitness per row, so rank-merged combiners (LIBRA) are re-ranked as the history grows.
+The state (history, population, generation, RNG state) is checkpointed as JSON after every
+generation; a rerun with the same checkpoint resumes and ends exactly where an uninterrupted run
+would.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+log = logging.getLogger(__name__)
+Evaluate = Callable[[list[Any]], list[dict[str, float]]]
+Rank = Callable[[pd.DataFrame], np.ndarray]
+
+
+@dataclass
+class History:
+    """Everything evaluated so far: ``rows`` (arch string, generation, scores), the current
+    ``population`` (arch strings), the next ``generation`` and the RNG state."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    population: list[str] = field(default_factory=list)
+    generation: int = 0
+    rng_state: dict[str, Any] | None = None
+
+    def table(self) -> pd.DataFrame:
+        """The evaluated candidates as a DataFrame (one row per arch)."""
+        return pd.DataFrame(self.rows)
+
+    def save(self, path: Path) -> None:
+        """Write atomically (tmp file + rename), so a kill never leaves a torn checkpoint."""
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self)))
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> History:
+        """Read a checkpoint written by :meth:`save`."""
+        return cls(**json.loads(path.read_text()))
+
+
+def _within(space: Any, arch: Any, budget: tuple[float, float] | None, params: Callable[[Any], float]) -> bool:
+    return budget is None or budget[0] <= params(arch) <= budget[1]
+
+
+def _rng(hist: History, seed: int) -> np.random.Generator:
+    rng = np.random.default_rng(seed)
+    if hist.rng_state is not None:
+        rng.bit_generator.state = hist.rng_state
+    return rng
+
+
+def _draw(space: Any, n: int, rng: np.random.Generator, budget: tuple[float, float] | None,
+          params: Callable[[Any], float], seen: set[str], max_tries: int = 100_000) -> list[Any]:
+    out: list[Any] = []
+    for _ in range(max_tries):
+        if len(out) == n:
+            return out
+        (arch,) = space.sample(1, rng)
+        key = space.encode(arch)
+        if key not in seen and _within(space, arch, budget, params):
+            seen.add(key)
+            out.append(arch)
+    raise ValueError(f"could only draw {len(out)} of {n} new archs within the parameter budget {budget}")
+
+
+def _score_new(hist: History, space: Any, archs: list[Any], evaluate: Evaluate) -> None:
+    for arch, scores in zip(archs, evaluate(archs), strict=True):
+        hist.rows.append({"arch": space.encode(arch), "generation": hist.generation, **scores})
+
+
+def evolve(space: Any, evaluate: Evaluate, rank: Rank, *, population: int = 50, generations: int = 20,
+           parents: int = 10, mutations: int = 25, crossovers: int = 25,
+           budget: tuple[float, float] | None = None, params: Callable[[Any], float] = lambda a: 0.0,
+           seed: int = 0, checkpoint: Path | None = None) -> History:
+    """AutoFormer evolution: random initial population, then per generation the top ``parents`` by
+    fitness breed ``mutations`` mutants and ``crossovers`` children (within the parameter budget).
+
+    Returns the history; the best arch is the top of ``rank(history.table())``.
+    """
+    hist = History.load(checkpoint) if checkpoint and checkpoint.is_file() else History()
+    if hist.generation:
+        log.info("resuming evolution at generation %d (%d archs evaluated)", hist.generation, len(hist.rows))
+    rng = _rng(hist, seed)
+    seen = {r["arch"] for r in hist.rows}
+    while hist.generation < generations:
+        if hist.generation == 0:
+            new = _draw(space, population, rng, budget, params, seen)
+        else:
+            table = hist.table()
+            fit = pd.Series(rank(table), index=table["arch"])
+            top = [space.decode(a) for a in fit.sort_values(ascending=False).index[:parents]]
+            new = []
+            for make, count in ((lambda: space.mutate(top[rng.integers(len(top))], rng), mutations),
+                                (lambda: _cross(space, top, rng), crossovers)):
+                tries = 0
+                while count and tries < 100 * (count + 1):
+                    tries += 1
+                    child = make()
+                    key = space.encode(child) if child is not None else None
+                    if key and key not in seen and _within(space, child, budget, params):
+                        seen.add(key)
+                        new.append(child)
+                        count -= 1
+        _score_new(hist, space, new, evaluate)
+        hist.population = [space.encode(a) for a in new]
+        hist.generation += 1
+        hist.rng_state = rng.bit_generator.state
+        if checkpoint:
+            hist.save(checkpoint)
+        log.info("generation %d/%d: %d archs evaluated", hist.generation, generations, len(hist.rows))
+    return hist
+
+
+def _cross(space: Any, top: list[Any], rng: np.random.Generator) -> Any | None:
+    a, b = (top[i] for i in rng.choice(len(top), 2, replace=False))
+    try:
+        return space.crossover(a, b, rng)
+    except ValueError:  # AutoFormer: parents of different depth cannot be crossed; draw again
+        return None
+
+
+def random_search(space: Any, evaluate: Evaluate, *, n: int = 1000, budget: tuple[float, float] | None = None,
+                  params: Callable[[Any], float] = lambda a: 0.0, seed: int = 0, batch: int = 50,
+                  checkpoint: Path | None = None) -> History:
+    """``n`` distinct random archs within the parameter budget, scored in checkpointed batches."""
+    hist = History.load(checkpoint) if checkpoint and checkpoint.is_file() else History()
+    rng = _rng(hist, seed)
+    seen = {r["arch"] for r in hist.rows}
+    while len(hist.rows) < n:
+        _score_new(hist, space, _draw(space, min(batch, n - len(hist.rows)), rng, budget, params, seen), evaluate)
+        hist.generation += 1
+        hist.rng_state = rng.bit_generator.state
+        if checkpoint:
+            hist.save(checkpoint)
+    return hist

@@ -1,0 +1,81 @@
+"""The search stage of ``zcnas.run`` (``search=evolution|random``): fitness, budget, selection."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from zcnas.search.evolution import evolve, random_search
+
+log = logging.getLogger("zcnas.search")
+
+
+def _fitness(cfg: Any, benchmark: Any, proxies: list[str], score_batch: Callable, rows: list[dict],
+             space: Any) -> tuple[Callable[[pd.DataFrame], np.ndarray], Any]:
+    """``rank(table)``: a proxy column, or a combiner fitted on ``n_calib`` labelled archs."""
+    s = cfg.search
+    if s.fitness in proxies:
+        return (lambda t: np.nan_to_num(t[s.fitness].to_numpy(float), nan=-np.inf)), None
+    if s.fitness != "combiner":
+        raise ValueError(f"search.fitness={s.fitness!r} must be one of the proxies {proxies} or 'combiner'")
+    if cfg.combiner.estimator is None or benchmark is None:
+        raise ValueError("search.fitness=combiner needs combiner=<libra|xgboost|...> and a benchmark with labels")
+    from hydra.utils import instantiate  # noqa: PLC0415
+
+    target = s.target or benchmark.targets[0]
+    calib = benchmark.sample(s.n_calib, np.random.default_rng(cfg.seed + 10_000))
+    score_batch([space.decode(a) for a in calib])
+    table = pd.DataFrame(rows[-len(calib):])
+    est = instantiate(cfg.combiner.estimator).fit(table[proxies], table[target].to_numpy())
+    log.info("search fitness: %s fitted on %d labelled archs (%s)", cfg.combiner.name, len(calib),
+             getattr(est, "selected_", ""))
+    return (lambda t: est.predict(t[proxies])), est
+
+
+def run_search(cfg: Any, space: Any, benchmark: Any, proxies: list[str], score_batch: Callable,
+               rows: list[dict], out_dir: Path) -> dict[str, Any]:
+    """Search with the configured strategy; return the selected arch with its scores (and, where the
+    benchmark covers it, its accuracy and rank percentile among all the benchmark's archs)."""
+    s = cfg.search
+    rank, est = _fitness(cfg, benchmark, proxies, score_batch, rows, space)
+    budget = (s.params_min, s.params_max) if s.params_min is not None or s.params_max is not None else None
+    if budget is not None:
+        budget = (budget[0] if budget[0] is not None else 0.0, budget[1] if budget[1] is not None else np.inf)
+        sizes = [space.param_count(a, cfg.task.num_classes) / 1e6 for a in space.sample(min(2000, len(space)), np.random.default_rng(0))]
+        if not any(budget[0] <= p <= budget[1] for p in sizes):
+            raise ValueError(f"no architecture of {space.name} meets the parameter budget {budget} M "
+                             f"(sampled sizes span {min(sizes):.2f}-{max(sizes):.2f} M)")
+    params = lambda a: space.param_count(a, cfg.task.num_classes) / 1e6  # noqa: E731
+    checkpoint = Path(s.resume_from) if s.resume_from else out_dir / "search_history.json"
+    if s.name == "evolution":
+        hist = evolve(space, score_batch, rank, population=s.population, generations=s.generations,
+                      parents=s.parents, mutations=s.mutations, crossovers=s.crossovers, budget=budget,
+                      params=params, seed=cfg.seed, checkpoint=checkpoint)
+    elif s.name == "random":
+        hist = random_search(space, score_batch, n=s.n, budget=budget, params=params, seed=cfg.seed,
+                             checkpoint=checkpoint)
+    else:
+        raise ValueError(f"unknown search {s.name!r}; valid: none, evolution, random")
+    table = hist.table()
+    fit = rank(table)
+    best = table.iloc[int(np.argmax(fit))]
+    selected: dict[str, Any] = {"arch": best["arch"], "fitness": float(np.max(fit)), "search": s.name,
+                                "fitness_by": s.fitness, "n_evaluated": len(table),
+                                "params_M": params(space.decode(best["arch"])),
+                                "scores": {p: float(best[p]) for p in proxies}}
+    if est is not None and hasattr(est, "selected_"):
+        selected["combiner_selected"] = list(est.selected_)
+    if benchmark is not None and best["arch"] in benchmark.table.index:
+        acc = benchmark.table.loc[best["arch"]]
+        selected["accuracy"] = {t: float(acc[t]) for t in benchmark.targets}
+        selected["rank_percentile"] = {t: float((benchmark.table[t] <= acc[t]).mean() * 100)
+                                       for t in benchmark.targets}
+        selected["best_in_benchmark"] = {t: float(benchmark.table[t].max()) for t in benchmark.targets}
+    log.info("selected %s (fitness %.4g)%s", selected["arch"], selected["fitness"],
+             f" accuracy {selected['accuracy']}" if "accuracy" in selected else "")
+    return selected
