@@ -97,6 +97,8 @@ def calibrate(cfg: Any, out_dir: Path, space_choice: str, task_choice: str) -> d
     """Run the calibration for a composed config and write the window file."""
     c = cfg.calibrate
     t0 = time.perf_counter()
+    if cfg.threads:
+        torch.set_num_threads(int(cfg.threads))
     space, task = instantiate(cfg.space), instantiate(cfg.task)
     rng = np.random.default_rng(c.seed)
     bench = instantiate(cfg.benchmark) if c.sweep else None
