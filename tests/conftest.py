@@ -23,3 +23,9 @@ def tiny_nb201() -> NB201Space:
 def batch16() -> tuple[torch.Tensor, torch.Tensor]:
     """16 real CIFAR-10 images (seed 0), normalised."""
     return Task().batch(16, 0)
+
+
+@pytest.fixture(autouse=True)
+def _run_in_tmp(tmp_path, monkeypatch):
+    """Each test runs in its own directory: default outputs (score cache, mlruns.db) land there."""
+    monkeypatch.chdir(tmp_path)

@@ -1,8 +1,9 @@
 """``python -m zcnas.run``: score sampled architectures with zero-cost proxies against ground truth.
 
-The data flow, top to bottom: compose config -> space, task, benchmark, proxies -> sample archs
--> one probe batch -> per arch: build, probe, score, append to scores.csv -> correlate each
-(proxy, target) -> write outputs -> log to the tracker -> print the table.
+The data flow, top to bottom: compose config -> space, task, benchmark, proxies -> one probe
+batch -> archs from a uniform sample or a search; per arch: cached scores, else build, probe,
+score, cache, append to scores.csv -> correlate each (proxy, target), fit/evaluate the combiner
+-> write outputs -> log to the tracker -> print the table.
 
 Examples:
     python -m zcnas.run                                   # 100 NB201 cells, L-SWAG, CIFAR-10
@@ -25,6 +26,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
+from zcnas.cache import NullCache, ScoreCache
 from zcnas.metrics import correlate
 from zcnas.probe import Probe
 from zcnas.proxies import get_proxy, score
@@ -99,15 +101,30 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
     writer = ScoreWriter(out_dir / "scores.csv", ["arch", *proxies, *targets])
     rows: list[dict[str, Any]] = []
 
+    context = {**{k: OmegaConf.to_container(cfg[k], resolve=True) for k in ("space", "task", "probe")},
+               "batch_size": cfg.batch_size, "seed": cfg.seed}
+    cache = ScoreCache(cfg.cache.path, context) if cfg.cache.path else NullCache()
+    n_cached = 0
+
     def score_batch(archs: list[Any]) -> list[dict[str, float]]:
+        nonlocal n_cached
         truth = benchmark.lookup([space.encode(a) for a in archs]) if benchmark is not None else None
         out = []
         for arch in tqdm(archs, desc="scoring", disable=None, mininterval=2, leave=False):
             key = space.encode(arch)
-            torch.manual_seed(arch_seed(cfg.seed, key))
-            model = space.build(arch, num_classes=task.num_classes).to(device)
-            probe = Probe(model, x, y, share_passes=cfg.probe.share_passes, share_splits=cfg.probe.share_splits)
-            scores = score(probe, proxies)
+            scores = cache.get(key, proxies)
+            todo = {n: p for n, p in proxies.items() if n not in scores}
+            if todo:
+                torch.manual_seed(arch_seed(cfg.seed, key))
+                model = space.build(arch, num_classes=task.num_classes).to(device)
+                probe = Probe(model, x, y, share_passes=cfg.probe.share_passes,
+                              share_splits=cfg.probe.share_splits)
+                new = score(probe, todo)
+                cache.put(key, todo, new)
+                scores.update(new)
+            else:
+                n_cached += 1
+            scores = {n: scores[n] for n in proxies}
             row = {"arch": key, **scores, **(truth.loc[key].to_dict() if truth is not None else {})}
             writer.append(row)
             rows.append(row)
@@ -127,6 +144,7 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
 
         selected = run_search(cfg, space, benchmark, list(proxies), score_batch, rows, out_dir)
     writer.close()
+    cache.close()
     log.info("scored %d archs (%.1f s)", len(rows), time.perf_counter() - t0)
     table = pd.DataFrame(rows)
     archs = list(table["arch"])
@@ -143,7 +161,8 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
 
     # 5. outputs and tracking
     seconds = time.perf_counter() - t0
-    summary = {"n_archs": len(archs), "n_computed": len(archs), "n_cached": 0, "seconds": seconds}
+    summary = {"n_archs": len(archs), "n_computed": len(archs) - n_cached, "n_cached": n_cached,
+               "seconds": seconds}
     resolved = OmegaConf.to_container(cfg, resolve=True)
     OmegaConf.save(OmegaConf.create(resolved), out_dir / "config.yaml")
     files = [out_dir / "scores.csv", write_json(out_dir / "correlations.json", correlations),

@@ -1,0 +1,74 @@
+"""Persistent score cache: every proxy score is written to SQLite the moment it is computed.
+
+A score is keyed by everything that determines it: the space and task configs, the batch size and
+seed (hence the probe batch and the per-arch init), the probe settings, the arch string, the proxy
+name and a hash of its parameters. Reruns read instead of recomputing; a run killed at any point
+loses at most the architecture in flight. WAL mode and a busy timeout let concurrent jobs (Slurm
+arrays, submitit) share one database file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import sqlite3
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+
+def digest(obj: Any) -> str:
+    """Stable short hash of a JSON-serialisable object (sorted keys)."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+class ScoreCache:
+    """SQLite-backed ``(context, arch, proxy, params) -> score`` store.
+
+    Args:
+        path: database file (created if missing).
+        context: everything besides arch and proxy that the scores depend on (hashed).
+    """
+
+    def __init__(self, path: str | Path, context: Mapping[str, Any]) -> None:
+        self.path = Path(path)
+        self.context = digest(dict(context))
+        self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS scores (context TEXT, arch TEXT, proxy TEXT, "
+                         "params TEXT, value REAL, PRIMARY KEY (context, arch, proxy, params))")
+
+    def get(self, arch: str, proxies: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
+        """Cached scores of ``arch`` for those of ``proxies`` that have one (NaN stays NaN)."""
+        out = {}
+        for name, params in proxies.items():
+            row = self._db.execute("SELECT value FROM scores WHERE context=? AND arch=? AND proxy=? AND params=?",
+                                   (self.context, arch, name, digest(dict(params or {})))).fetchone()
+            if row is not None:
+                out[name] = math.nan if row[0] is None else float(row[0])
+        return out
+
+    def put(self, arch: str, proxies: Mapping[str, Mapping[str, Any]], scores: Mapping[str, float]) -> None:
+        """Store ``scores`` of ``arch`` (one transaction, committed at once)."""
+        rows = [(self.context, arch, n, digest(dict(proxies[n] or {})), None if math.isnan(v) else v)
+                for n, v in scores.items()]
+        self._db.executemany("INSERT OR REPLACE INTO scores VALUES (?, ?, ?, ?, ?)", rows)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._db.close()
+
+
+class NullCache:
+    """``cache.path=null``: remembers nothing."""
+
+    def get(self, arch: str, proxies: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
+        """Nothing is cached."""
+        return {}
+
+    def put(self, arch: str, proxies: Mapping[str, Mapping[str, Any]], scores: Mapping[str, float]) -> None:
+        """Discard."""
+
+    def close(self) -> None:
+        """Nothing to close."""
