@@ -13,7 +13,8 @@ from torch import nn
 
 from zcnas.probe import Probe
 from zcnas.proxies import get_proxy, list_proxies, score
-from zcnas.proxies.activation import count_unique_patterns, pack_patterns
+from zcnas.probe import pack_patterns
+from zcnas.proxies.activation import count_unique_patterns
 from zcnas.spaces.nb201 import decode
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
@@ -64,7 +65,9 @@ def test_pack_patterns_multiword_and_unique():
     p = torch.rand(130, 500) > 0.97  # 130 samples -> 3 words, many repeated all-zero rows
     codes = pack_patterns(p)
     assert codes.shape == (500, 3)
-    assert count_unique_patterns([p]) == len({tuple(c) for c in p.T.numpy()})
+    assert count_unique_patterns([codes]) == len({tuple(c) for c in p.T.numpy()})
+    bits = p[:64].T.to(torch.int64) << torch.arange(64)  # the plain definition of the first word
+    assert torch.equal(codes[:, 0], bits.sum(1))
 
 
 def test_swap_brute_force(mlp_probe):

@@ -32,7 +32,6 @@ from tqdm import tqdm
 
 from zcnas.metrics import correlate
 from zcnas.probe import Probe, depth_bins
-from zcnas.proxies.activation import pack_patterns
 from zcnas.proxies.gradstats import layer_inv_sigma, split_grads, std0
 from zcnas.results import write_json
 from zcnas.run import arch_seed, instantiate
@@ -59,9 +58,9 @@ def decile_profile(probe: Probe, *, n_splits: int, accumulate: bool, bins: int) 
             lam[b] += layer_inv_sigma(g)
     psi = np.zeros(bins + 1)
     seen = torch.zeros(0, dtype=torch.int64)
-    acts, act_bins = probe.acts, depth_bins(len(probe.acts), bins)
+    codes, act_bins = probe.codes, depth_bins(len(probe.codes), bins)
     for d in range(bins + 1):
-        new = [pack_patterns(a) for a, b in zip(acts, act_bins, strict=True) if b == d]
+        new = [c for c, b in zip(codes, act_bins, strict=True) if b == d]
         if new and all(c.shape[1] == 1 for c in new):
             seen = torch.unique(torch.cat([seen, *(c[:, 0] for c in new)]))
         psi[d] = seen.numel()

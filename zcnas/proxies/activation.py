@@ -21,25 +21,14 @@ from zcnas.probe import Probe
 from zcnas.proxies._registry import register_proxy
 
 
-def pack_patterns(pattern: torch.Tensor) -> torch.Tensor:
-    """Pack a bool ``(S, units)`` pattern into int64 codes ``(units, ceil(S/64))``, one bit a sample."""
-    s, units = pattern.shape
-    words = []
-    for start in range(0, s, 64):
-        bits = pattern[start:start + 64].T.to(torch.int64)  # (units, <=64)
-        shifts = torch.arange(bits.shape[1], dtype=torch.int64, device=bits.device)
-        words.append((bits << shifts).sum(1))  # distinct bits: the sum is a bitwise OR
-    return torch.stack(words, 1) if units else torch.zeros(0, len(words), dtype=torch.int64)
-
-
-def count_unique_patterns(patterns: list[torch.Tensor]) -> int:
-    """Number of distinct per-unit sample patterns across all given layers (SWAP's |A|)."""
-    if not patterns:
+def count_unique_patterns(codes: list[torch.Tensor]) -> int:
+    """Number of distinct per-unit sample patterns across the given layers' packed codes (|A|)."""
+    if not codes:
         return 0
-    codes = torch.cat([pack_patterns(p) for p in patterns], 0)
-    if codes.shape[1] == 1:
-        return int(torch.unique(codes[:, 0]).numel())
-    return int(torch.unique(codes, dim=0).shape[0])
+    allc = torch.cat(codes, 0)
+    if allc.shape[1] == 1:
+        return int(torch.unique(allc[:, 0]).numel())
+    return int(torch.unique(allc, dim=0).shape[0])
 
 
 @register_proxy("nwot", needs=("acts",))
@@ -47,13 +36,14 @@ def nwot(probe: Probe) -> float:
     """log|det K|, K = Σ_layers c cᵀ + (1−c)(1−c)ᵀ over binary codes c. Reference: Mellor+ ICML'21."""
     s = probe.inputs.shape[0]
     k = torch.zeros(s, s, dtype=torch.float64)
-    for pattern in probe.acts:
+    for pattern in probe.acts:  # c cᵀ + (1−c)(1−c)ᵀ = 2 c cᵀ − r_i − r_j + units, r = row sums
         c = pattern.float()
-        k += (c @ c.T + (1 - c) @ (1 - c).T).double().cpu()
+        r = c.sum(1)
+        k += (2 * (c @ c.T) - r[:, None] - r[None, :] + c.shape[1]).double().cpu()
     return float(torch.linalg.slogdet(k)[1])
 
 
-@register_proxy("swap", needs=("acts",))
+@register_proxy("swap", needs=("codes",))
 def swap(probe: Probe) -> float:
     """Ψ = |{distinct sample patterns 1[a_v > 0] over units v}|, all layers. Reference: Peng+ ICLR'24."""
-    return float(count_unique_patterns(probe.acts))
+    return float(count_unique_patterns(probe.codes))

@@ -67,8 +67,8 @@ def lswag_terms(probe: Probe, lo: int, hi: int, *, n_splits: int = 2, accumulate
         if lo <= b <= hi:
             v = layer_inv_sigma(g, abs_grad)
             lam += 0.0 if v != v else v  # a layer with no nonzero σ contributes nothing
-    acts = probe.acts
-    chosen = [a for a, b in zip(acts, depth_bins(len(acts), bins), strict=True) if psi_lo <= b <= hi]
+    codes = probe.codes
+    chosen = [c for c, b in zip(codes, depth_bins(len(codes), bins), strict=True) if psi_lo <= b <= hi]
     return lam, float(count_unique_patterns(chosen))
 
 
@@ -85,7 +85,7 @@ def zico(probe: Probe, n_splits: int = 2, accumulate: bool = True) -> float:
     return total
 
 
-@register_proxy("lswag", needs=("grads", "acts"))
+@register_proxy("lswag", needs=("grads", "codes"))
 def lswag(probe: Probe, lo: int = 0, hi: int = 10, n_splits: int = 2, accumulate: bool = False,
           abs_grad: bool = True, psi_lo: int = 0, bins: int = 10) -> float:
     """Λ·Ψ, Λ = Σ_{l∈[l̂,L̂]} log Σ_w 1/√Var|g_w|, Ψ = #distinct patterns ≤ L̂. Reference: Casarin+ CVPR'25."""
