@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from zcnas.metrics import correlate
 from zcnas.probe import Probe, depth_bins
-from zcnas.proxies.gradstats import layer_inv_sigma, split_grads, std0
+from zcnas.proxies.gradstats import as_stats_input, layer_inv_sigma, std0
 from zcnas.results import write_json
 from zcnas.run import arch_seed, instantiate
 
@@ -47,7 +47,7 @@ def decile_profile(probe: Probe, *, n_splits: int, accumulate: bool, bins: int) 
         ``log_sigma`` (mean log σ_w per decile, NaN where no layer), ``lam`` (Σ of Λ layer terms
         per decile) and ``psi`` (#distinct patterns of activation layers with decile ≤ d).
     """
-    grads = split_grads(probe, n_splits, accumulate)
+    grads = [as_stats_input(g, accumulate) for g in probe.grads(n_splits)]
     log_sigma = [[] for _ in range(bins + 1)]
     lam = np.zeros(bins + 1)
     for g, b in zip(grads, depth_bins(len(grads), bins), strict=True):

@@ -37,10 +37,10 @@ from zcnas.proxies.activation import count_unique_patterns
 log = logging.getLogger(__name__)
 
 
-def split_grads(probe: Probe, n_splits: int, accumulate: bool) -> list[torch.Tensor]:
-    """Per-layer ``(n_splits, numel)`` float64 gradients; ``accumulate`` makes them running sums."""
-    grads = [g.double() for g in probe.grads(n_splits)]
-    return [g.cumsum(0) for g in grads] if accumulate else grads
+def as_stats_input(g: torch.Tensor, accumulate: bool) -> torch.Tensor:
+    """One layer's ``(n_splits, numel)`` gradients in float64; ``accumulate``: running sums."""
+    g = g.double()
+    return g.cumsum(0) if accumulate else g
 
 
 def std0(g: torch.Tensor) -> torch.Tensor:
@@ -61,11 +61,11 @@ def layer_inv_sigma(g: torch.Tensor, abs_grad: bool = True) -> float:
 def lswag_terms(probe: Probe, lo: int, hi: int, *, n_splits: int = 2, accumulate: bool = False,
                 abs_grad: bool = True, psi_lo: int = 0, bins: int = 10) -> tuple[float, float]:
     """(Λ, Ψ) of L-SWAG for the decile window [lo, hi] (method.md §1.1)."""
-    grads = split_grads(probe, n_splits, accumulate)
+    grads = probe.grads(n_splits)
     lam = 0.0
     for g, b in zip(grads, depth_bins(len(grads), bins), strict=True):
         if lo <= b <= hi:
-            v = layer_inv_sigma(g, abs_grad)
+            v = layer_inv_sigma(as_stats_input(g, accumulate), abs_grad)
             lam += 0.0 if v != v else v  # a layer with no nonzero σ contributes nothing
     codes = probe.codes
     chosen = [c for c, b in zip(codes, depth_bins(len(codes), bins), strict=True) if psi_lo <= b <= hi]
@@ -76,7 +76,8 @@ def lswag_terms(probe: Probe, lo: int, hi: int, *, n_splits: int = 2, accumulate
 def zico(probe: Probe, n_splits: int = 2, accumulate: bool = True) -> float:
     """Σ_l log(Σ_w E|g_w| / σ(g_w)) over Conv/Linear layers. Reference: Li+ ICLR'23 (ZiCo)."""
     total = 0.0
-    for g in split_grads(probe, n_splits, accumulate):
+    for g in probe.grads(n_splits):
+        g = as_stats_input(g, accumulate)
         std, mean_abs = std0(g), g.abs().mean(0)
         nz = std != 0
         s = float((mean_abs[nz] / std[nz]).sum())

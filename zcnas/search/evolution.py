@@ -52,7 +52,7 @@ class History:
         return cls(**json.loads(path.read_text()))
 
 
-def _within(space: Any, arch: Any, budget: tuple[float, float] | None, params: Callable[[Any], float]) -> bool:
+def _within(arch: Any, budget: tuple[float, float] | None, params: Callable[[Any], float]) -> bool:
     return budget is None or budget[0] <= params(arch) <= budget[1]
 
 
@@ -71,7 +71,7 @@ def _draw(space: Any, n: int, rng: np.random.Generator, budget: tuple[float, flo
             return out
         (arch,) = space.sample(1, rng)
         key = space.encode(arch)
-        if key not in seen and _within(space, arch, budget, params):
+        if key not in seen and _within(arch, budget, params):
             seen.add(key)
             out.append(arch)
     raise ValueError(f"could only draw {len(out)} of {n} new archs within the parameter budget {budget}")
@@ -111,7 +111,7 @@ def evolve(space: Any, evaluate: Evaluate, rank: Rank, *, population: int = 50, 
                     tries += 1
                     child = make()
                     key = space.encode(child) if child is not None else None
-                    if key and key not in seen and _within(space, child, budget, params):
+                    if key and key not in seen and _within(child, budget, params):
                         seen.add(key)
                         new.append(child)
                         count -= 1
