@@ -30,6 +30,9 @@ def test_decile_record_reproduces_lswag_for_every_window(tiny_nb201, batch16):
 def test_find_spike_half_height():
     assert find_spike(np.array([0, 0, 0, 1, 4, 3, 0.5, 0, 0, 0, 0.0])) == (4, 5)
     assert find_spike(np.array([-1, -1, -1, -1, -1, -1, -1, -5, -6, -5, -1.0])) == (7, 9)
+    # edge deciles (stem / head) are never the peak: AutoFormer-T's measured profile
+    af = np.array([-6.81, -7.53, -7.57, -7.78, -7.94, -7.96, -8.01, -8.23, -8.06, -8.15, -7.28])
+    assert find_spike(af) == (0, 2)  # peak at decile 1, grown left over the embedding
 
 
 def test_sweep_windows_table():

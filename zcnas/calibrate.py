@@ -5,9 +5,9 @@ The paper's one-off procedure per benchmark, made a command:
 1. Sample ``calibrate.n_archs`` random networks of the space (default 1000), probe each on one
    batch of the task, and record every Conv/Linear layer's mean ``log σ_w`` (σ_w = std of |g_w|
    over the sub-batches, σ = 0 dropped) with its depth decile.
-2. Average per decile (Fig. 2b of the paper) and find the *spike*: the decile whose mean deviates
-   most from the median over deciles, grown to the contiguous deciles whose deviation, of the same
-   sign, is at least half of it (full width at half maximum).
+2. Average per decile (Fig. 2b of the paper) and find the *spike*: the interior decile whose mean
+   deviates most from the median over deciles, grown to the contiguous deciles whose deviation, of
+   the same sign, is at least half of it (full width at half maximum).
 3. ``calibrate.choose=spike`` writes that window; with ground truth, ``calibrate.sweep=true`` also
    scores every window [lo, hi] (Fig. 2a) from per-decile Λ terms and cumulative Ψ counts, and
    ``calibrate.choose=sweep`` writes the best one instead.
@@ -68,10 +68,15 @@ def decile_profile(probe: Probe, *, n_splits: int, accumulate: bool, bins: int) 
 
 
 def find_spike(profile: np.ndarray) -> tuple[int, int]:
-    """Contiguous decile range around the largest deviation from the median, at half its height."""
+    """Contiguous decile range around the largest deviation from the median, at half its height.
+
+    The peak is searched among the interior deciles only: the first and last hold the stem /
+    patch embedding and the classifier head, whose gradient scale differs by construction (on
+    AutoFormer they are the two largest excursions, and a window of the embedding alone is useless).
+    """
     valid = np.isfinite(profile)
     dev = np.where(valid, profile - np.nanmedian(profile), 0.0)
-    peak = int(np.argmax(np.abs(dev)))
+    peak = 1 + int(np.argmax(np.abs(dev[1:-1])))
     half = 0.5 * dev[peak]
     inside = (np.sign(dev) == np.sign(dev[peak])) & (np.abs(dev) >= abs(half))
     lo = hi = peak

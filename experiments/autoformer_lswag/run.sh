@@ -7,4 +7,4 @@ cd "$(dirname "$0")/../.."
 PY=${PY:-.venv/bin/python}
 "$PY" -m zcnas.run -m space=autoformer seed=0,1,2 proxy=[lswag,zico,swap,nwot,params,flops] log_every=20 \
   hydra.sweep.dir=logs/experiments/autoformer_lswag 'hydra.sweep.subdir=cifar100_224/seed${seed}' "$@"
-"$PY" experiments/nb201_lswag/summarize.py logs/experiments/autoformer_lswag
+"$PY" experiments/autoformer_lswag/summarize.py logs/experiments/autoformer_lswag
