@@ -94,6 +94,11 @@ def test_autoformer_ground_truth_and_bad_files(tmp_path):
     params = [space.param_count(space.decode(a), 100) for a in bench.table.index]
     rho = pd.Series(params).corr(pd.Series(bench.table["c100_base_acc"].to_numpy()), method="spearman")
     assert rho == pytest.approx(-0.47, abs=0.01)
+    own = tmp_path / "own.json"  # bring your own ViT ground truth: any numeric columns are targets
+    own.write_text(json.dumps([{"arch": {"hidden_dim": 240, "depth": 12, "mlp_ratio": [4.0] * 12,
+                                         "num_heads": [4] * 12}, "my_acc": 71.5, "note": "text is ignored"}]))
+    mine = load_autoformer(str(own))
+    assert mine.targets == ["my_acc"] and mine.table.iloc[0, 0] == 71.5
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps([{"arch": {"hidden_dim": 192, "depth": 12, "mlp_ratio": [4.0] * 11,
                                          "num_heads": [3] * 12}, "acc": 1.0}]))
