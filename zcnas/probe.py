@@ -115,8 +115,9 @@ class Probe:
 
         handles = [m.register_forward_hook(on_weight) for m in self.model.modules()
                    if isinstance(m, WEIGHT_TYPES)]
+        want_acts = self._acts is None and (not backward or self.share_passes)
         handles += [m.register_forward_hook(on_act) for m in self.model.modules()
-                    if isinstance(m, ACT_TYPES)]
+                    if want_acts and isinstance(m, ACT_TYPES)]
         per_split: list[list[torch.Tensor]] = []
         try:
             with self._pass(), torch.set_grad_enabled(backward):
@@ -137,7 +138,7 @@ class Probe:
                 h.remove()
         if self._layers is None:
             self._layers = [(names[m], m) for m in order]
-        if self._acts is None and (not backward or self.share_passes):
+        if want_acts:
             self._acts = [torch.cat(per_layer) for per_layer in zip(*chunks, strict=True)]
         return [torch.stack(s) for s in per_split] if backward else None
 
