@@ -49,7 +49,7 @@ def test_mutation_and_crossover_stay_in_space():
         assert space.decode(space.encode(child)) == child
     same = [b for b in parents if b.depth == parents[0].depth and b != parents[0]]
     child = space.crossover(parents[0], same[0], rng)
-    assert all(g in (x, y) for g, x, y in zip(child.heads, parents[0].heads, same[0].heads))
+    assert all(g in (x, y) for g, x, y in zip(child.heads, parents[0].heads, same[0].heads, strict=True))
     diff = next(b for b in parents if b.depth != parents[0].depth)
     with pytest.raises(ValueError, match="equal depth"):
         space.crossover(parents[0], diff, rng)

@@ -12,7 +12,7 @@ from sklearn.exceptions import NotFittedError
 
 from zcnas.combine import run_combine
 from zcnas.combiners import AZNASRank, Libra, RankMean, XGBCombiner
-from zcnas.combiners.evaluate import evaluate, split
+from zcnas.combiners.evaluate import split
 from zcnas.data.suite_zero import load_suite_zero, parse_key
 from zcnas.metrics import correlate, information_gain
 

@@ -84,4 +84,4 @@ def test_mutate_changes_exactly_one_edge():
     rng = np.random.default_rng(0)
     for arch in space.sample(20, rng):
         child = space.mutate(arch, rng)
-        assert sum(x != y for x, y in zip(arch.ops, child.ops)) == 1
+        assert sum(x != y for x, y in zip(arch.ops, child.ops, strict=True)) == 1

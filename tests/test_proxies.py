@@ -11,9 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zcnas.probe import Probe
+from zcnas.probe import Probe, pack_patterns
 from zcnas.proxies import get_proxy, list_proxies, score
-from zcnas.probe import pack_patterns
 from zcnas.proxies.activation import count_unique_patterns
 from zcnas.spaces.nb201 import decode
 
@@ -37,7 +36,7 @@ def half_grads(probe: Probe) -> list[np.ndarray]:
     """Per weight layer, (2, numel) gradients of each half batch, by plain autograd."""
     net, x, y = probe.model, probe.inputs, probe.targets
     ws = [m.weight for m in net if isinstance(m, nn.Linear)]
-    per = [torch.autograd.grad(F.cross_entropy(net(xs), ys), ws) for xs, ys in zip(x.chunk(2), y.chunk(2))]
+    per = [torch.autograd.grad(F.cross_entropy(net(xs), ys), ws) for xs, ys in zip(x.chunk(2), y.chunk(2), strict=True)]
     return [np.stack([per[0][i].flatten().numpy(), per[1][i].flatten().numpy()]).astype(np.float64)
             for i in range(len(ws))]
 

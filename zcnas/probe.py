@@ -53,7 +53,7 @@ def pack_patterns(pattern: torch.Tensor) -> torch.Tensor:
 
 def depth_bins(n_layers: int, bins: int = 10) -> list[int]:
     """Depth bucket of each of ``n_layers`` layers: ``int((l/D)*100 // (100/bins))``, l = 1..D."""
-    return [int((l / n_layers) * 100 // (100 / bins)) for l in range(1, n_layers + 1)]
+    return [int((i / n_layers) * 100 // (100 / bins)) for i in range(1, n_layers + 1)]
 
 
 class Probe:

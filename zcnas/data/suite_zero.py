@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+
 import pandas as pd
 
 from zcnas.data._assets import asset_path

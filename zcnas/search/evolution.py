@@ -104,12 +104,12 @@ def evolve(space: Any, evaluate: Evaluate, rank: Rank, *, population: int = 50, 
             fit = pd.Series(rank(table), index=table["arch"])
             top = [space.decode(a) for a in fit.sort_values(ascending=False).index[:parents]]
             new = []
-            for make, count in ((lambda: space.mutate(top[rng.integers(len(top))], rng), mutations),
-                                (lambda: _cross(space, top, rng), crossovers)):
+            for kind, count in (("mutate", mutations), ("cross", crossovers)):
                 tries = 0
                 while count and tries < 100 * (count + 1):
                     tries += 1
-                    child = make()
+                    child = (space.mutate(top[rng.integers(len(top))], rng) if kind == "mutate"
+                             else _cross(space, top, rng))
                     key = space.encode(child) if child is not None else None
                     if key and key not in seen and _within(child, budget, params):
                         seen.add(key)
