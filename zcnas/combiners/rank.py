@@ -61,13 +61,17 @@ def usable_columns(Z: pd.DataFrame, y: np.ndarray | None = None, min_rows: int =
     return keep
 
 
-class RankMean(BaseEstimator):
-    """Mean of per-proxy ranks over the usable columns (label-free)."""
+class _LabelFreeRank(BaseEstimator):
+    """Shared fit for the label-free rank aggregations: remember the usable columns."""
 
-    def fit(self, Z: pd.DataFrame, y: np.ndarray | None = None) -> RankMean:
+    def fit(self, Z: pd.DataFrame, y: np.ndarray | None = None) -> _LabelFreeRank:
         """Record the usable proxy columns."""
         self.columns_ = usable_columns(Z)
         return self
+
+
+class RankMean(_LabelFreeRank):
+    """Mean of per-proxy ranks over the usable columns (label-free)."""
 
     def predict(self, Z: pd.DataFrame) -> np.ndarray:
         """Mean rank / N, in (0, 1]."""
@@ -75,13 +79,8 @@ class RankMean(BaseEstimator):
         return merge(Z[self.columns_], "rank_sum") / (len(self.columns_) * len(Z))
 
 
-class AZNASRank(BaseEstimator):
+class AZNASRank(_LabelFreeRank):
     """AZ-NAS aggregation Σ_m log(rank_m / N) over the usable columns (label-free)."""
-
-    def fit(self, Z: pd.DataFrame, y: np.ndarray | None = None) -> AZNASRank:
-        """Record the usable proxy columns."""
-        self.columns_ = usable_columns(Z)
-        return self
 
     def predict(self, Z: pd.DataFrame) -> np.ndarray:
         """Σ log(rank/N), ≤ 0."""
