@@ -122,3 +122,29 @@ def test_combine_on_suite_zero_nb201(tmp_path):
     diag = pd.read_csv(tmp_path / "combiner_libra_cifar10.csv").set_index("proxy")
     assert diag.loc["nwot", "role"] == "z1"
     assert (tmp_path / "combine.csv").is_file()
+
+
+def test_run_mixes_precomputed_with_computed_proxies(tmp_path):
+    """zcnas.run on Suite-Zero NB201 reads precomputed columns (sz_*) next to the ones it computes:
+    our #params equals Suite-Zero's cell by cell, and LIBRA chooses among both kinds."""
+    from zcnas.run import score_archs
+
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=[
+            "benchmark=suite_zero_nb201", "benchmark.target=cifar10", "n_archs=120", "proxy=params",
+            "benchmark.precomputed=[params,jacov,nwot,synflow]", "combiner=libra", "tracking=none"])
+    out = score_archs(cfg, tmp_path)
+    scores = pd.read_csv(tmp_path / "scores.csv")
+    assert list(scores.columns) == ["arch", "params", "sz_params", "sz_jacov", "sz_nwot", "sz_synflow", "cifar10"]
+    np.testing.assert_allclose(scores["params"], scores["sz_params"], rtol=1e-6)
+    sz = load_suite_zero("nb201", target="cifar10").tasks["cifar10"].loc[scores["arch"]]
+    np.testing.assert_array_equal(scores["sz_jacov"], sz["jacov"])
+    by = {r["proxy"]: r for r in out["correlations"]}
+    assert set(by) == {"params", "sz_params", "sz_jacov", "sz_nwot", "sz_synflow", "libra"}
+    assert by["libra"]["n"] == 60 and by["sz_jacov"]["n"] == 120
+    diag = pd.read_csv(tmp_path / "combiner_libra_cifar10.csv")
+    assert diag["role"].eq("z1").sum() == 1 and diag["proxy"].str.startswith("sz_").any()
+    with pytest.raises(ValueError, match="needs benchmark.target"):
+        load_suite_zero("nb201", precomputed="all")
+    with pytest.raises(ValueError, match="no precomputed proxy"):
+        load_suite_zero("nb201", target="cifar10", precomputed=["lswag"])

@@ -2,7 +2,7 @@
 
 The data flow, top to bottom: compose config -> space, task, benchmark, proxies -> one probe
 batch -> archs from a uniform sample or a search; per arch: cached scores, else build, probe,
-score, cache, append to scores.csv -> correlate each (proxy, target), fit/evaluate the combiner
+score, cache, add precomputed columns, append to scores.csv -> correlate each (proxy, target), fit/evaluate the combiner
 -> write outputs -> log to the tracker -> print the table.
 
 Examples:
@@ -94,11 +94,13 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
     device = torch.device(cfg.device)
     x, y = (t.to(device) for t in task.batch(cfg.batch_size, cfg.seed))
     targets = benchmark.targets if benchmark is not None else []
+    precomputed = benchmark.scores if benchmark is not None else None  # read, not computed (Suite-Zero)
+    columns = [*proxies, *(precomputed.columns if precomputed is not None else [])]
     log.info("probing archs of %s on %s with batch_size=%d (%dx%d) on %s", space.name, task.name,
              cfg.batch_size, task.resolution, task.resolution, device)
 
     # 2. probe and score architectures; every row reaches disk as soon as it is made
-    writer = ScoreWriter(out_dir / "scores.csv", ["arch", *proxies, *targets])
+    writer = ScoreWriter(out_dir / "scores.csv", ["arch", *columns, *targets])
     rows: list[dict[str, Any]] = []
 
     context = {**{k: OmegaConf.to_container(cfg[k], resolve=True) for k in ("space", "task", "probe")},
@@ -108,7 +110,9 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
 
     def score_batch(archs: list[Any]) -> list[dict[str, float]]:
         nonlocal n_cached
-        truth = benchmark.lookup([space.encode(a) for a in archs]) if benchmark is not None else None
+        keys = [space.encode(a) for a in archs]
+        truth = benchmark.lookup(keys) if benchmark is not None else None
+        read = precomputed.reindex(keys) if precomputed is not None else None
         out = []
         for arch in tqdm(archs, desc="scoring", disable=None, mininterval=2, leave=False):
             key = space.encode(arch)
@@ -125,7 +129,8 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
             else:
                 n_cached += 1
             scores = {n: scores[n] for n in proxies}
-            row = {"arch": key, **scores, **(truth.loc[key].to_dict() if truth is not None else {})}
+            row = {"arch": key, **scores, **(read.loc[key].to_dict() if read is not None else {}),
+                   **(truth.loc[key].to_dict() if truth is not None else {})}
             writer.append(row)
             rows.append(row)
             out.append(scores)
@@ -151,8 +156,8 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
 
     # 4. correlate every (proxy, target) pair; targets are never pooled
     correlations = [{"proxy": p, "target": t, **correlate(table[p].to_numpy(), table[t].to_numpy())}
-                    for p in proxies for t in targets]
-    combined = combine(cfg, table, list(proxies), targets, out_dir)
+                    for p in columns for t in targets]
+    combined = combine(cfg, table, columns, targets, out_dir)
     correlations += [rec for rec, _ in combined]
     for r in correlations:
         if r["n_nan"]:
@@ -170,7 +175,7 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
     if selected is not None:
         files.append(write_json(out_dir / "selected_arch.json", selected))
     plots = [scatter_plot(out_dir / f"scatter_{p}.png", table, p, targets, correlations)
-             for p in proxies if targets]
+             for p in columns if targets]
     metrics = {f"{m}/{r['proxy']}/{r['target']}": r[m] for r in correlations
                for m in ("spearman", "kendall", "pearson", "top10_precision")}
     tracker = instantiate(cfg.tracking)
@@ -178,7 +183,7 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
         name=f"{space.name}-{task.name}-{'+'.join(proxies)}-s{cfg.seed}",
         params=flatten(resolved), metrics={**metrics, "seconds": seconds},
         tags={"input_stand_in": str(task.stand_in).lower(), "space": space.name, "task": task.name,
-              "proxies": ",".join(proxies), **{k: v for _, d in combined for k, v in d.items()},
+              "proxies": ",".join(columns), **{k: v for _, d in combined for k, v in d.items()},
               **({"selected_arch": selected["arch"]} if selected else {})},
         artifacts=files + plots + sorted(out_dir.glob("combiner_*.csv")))
     print(format_table(correlations))

@@ -20,10 +20,12 @@ NB201_TARGETS = ("cifar10", "cifar100", "ImageNet16-120")
 
 @dataclass
 class Benchmark:
-    """Ground truth: ``table`` (index = arch string, one float column per target)."""
+    """Ground truth: ``table`` (index = arch string, one float column per target), and optionally
+    ``scores``: precomputed proxy columns (same index) that a run reads instead of computing."""
 
     name: str
     table: pd.DataFrame
+    scores: pd.DataFrame | None = None
 
     @property
     def targets(self) -> list[str]:
@@ -36,7 +38,7 @@ class Benchmark:
             return self
         if target not in self.table.columns:
             raise ValueError(f"benchmark {self.name} has no target {target!r}; valid: {self.targets}")
-        return Benchmark(self.name, self.table[[target]])
+        return Benchmark(self.name, self.table[[target]], self.scores)
 
     def sample(self, n: int, rng: np.random.Generator) -> list[str]:
         """n distinct labelled arch strings, drawn uniformly without replacement."""

@@ -51,9 +51,9 @@ class SuiteZero(Benchmark):
     precomputed proxies: ``tasks[task]`` is indexed by canonical arch string, proxy columns +
     ``val_accuracy``."""
 
-    def __init__(self, name: str, tasks: dict[str, pd.DataFrame]) -> None:
+    def __init__(self, name: str, tasks: dict[str, pd.DataFrame], scores: pd.DataFrame | None = None) -> None:
         table = pd.concat({t: d["val_accuracy"] for t, d in tasks.items()}, axis=1)
-        super().__init__(name, table.rename_axis("arch"))
+        super().__init__(name, table.rename_axis("arch"), scores)
         self.tasks = tasks
 
     def proxies(self, task: str) -> list[str]:
@@ -61,8 +61,13 @@ class SuiteZero(Benchmark):
         return [c for c in self.tasks[task].columns if c != "val_accuracy"]
 
 
-def load_suite_zero(space: str, target: str | None = None) -> SuiteZero:
-    """Load one NAS-Bench-Suite-Zero file (shipped, checksummed); ``target`` keeps one task."""
+def load_suite_zero(space: str, target: str | None = None, precomputed: str | list[str] | None = None) -> SuiteZero:
+    """Load one NAS-Bench-Suite-Zero file (shipped, checksummed); ``target`` keeps one task.
+
+    ``precomputed`` (``"all"`` or a list of names) exposes that task's precomputed proxies as
+    ``scores`` columns ``sz_<name>``, which ``zcnas.run`` reports and combines next to the proxies it
+    computes (needs ``target``: each task has its own precomputed scores).
+    """
     if space not in FILES:
         raise ValueError(f"unknown Suite-Zero space {space!r}; valid: {sorted(FILES)}")
     data = json.loads(asset_path(FILES[space]).read_text())
@@ -78,4 +83,14 @@ def load_suite_zero(space: str, target: str | None = None) -> SuiteZero:
         if target not in tasks:
             raise ValueError(f"Suite-Zero {space} has no task {target!r}; valid: {sorted(tasks)}")
         tasks = {target: tasks[target]}
-    return SuiteZero(f"suite_zero_{space}", tasks)
+    scores = None
+    if precomputed:
+        if target is None:
+            raise ValueError(f"benchmark.precomputed needs benchmark.target=<task>; valid: {sorted(tasks)}")
+        have = [c for c in tasks[target].columns if c != "val_accuracy"]
+        names = have if precomputed == "all" else list(precomputed)
+        unknown = sorted(set(names) - set(have))
+        if unknown:
+            raise ValueError(f"Suite-Zero {space}/{target} has no precomputed proxy {unknown}; valid: all or {have}")
+        scores = tasks[target][names].add_prefix("sz_")
+    return SuiteZero(f"suite_zero_{space}", tasks, scores)
