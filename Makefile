@@ -6,17 +6,18 @@ STAMP  := $(VENV)/.installed
 PORT   ?= 5000
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-slow ci ui calibrate experiment-nb201 clean
+.PHONY: help install run test test-slow lint ci ui calibrate experiment-nb201 clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-18s %s\n", $$1, $$2}'
 
 install: $(STAMP) ## Create .venv if missing and install the pinned stack (idempotent)
 
-$(STAMP): requirements/torch.txt requirements/base.txt pyproject.toml
+$(STAMP): requirements/torch.txt requirements/base.txt requirements/dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements/torch.txt
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements/base.txt
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements/dev.txt
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
@@ -29,7 +30,12 @@ test: install ## Install, then run the fast test suite (what CI runs)
 test-slow: install ## Integration tests over real data (minutes)
 	$(PY) -m pytest -m slow
 
-ci: test test-slow ## Everything .ci/run checks
+lint: install ## ruff (E,F,I,UP,B) + mypy on zcnas/ + hadolint on docker/Dockerfile
+	$(VENV)/bin/ruff check zcnas tests experiments
+	$(VENV)/bin/mypy
+	$(VENV)/bin/hadolint docker/Dockerfile
+
+ci: lint test test-slow ## Everything .ci/run checks
 
 ui: install ## MLflow UI on 127.0.0.1:$(PORT) over ./mlruns.db
 	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(VENV)/bin/mlflow ui \

@@ -48,7 +48,7 @@ def decile_profile(probe: Probe, *, n_splits: int, accumulate: bool, bins: int) 
         per decile) and ``psi`` (#distinct patterns of activation layers with decile ≤ d).
     """
     grads = [as_stats_input(g, accumulate) for g in probe.grads(n_splits)]
-    log_sigma = [[] for _ in range(bins + 1)]
+    log_sigma: list[list[float]] = [[] for _ in range(bins + 1)]
     lam = np.zeros(bins + 1)
     for g, b in zip(grads, depth_bins(len(grads), bins), strict=True):
         sigma = std0(g.abs())

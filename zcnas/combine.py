@@ -47,7 +47,7 @@ def run_combine(cfg: Any, out_dir: Path) -> list[dict[str, Any]]:
     rows, tags = [], {}
     for task, df in bench.tasks.items():
         if task in extra or "*" in extra:
-            mine = extra.get(task, extra.get("*"))
+            mine = extra[task] if task in extra else extra["*"]
             mine = mine.drop(columns=[c for c in mine.columns if c in bench.table.columns])
             mine = mine.rename(columns={c: f"zc_{c}" for c in mine.columns if c in df.columns})
             df = df.join(mine, how="inner")
@@ -77,7 +77,7 @@ def run_combine(cfg: Any, out_dir: Path) -> list[dict[str, Any]]:
              .reset_index().rename(columns={"method": "proxy", "task": "target"}))
     records = means.to_dict("records")
     write_json(out_dir / "correlations.json", records)
-    resolved = OmegaConf.to_container(cfg, resolve=True)
+    resolved: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
     OmegaConf.save(OmegaConf.create(resolved), out_dir / "config.yaml")
     seconds = time.perf_counter() - t0
     metrics = {f"{m}/{r['proxy']}/{r['target']}": r[m] for r in records for m in ("spearman", "kendall")}

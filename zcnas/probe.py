@@ -131,8 +131,9 @@ class Probe:
                     if not per_split:
                         per_split = [[] for _ in order]
                     for store, mod in zip(per_split, order, strict=True):
-                        g = mod.weight.grad
-                        store.append((g if g is not None else torch.zeros_like(mod.weight)).detach().flatten().clone())
+                        w: torch.Tensor = mod.weight  # type: ignore[assignment]  # Conv/Linear weights
+                        g = w.grad
+                        store.append((g if g is not None else torch.zeros_like(w)).detach().flatten().clone())
         finally:
             for h in handles:
                 h.remove()

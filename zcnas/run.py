@@ -82,7 +82,7 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
     space = instantiate(cfg.space)
     task = instantiate(cfg.task)
     benchmark = instantiate(cfg.benchmark)
-    proxies: dict[str, dict[str, Any]] = OmegaConf.to_container(cfg.proxy, resolve=True) or {}
+    proxies: dict[str, dict[str, Any]] = OmegaConf.to_container(cfg.proxy, resolve=True) or {}  # type: ignore[assignment]
     for name in proxies:
         get_proxy(name)  # unknown names fail before any work
     if task.stand_in:
@@ -91,7 +91,8 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
                     task.name, cfg.batch_size, task.resolution, task.resolution, task.num_classes)
 
     # 1. one deterministic batch of real images per seed
-    device = torch.device(cfg.device)
+    device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available() else
+                          "cpu" if cfg.device == "auto" else cfg.device)
     x, y = (t.to(device) for t in task.batch(cfg.batch_size, cfg.seed))
     targets = benchmark.targets if benchmark is not None else []
     precomputed = benchmark.scores if benchmark is not None else None  # read, not computed (Suite-Zero)
@@ -168,7 +169,7 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
     seconds = time.perf_counter() - t0
     summary = {"n_archs": len(archs), "n_computed": len(archs) - n_cached, "n_cached": n_cached,
                "seconds": seconds}
-    resolved = OmegaConf.to_container(cfg, resolve=True)
+    resolved: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
     OmegaConf.save(OmegaConf.create(resolved), out_dir / "config.yaml")
     files = [out_dir / "scores.csv", write_json(out_dir / "correlations.json", correlations),
              write_json(out_dir / "run_summary.json", summary), out_dir / "config.yaml"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ class History:
     rows: list[dict[str, Any]] = field(default_factory=list)
     population: list[str] = field(default_factory=list)
     generation: int = 0
-    rng_state: dict[str, Any] | None = None
+    rng_state: Mapping[str, Any] | None = None
 
     def table(self) -> pd.DataFrame:
         """The evaluated candidates as a DataFrame (one row per arch)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from torch import nn
@@ -55,5 +56,5 @@ class TimmSpace:
         """``timm.create_model(arch, pretrained=False, num_classes=num_classes)``."""
         import timm  # noqa: PLC0415
 
-        kwargs = {"img_size": self.img_size} if self.img_size else {}
+        kwargs: dict[str, Any] = {"img_size": self.img_size} if self.img_size else {}
         return timm.create_model(arch, pretrained=False, num_classes=num_classes, **kwargs)
