@@ -46,7 +46,10 @@ class MlflowTracker:
 
         try:
             mlflow.set_tracking_uri(self.uri)
-            mlflow.set_experiment(self.experiment)
+            exp = mlflow.set_experiment(self.experiment)
+            if "mlflow.experimentKind" not in exp.tags:  # the UI then opens on the runs table, not GenAI
+                mlflow.MlflowClient().set_experiment_tag(exp.experiment_id, "mlflow.experimentKind",
+                                                         "custom_model_development")
             with mlflow.start_run(run_name=name) as run:
                 items = [(k, str(v)[:6000]) for k, v in params.items()]
                 for i in range(0, len(items), 100):

@@ -1,0 +1,110 @@
+"""The MLflow UI in a real headless Chromium (marker ``browser``): after a real small run, ``make
+ui``'s command serves the database on a free 127.0.0.1 port; the experiment page lists the run, the
+run page shows its ``spearman/lswag/cifar10`` metric, and the artifacts page its scatter plot.
+Screenshots are saved under ``test-artifacts/browser/`` (or ``$ZCNAS_TEST_ARTIFACTS``)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT
+
+pytestmark = pytest.mark.browser
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+DRIVER = shutil.which("chromedriver")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def ui(tmp_path):
+    """A finished real run (5 tiny NB201 cells, L-SWAG) and the MLflow UI serving its database."""
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    run = subprocess.run([sys.executable, "-m", "zcnas.run", "n_archs=8", "batch_size=16", "space.C=4",
+                          "space.N=1", "cache.path=null", "hydra.run.dir=run"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    import mlflow
+
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlruns.db")
+    exp = client.get_experiment_by_name("zcnas")
+    (r,) = client.search_runs([exp.experiment_id])
+    port = free_port()
+    mlflow_bin = str(Path(sys.executable).parent / "mlflow")
+    server = subprocess.Popen([mlflow_bin, "ui", "--backend-store-uri", "sqlite:///mlruns.db",
+                               "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+                              cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(url + "/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("mlflow ui did not answer within 60 s")
+        yield url, exp.experiment_id, r
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="needs Debian's chromium + chromium-driver")
+def test_mlflow_ui_shows_run_metric_and_plot(ui):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    url, exp_id, run = ui
+    shots = Path(os.environ.get("ZCNAS_TEST_ARTIFACTS", ROOT / "test-artifacts")) / "browser"
+    shots.mkdir(parents=True, exist_ok=True)
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1600,1000"):
+        opts.add_argument(arg)
+    driver = webdriver.Chrome(options=opts, service=Service(DRIVER))
+    metric = "spearman/lswag/cifar10"
+    value = run.data.metrics[metric]
+    assert -1 <= value <= 1
+
+    def page(path: str, *texts: str, shot: str) -> str:
+        """Open ``path``, wait until every text is on the page, scroll the first into view, screenshot."""
+        driver.get(url + path)
+        try:
+            WebDriverWait(driver, 60).until(
+                lambda d: all(t in d.find_element(By.TAG_NAME, "body").text for t in texts))
+            el = driver.find_elements(By.XPATH, f"//*[normalize-space(text())='{texts[0]}']")
+            if el:
+                driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", el[0])
+        finally:
+            driver.save_screenshot(str(shots / shot))
+        return driver.find_element(By.TAG_NAME, "body").text
+
+    run_path = f"/#/experiments/{exp_id}/runs/{run.info.run_id}"
+    try:
+        page(f"/#/experiments/{exp_id}/runs", run.info.run_name, shot="experiment.png")
+        body = page(run_path, metric, shot="run.png")
+        assert f"{value:.3f}"[:4] in body  # the metric's value is shown next to its name
+        page(f"{run_path}/artifacts/plots/scatter_lswag.png", "scatter_lswag.png", shot="scatter.png")
+        # the plot itself is rendered (a decoded image at least as wide as the saved figure's axes)
+        WebDriverWait(driver, 60).until(lambda d: d.execute_script(
+            "return Array.from(document.images).some(i => i.complete && i.naturalWidth >= 300)"))
+        driver.save_screenshot(str(shots / "scatter.png"))
+    finally:
+        driver.quit()
+    assert (shots / "scatter.png").stat().st_size > 10_000
