@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import sqlite3
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 def digest(obj: Any) -> str:
@@ -34,10 +38,27 @@ class ScoreCache:
     def __init__(self, path: str | Path, context: Mapping[str, Any]) -> None:
         self.path = Path(path)
         self.context = digest(dict(context))
-        self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS scores (context TEXT, arch TEXT, proxy TEXT, "
-                         "params TEXT, value REAL, PRIMARY KEY (context, arch, proxy, params))")
+        try:
+            self._db = self._open()
+        except sqlite3.DatabaseError as err:  # not a database, or a damaged one: never trusted
+            aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
+            self.path.rename(aside)
+            log.warning("score cache %s is corrupted (%s); moved to %s, scores are recomputed",
+                        self.path, err, aside)
+            self._db = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("CREATE TABLE IF NOT EXISTS scores (context TEXT, arch TEXT, proxy TEXT, "
+                       "params TEXT, value REAL, PRIMARY KEY (context, arch, proxy, params))")
+            if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                raise sqlite3.DatabaseError("integrity check failed")
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
 
     def get(self, arch: str, proxies: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
         """Cached scores of ``arch`` for those of ``proxies`` that have one (NaN stays NaN)."""

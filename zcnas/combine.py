@@ -22,7 +22,7 @@ import pandas as pd
 
 from zcnas.combiners.evaluate import describe, evaluate, split
 from zcnas.metrics import correlate
-from zcnas.results import flatten, format_table, write_json
+from zcnas.results import format_table, write_outputs
 from zcnas.run import instantiate
 
 log = logging.getLogger("zcnas.combine")
@@ -76,16 +76,13 @@ def run_combine(cfg: Any, out_dir: Path) -> list[dict[str, Any]]:
                   n_nan=("n_nan", "max"))
              .reset_index().rename(columns={"method": "proxy", "task": "target"}))
     records = means.to_dict("records")
-    write_json(out_dir / "correlations.json", records)
-    resolved: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
-    OmegaConf.save(OmegaConf.create(resolved), out_dir / "config.yaml")
-    seconds = time.perf_counter() - t0
-    metrics = {f"{m}/{r['proxy']}/{r['target']}": r[m] for r in records for m in ("spearman", "kendall")}
-    instantiate(cfg.tracking).log_run(
-        name=f"combine-{bench.name}-{name}", params=flatten(resolved), metrics={**metrics, "seconds": seconds},
-        tags={"benchmark": bench.name, "combiner": name, **tags},
-        artifacts=[out_dir / "combine.csv", out_dir / "correlations.json", out_dir / "config.yaml",
-                   *sorted(out_dir.glob("combiner_*.csv"))])
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    summary = {"n_archs": sum(len(d) for d in bench.tasks.values()), "n_computed": 0, "n_cached": 0,
+               "seconds": time.perf_counter() - t0,
+               "mlflow": {"name": f"combine-{bench.name}-{name}",
+                          "tags": {"benchmark": bench.name, "combiner": name, **tags}}}
+    write_outputs(out_dir, resolved, table, [], [], records, summary)
+    instantiate(cfg.tracking).log_dir(out_dir)
     print(format_table([r for r in records if r["proxy"] == name] or records))
     return records
 

@@ -19,7 +19,7 @@ class ScoreWriter:
         self.path = path
         self.columns = list(columns)
         self._file = path.open("w", newline="")
-        self._csv = csv.DictWriter(self._file, fieldnames=self.columns)
+        self._csv = csv.DictWriter(self._file, fieldnames=self.columns, lineterminator="\n")
         self._csv.writeheader()
         self._file.flush()
 
@@ -77,6 +77,23 @@ def format_table(correlations: list[dict[str, Any]]) -> str:
         lines.append(f"{r['proxy']:<14}{r['target']:<18}{r['spearman']:>9.4f}{r['kendall']:>9.4f}"
                      f"{r['n']:>7}{nan}")
     return "\n".join(lines)
+
+
+def write_outputs(out_dir: Path, config: Any, table: pd.DataFrame, columns: Sequence[str],
+                  targets: Sequence[str], correlations: list[dict[str, Any]], summary: dict[str, Any],
+                  selected: dict[str, Any] | None = None) -> None:
+    """The contract files besides ``scores.csv``: ``correlations.json``, ``run_summary.json``, the
+    resolved ``config.yaml``, ``selected_arch.json`` (a search's pick) and one scatter plot per column."""
+    from omegaconf import OmegaConf  # noqa: PLC0415
+
+    OmegaConf.save(OmegaConf.create(config), out_dir / "config.yaml")
+    write_json(out_dir / "correlations.json", correlations)
+    write_json(out_dir / "run_summary.json", summary)
+    if selected is not None:
+        write_json(out_dir / "selected_arch.json", selected)
+    if targets:
+        for p in columns:
+            scatter_plot(out_dir / f"scatter_{p}.png", table, p, targets, correlations)
 
 
 def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -30,7 +30,7 @@ from zcnas.cache import NullCache, ScoreCache
 from zcnas.metrics import correlate
 from zcnas.probe import Probe
 from zcnas.proxies import get_proxy, score
-from zcnas.results import ScoreWriter, flatten, format_table, scatter_plot, write_json
+from zcnas.results import ScoreWriter, format_table, write_outputs
 
 log = logging.getLogger("zcnas.run")
 
@@ -38,6 +38,35 @@ log = logging.getLogger("zcnas.run")
 def arch_seed(seed: int, arch: str) -> int:
     """Init seed of one architecture: depends on (seed, arch) only, not on sampling order."""
     return zlib.crc32(f"{seed}:{arch}".encode())
+
+
+def shard_suffix(cfg: Any) -> str:
+    """``-shard<k>of<n>`` for sharded runs, else empty."""
+    return f"-shard{cfg.shard.index}of{cfg.shard.count}" if cfg.shard.count > 1 else ""
+
+
+def check_config(cfg: Any) -> None:
+    """One-line errors for run-level values of the wrong type or range, before any work."""
+    def integer(key: str, value: Any, lo: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+            raise ValueError(f"{key}={value!r} must be an integer >= {lo}")
+
+    integer("n_archs", cfg.n_archs, 1)
+    integer("seed", cfg.seed, 0)
+    integer("batch_size", cfg.batch_size, 1)
+    integer("log_every", cfg.log_every, 1)
+    integer("shard.count", cfg.shard.count, 1)
+    integer("shard.index", cfg.shard.index, 0)
+    if cfg.threads is not None:
+        integer("threads", cfg.threads, 1)
+    if cfg.shard.index >= cfg.shard.count:
+        raise ValueError(f"shard.index={cfg.shard.index} must be < shard.count={cfg.shard.count} (shards are 0-based)")
+    if cfg.shard.count > 1 and cfg.search.name != "none":
+        raise ValueError("shard.count>1 splits a uniform sample; a search (search=...) cannot be sharded")
+    if not (cfg.device in ("cpu", "cuda", "auto") or str(cfg.device).startswith("cuda:")):
+        raise ValueError(f"device={cfg.device!r}; valid: cpu, cuda, cuda:<n>, auto")
+    if str(cfg.device).startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device={cfg.device} but CUDA is not available here; use device=cpu or device=auto")
 
 
 def instantiate(node: Any) -> Any:
@@ -77,6 +106,14 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
     from omegaconf import OmegaConf  # noqa: PLC0415
 
     t0 = time.perf_counter()
+    check_config(cfg)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / ".zcnas_write_test").touch()
+        (out_dir / ".zcnas_write_test").unlink()
+    except OSError as err:
+        raise OSError(f"output directory {out_dir} is not writable ({err.strerror}); "
+                      "set hydra.run.dir=<a writable directory>") from None
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
     space = instantiate(cfg.space)
@@ -122,9 +159,7 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
             if todo:
                 torch.manual_seed(arch_seed(cfg.seed, key))
                 model = space.build(arch, num_classes=task.num_classes).to(device)
-                probe = Probe(model, x, y, share_passes=cfg.probe.share_passes,
-                              share_splits=cfg.probe.share_splits)
-                new = score(probe, todo)
+                new = probe_and_score(model, x, y, todo, cfg.probe, key)
                 cache.put(key, todo, new)
                 scores.update(new)
             else:
@@ -143,6 +178,7 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
     rng = np.random.default_rng(cfg.seed)
     if cfg.search.name == "none":
         pool = benchmark.sample(cfg.n_archs, rng) if benchmark is not None else space.sample(cfg.n_archs, rng)
+        pool = pool[cfg.shard.index::cfg.shard.count]  # shard k of n: every n-th arch, from the k-th
         score_batch([space.decode(a) if isinstance(a, str) else a for a in pool])
         selected = None
     else:
@@ -155,7 +191,48 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
     table = pd.DataFrame(rows)
     archs = list(table["arch"])
 
-    # 4. correlate every (proxy, target) pair; targets are never pooled
+    # 4. correlate every (column, target) pair (targets never pooled); fit/evaluate the combiner
+    correlations, combiner_tags = evaluate_table(cfg, table, columns, targets, out_dir)
+
+    # 5. outputs, then tracking from the files on disk (as `python -m zcnas.log <run_dir>` would)
+    seconds = time.perf_counter() - t0
+    summary = {"n_archs": len(archs), "n_computed": len(archs) - n_cached, "n_cached": n_cached,
+               "seconds": seconds, "shard": dict(cfg.shard),
+               "mlflow": {"name": f"{space.name}-{task.name}-{'+'.join(proxies)}-s{cfg.seed}" + shard_suffix(cfg),
+                          "tags": {"input_stand_in": str(task.stand_in).lower(), "space": space.name,
+                                   "task": task.name, "proxies": ",".join(columns), **combiner_tags,
+                                   **({"selected_arch": selected["arch"]} if selected else {})}}}
+    write_outputs(out_dir, OmegaConf.to_container(cfg, resolve=True), table, columns, targets,
+                  correlations, summary, selected)
+    run_id = instantiate(cfg.tracking).log_dir(out_dir)
+    print(format_table(correlations))
+    print(f"{len(archs)} archs in {seconds:.1f} s -> {out_dir}" + (f" (MLflow run {run_id})" if run_id else ""))
+    return {"correlations": correlations, "summary": summary, "run_id": run_id}
+
+
+def probe_and_score(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, proxies: dict[str, Any],
+                    probe_cfg: Any, key: str) -> dict[str, float]:
+    """Probe ``model`` on (x, y) and score ``proxies``; on out-of-memory (CPU or GPU) halve the batch
+    and retry, down to 2 images, then record NaN with the reason in the log."""
+    n = len(x)
+    while True:
+        try:
+            probe = Probe(model, x[:n], y[:n], share_passes=probe_cfg.share_passes,
+                          share_splits=probe_cfg.share_splits)
+            return score(probe, proxies)
+        except torch.OutOfMemoryError as err:
+            if x.is_cuda:
+                torch.cuda.empty_cache()
+            if n <= 2:
+                log.warning("arch %s: out of memory even with 2 images (%s) -> NaN", key, str(err).splitlines()[0])
+                return dict.fromkeys(proxies, math.nan)
+            log.warning("arch %s: out of memory with batch %d; retrying with %d", key, n, n // 2)
+            n //= 2
+
+
+def evaluate_table(cfg: Any, table: pd.DataFrame, columns: list[str], targets: list[str],
+                   out_dir: Path) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """Correlation records for every (column, target) pair plus the combiner's, and its tags."""
     correlations = [{"proxy": p, "target": t, **correlate(table[p].to_numpy(), table[t].to_numpy())}
                     for p in columns for t in targets]
     combined = combine(cfg, table, columns, targets, out_dir)
@@ -164,32 +241,7 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
         if r["n_nan"]:
             log.warning("proxy %s: %d of %d scores are NaN/inf, excluded from its correlations",
                         r["proxy"], r["n_nan"], len(table))
-
-    # 5. outputs and tracking
-    seconds = time.perf_counter() - t0
-    summary = {"n_archs": len(archs), "n_computed": len(archs) - n_cached, "n_cached": n_cached,
-               "seconds": seconds}
-    resolved: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
-    OmegaConf.save(OmegaConf.create(resolved), out_dir / "config.yaml")
-    files = [out_dir / "scores.csv", write_json(out_dir / "correlations.json", correlations),
-             write_json(out_dir / "run_summary.json", summary), out_dir / "config.yaml"]
-    if selected is not None:
-        files.append(write_json(out_dir / "selected_arch.json", selected))
-    plots = [scatter_plot(out_dir / f"scatter_{p}.png", table, p, targets, correlations)
-             for p in columns if targets]
-    metrics = {f"{m}/{r['proxy']}/{r['target']}": r[m] for r in correlations
-               for m in ("spearman", "kendall", "pearson", "top10_precision")}
-    tracker = instantiate(cfg.tracking)
-    run_id = tracker.log_run(
-        name=f"{space.name}-{task.name}-{'+'.join(proxies)}-s{cfg.seed}",
-        params=flatten(resolved), metrics={**metrics, "seconds": seconds},
-        tags={"input_stand_in": str(task.stand_in).lower(), "space": space.name, "task": task.name,
-              "proxies": ",".join(columns), **{k: v for _, d in combined for k, v in d.items()},
-              **({"selected_arch": selected["arch"]} if selected else {})},
-        artifacts=files + plots + sorted(out_dir.glob("combiner_*.csv")))
-    print(format_table(correlations))
-    print(f"{len(archs)} archs in {seconds:.1f} s -> {out_dir}" + (f" (MLflow run {run_id})" if run_id else ""))
-    return {"correlations": correlations, "summary": summary, "run_id": run_id}
+    return correlations, {k: v for _, tags in combined for k, v in tags.items()}
 
 
 def main() -> None:
@@ -201,7 +253,7 @@ def main() -> None:
     def _run(cfg: Any) -> float:
         try:
             out = score_archs(cfg, Path(HydraConfig.get().runtime.output_dir))
-        except (ValueError, KeyError, FileNotFoundError) as err:
+        except (ValueError, KeyError, OSError) as err:
             sys.exit(f"zcnas.run: error: {err}")
         first = out["correlations"][0]["spearman"] if out["correlations"] else math.nan
         return first

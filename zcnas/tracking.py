@@ -1,65 +1,117 @@
 """Experiment trackers: MLflow (sqlite store) and a null tracker.
 
-MLflow is imported lazily inside :class:`MlflowTracker`, so the scoring path imports without it.
+A tracker logs a finished run *directory* (``log_dir``): params from its ``config.yaml``, metrics
+``<stat>/<proxy>/<target>`` from ``correlations.json``, name and tags from ``run_summary.json``,
+every contract file as an artifact. So a run whose tracking failed can be logged later with
+``python -m zcnas.log <run_dir>``. MLflow is imported lazily: the scoring path imports without it.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
 
+STATS = ("spearman", "kendall", "pearson", "top10_precision")
+REQUIRED = ("correlations.json", "run_summary.json", "config.yaml")
+FILES = (*REQUIRED, "scores.csv", "combine.csv", "selected_arch.json")
+
+
+def read_run_dir(out_dir: Path) -> dict[str, Any]:
+    """What a tracker logs of a run directory: name, params, metrics, tags, artifact paths."""
+    from omegaconf import OmegaConf  # noqa: PLC0415
+
+    from zcnas.results import flatten  # noqa: PLC0415
+
+    missing = [f for f in REQUIRED if not (out_dir / f).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{out_dir} is not a finished zcnas run directory: it lacks {missing}")
+    summary = json.loads((out_dir / "run_summary.json").read_text())
+    correlations = json.loads((out_dir / "correlations.json").read_text())
+    metrics = {f"{m}/{r['proxy']}/{r['target']}": r[m] for r in correlations for m in STATS
+               if r.get(m) is not None}
+    meta = summary.get("mlflow", {})
+    return {"name": meta.get("name", out_dir.name), "tags": meta.get("tags", {}),
+            "params": flatten(OmegaConf.to_container(OmegaConf.load(out_dir / "config.yaml"))),  # type: ignore[arg-type]
+            "metrics": {**metrics, "seconds": summary["seconds"]},
+            "artifacts": [out_dir / f for f in FILES if (out_dir / f).is_file()]
+            + sorted(out_dir.glob("combiner_*.csv")) + sorted(out_dir.glob("scatter_*.png"))}
+
 
 class NullTracker:
     """Tracks nothing (``tracking=none``)."""
 
-    def log_run(self, *, name: str, params: dict[str, Any], metrics: dict[str, float],
-                tags: dict[str, str], artifacts: list[Path]) -> str | None:
+    def log_dir(self, out_dir: Path) -> str | None:
         """Do nothing; return no run id."""
         return None
 
 
 class MlflowTracker:
-    """Log one finished run to MLflow.
+    """Log finished runs to MLflow.
 
     Args:
         uri: tracking URI (default ``sqlite:///mlruns.db`` in the working directory; the
             deprecated file store is never used).
         experiment: experiment name.
+        parent_run_id: make each run a child of this run (multiruns: set by
+            :class:`zcnas.callbacks.SweepCallback` through ``ZCNAS_MLFLOW_PARENT_RUN_ID``).
+        retries: attempts when the backend is busy (concurrent jobs sharing one SQLite file).
     """
 
-    def __init__(self, uri: str = "sqlite:///mlruns.db", experiment: str = "zcnas") -> None:
+    def __init__(self, uri: str = "sqlite:///mlruns.db", experiment: str = "zcnas",
+                 parent_run_id: str | None = None, retries: int = 5) -> None:
         self.uri = uri
         self.experiment = experiment
+        self.parent_run_id = parent_run_id
+        self.retries = retries
 
-    def log_run(self, *, name: str, params: dict[str, Any], metrics: dict[str, float],
-                tags: dict[str, str], artifacts: list[Path]) -> str | None:
-        """Create a run with params, finite metrics, tags and artifact files; return its id.
+    def experiment_id(self) -> str:
+        """Create (if needed) and return the experiment; it opens on the runs table in the UI."""
+        import mlflow  # noqa: PLC0415
 
-        If the tracking backend fails, the error is logged in one line and ``None`` returned:
-        the run's files on disk are already complete.
+        mlflow.set_tracking_uri(self.uri)
+        exp = mlflow.set_experiment(self.experiment)
+        if "mlflow.experimentKind" not in exp.tags:  # not the GenAI overview
+            mlflow.MlflowClient().set_experiment_tag(exp.experiment_id, "mlflow.experimentKind",
+                                                     "custom_model_development")
+        return str(exp.experiment_id)
+
+    def log_dir(self, out_dir: Path) -> str | None:
+        """Log a finished run directory as one MLflow run; return its id.
+
+        If the tracking backend fails (after ``retries`` attempts), the error is logged in one line
+        naming ``python -m zcnas.log`` and ``None`` is returned: the files on disk are complete.
         """
-        import mlflow  # noqa: PLC0415 - heavy, optional on the scoring path
-        from mlflow.exceptions import MlflowException  # noqa: PLC0415
+        run = read_run_dir(Path(out_dir))
+        for attempt in range(1, self.retries + 1):
+            try:
+                return self._log(run)
+            except Exception as err:  # noqa: BLE001 - tracking never kills a finished run
+                msg = str(err).splitlines()[0] if str(err) else type(err).__name__
+                if attempt < self.retries and "locked" in msg:
+                    time.sleep(0.5 * attempt)
+                    continue
+                log.error("MLflow logging to %s failed (%s); the result files are complete in %s; "
+                          "log them later with: python -m zcnas.log %s", self.uri, msg, out_dir, out_dir)
+                return None
+        return None
 
-        try:
-            mlflow.set_tracking_uri(self.uri)
-            exp = mlflow.set_experiment(self.experiment)
-            if "mlflow.experimentKind" not in exp.tags:  # the UI then opens on the runs table, not GenAI
-                mlflow.MlflowClient().set_experiment_tag(exp.experiment_id, "mlflow.experimentKind",
-                                                         "custom_model_development")
-            with mlflow.start_run(run_name=name) as run:
-                items = [(k, str(v)[:6000]) for k, v in params.items()]
-                for i in range(0, len(items), 100):
-                    mlflow.log_params(dict(items[i:i + 100]))
-                mlflow.log_metrics({k: v for k, v in metrics.items() if v == v})
-                mlflow.set_tags(tags)
-                for path in artifacts:
-                    mlflow.log_artifact(str(path), artifact_path="plots" if path.suffix == ".png" else None)
-                return str(run.info.run_id)
-        except (MlflowException, OSError) as err:
-            log.error("MLflow logging to %s failed (%s); result files are still in the run directory",
-                      self.uri, str(err).splitlines()[0] if str(err) else type(err).__name__)
-            return None
+    def _log(self, run: dict[str, Any]) -> str:
+        import mlflow  # noqa: PLC0415
+
+        exp_id = self.experiment_id()
+        tags = {k: str(v) for k, v in run["tags"].items()}
+        if self.parent_run_id:
+            tags["mlflow.parentRunId"] = self.parent_run_id
+        with mlflow.start_run(experiment_id=exp_id, run_name=run["name"], tags=tags) as active:
+            items = [(k, str(v)[:6000]) for k, v in run["params"].items()]
+            for i in range(0, len(items), 100):
+                mlflow.log_params(dict(items[i:i + 100]))
+            mlflow.log_metrics({k: v for k, v in run["metrics"].items() if v == v})
+            for path in run["artifacts"]:
+                mlflow.log_artifact(str(path), artifact_path="plots" if path.suffix == ".png" else None)
+            return str(active.info.run_id)

@@ -51,6 +51,15 @@ class Benchmark:
         return self.table.reindex(archs)
 
 
+def _load_npy(path: Path) -> np.ndarray:
+    """``np.load`` without pickle; a truncated or foreign file is a one-line error naming it."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, EOFError, OSError) as err:
+        raise ValueError(f"{path}: not a readable .npy array ({str(err).splitlines()[0]}); "
+                         "re-copy it from the NAS-Bench-201 release") from None
+
+
 def load_nb201(path: str | None = None, target: str | None = None) -> Benchmark:
     """NAS-Bench-201 200-epoch test accuracies of all 15,625 cells.
 
@@ -70,7 +79,7 @@ def load_nb201(path: str | None = None, target: str | None = None) -> Benchmark:
         if missing:
             raise FileNotFoundError(f"benchmark.path={path} lacks {missing}")
     archs = files["configs.txt"].read_text().split("\n")
-    columns = {t: np.load(files[f"{t}_test_accs.npy"], allow_pickle=False) for t in NB201_TARGETS}
+    columns = {t: _load_npy(files[f"{t}_test_accs.npy"]) for t in NB201_TARGETS}
     for t, v in columns.items():
         if v.shape != (len(archs),):
             raise ValueError(f"{files[f'{t}_test_accs.npy']}: shape {v.shape}, expected ({len(archs)},)")
@@ -92,7 +101,10 @@ def load_autoformer(path: str | None = None, target: str | None = None, variant:
     file = asset_path("gt_autoformer.json") if path is None else Path(path)
     if not file.is_file():
         raise FileNotFoundError(f"benchmark.path={path} does not exist")
-    records = json.loads(file.read_text())
+    try:
+        records = json.loads(file.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{file}: not valid JSON ({err}); truncated?") from None
     if not isinstance(records, list) or not records:
         raise ValueError(f"{file}: expected a non-empty JSON list of {{arch: ..., <target>: value}} records")
     rows, index = [], []

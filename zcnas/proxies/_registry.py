@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import torch
+
 from zcnas.probe import Probe
 
 log = logging.getLogger(__name__)
@@ -58,13 +60,15 @@ def score(probe: Probe, proxies: Mapping[str, Mapping[str, Any]]) -> dict[str, f
     """Evaluate each ``{name: params}`` on ``probe``; failures and non-finite values give NaN.
 
     A proxy that raises is logged with its error and recorded as NaN: one failing proxy never
-    ends the run. Non-finite results (inf, NaN) are also recorded as NaN and logged.
+    ends the run (out-of-memory is re-raised for the caller to retry with a smaller batch). Non-finite results (inf, NaN) are also recorded as NaN and logged.
     """
     out: dict[str, float] = {}
     for name, params in proxies.items():
         spec = get_proxy(name)
         try:
             value = float(spec.fn(probe, **dict(params or {})))
+        except torch.OutOfMemoryError:
+            raise  # the caller retries with a smaller batch (zcnas.run.probe_and_score)
         except (RuntimeError, ValueError, ArithmeticError, IndexError) as err:  # OOM is a RuntimeError
             log.warning("proxy %s failed: %s: %s -> NaN", name, type(err).__name__, err)
             value = math.nan

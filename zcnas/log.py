@@ -1,0 +1,39 @@
+"""``python -m zcnas.log <run_dir> [--tracking-uri URI]``: log a finished run directory to MLflow
+afterwards (e.g. when the tracking server was unreachable during the run). The URI defaults to the
+run's own ``tracking.uri``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from zcnas.tracking import MlflowTracker
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse arguments, log the directory, print the run id."""
+    parser = argparse.ArgumentParser(prog="python -m zcnas.log", description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("--tracking-uri", default=None)
+    parser.add_argument("--experiment", default=None)
+    args = parser.parse_args(argv)
+    try:
+        from omegaconf import OmegaConf  # noqa: PLC0415
+
+        cfg_file = args.run_dir / "config.yaml"
+        if not cfg_file.is_file():
+            raise FileNotFoundError(f"{args.run_dir} is not a finished zcnas run directory (no config.yaml)")
+        tracking: dict = OmegaConf.to_container(OmegaConf.load(cfg_file)).get("tracking") or {}  # type: ignore[union-attr]
+        tracker = MlflowTracker(args.tracking_uri or tracking.get("uri") or "sqlite:///mlruns.db",
+                                args.experiment or tracking.get("experiment") or "zcnas", retries=1)
+        run_id = tracker.log_dir(args.run_dir)
+    except (ValueError, OSError) as err:
+        sys.exit(f"zcnas.log: error: {err}")
+    if run_id is None:
+        sys.exit(f"zcnas.log: error: could not log {args.run_dir} to {tracker.uri} (see the line above)")
+    print(f"logged {args.run_dir} as MLflow run {run_id} at {tracker.uri}")
+
+
+if __name__ == "__main__":
+    main()
