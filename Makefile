@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 PORT   ?= 5000
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-slow test-browser lint ci ui calibrate experiment-nb201 clean
+.PHONY: help install run test test-slow test-browser test-slurm slurm-up slurm-down lint ci ui calibrate experiment-nb201 clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-18s %s\n", $$1, $$2}'
@@ -33,12 +33,21 @@ test-slow: install ## Integration tests over real data (minutes)
 test-browser: install ## MLflow UI in headless Chromium (apt: chromium chromium-driver); screenshots in test-artifacts/
 	$(PY) -m pytest -m browser
 
+test-slurm: install ## A 4-shard sweep and a pre-empted job on a real Slurm (make slurm-up first)
+	$(PY) -m pytest -m slurm
+
+slurm-up: ## Start a one-node Slurm here (root; Debian slurmctld/slurmd/slurmdbd/munge/MariaDB)
+	bash .ci/slurm-up.sh
+
+slurm-down: ## Stop it
+	bash .ci/slurm-down.sh
+
 lint: install ## ruff (E,F,I,UP,B) + mypy on zcnas/ + hadolint on docker/Dockerfile
 	$(VENV)/bin/ruff check zcnas tests experiments
 	$(VENV)/bin/mypy
 	$(VENV)/bin/hadolint docker/Dockerfile
 
-ci: lint test test-slow test-browser ## Everything .ci/run checks
+ci: lint test test-slow test-browser test-slurm ## Everything .ci/run checks (test-slurm after slurm-up)
 
 ui: install ## MLflow UI on 127.0.0.1:$(PORT) over ./mlruns.db
 	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(VENV)/bin/mlflow ui \
