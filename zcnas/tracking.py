@@ -3,13 +3,15 @@
 A tracker logs a finished run *directory* (``log_dir``): params from its ``config.yaml``, metrics
 ``<stat>/<proxy>/<target>`` from ``correlations.json``, name and tags from ``run_summary.json``,
 every contract file as an artifact. So a run whose tracking failed can be logged later with
-``python -m zcnas.log <run_dir>``. MLflow is imported lazily: the scoring path imports without it.
+``python -m zcnas.log <run_dir>``. Secret-looking params are masked (:func:`redact`). MLflow is
+imported lazily: the scoring path imports without it.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,16 @@ log = logging.getLogger(__name__)
 STATS = ("spearman", "kendall", "pearson", "top10_precision")
 REQUIRED = ("correlations.json", "run_summary.json", "config.yaml")
 FILES = (*REQUIRED, "scores.csv", "combine.csv", "selected_arch.json")
+
+
+_SECRET_KEY = re.compile(r"(password|passwd|secret|token|api_key|access_key|credential)", re.I)
+_URI_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+
+
+def redact(params: dict[str, Any]) -> dict[str, Any]:
+    """Params safe to log: values of secret-looking keys and the user:password part of URIs masked."""
+    return {k: "***" if _SECRET_KEY.search(k) else _URI_USERINFO.sub("***@", v) if isinstance(v, str) else v
+            for k, v in params.items()}
 
 
 def read_run_dir(out_dir: Path) -> dict[str, Any]:
@@ -36,7 +48,7 @@ def read_run_dir(out_dir: Path) -> dict[str, Any]:
                if r.get(m) is not None}
     meta = summary.get("mlflow", {})
     return {"name": meta.get("name", out_dir.name), "tags": meta.get("tags", {}),
-            "params": flatten(OmegaConf.to_container(OmegaConf.load(out_dir / "config.yaml"))),  # type: ignore[arg-type]
+            "params": redact(flatten(OmegaConf.to_container(OmegaConf.load(out_dir / "config.yaml")))),  # type: ignore[arg-type]
             "metrics": {**metrics, "seconds": summary["seconds"]},
             "artifacts": [out_dir / f for f in FILES if (out_dir / f).is_file()]
             + sorted(out_dir.glob("combiner_*.csv")) + sorted(out_dir.glob("scatter_*.png"))}
