@@ -55,9 +55,9 @@ def run_search(cfg: Any, space: Any, benchmark: Any, proxies: list[str], score_b
     if s.name == "evolution":
         hist = evolve(space, score_batch, rank, population=s.population, generations=s.generations,
                       parents=s.parents, mutations=s.mutations, crossovers=s.crossovers, budget=budget,
-                      params=params, seed=cfg.seed, checkpoint=checkpoint)
+                      params=params, seed=s.seed, checkpoint=checkpoint)
     elif s.name == "random":
-        hist = random_search(space, score_batch, n=s.n, budget=budget, params=params, seed=cfg.seed,
+        hist = random_search(space, score_batch, n=s.n, budget=budget, params=params, seed=s.seed,
                              checkpoint=checkpoint)
     else:
         raise ValueError(f"unknown search {s.name!r}; valid: none, evolution, random")
