@@ -51,17 +51,14 @@ def check_config(cfg: Any) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value < lo:
             raise ValueError(f"{key}={value!r} must be an integer >= {lo}")
 
-    integer("n_archs", cfg.n_archs, 1)
-    integer("seed", cfg.seed, 0)
-    integer("batch_size", cfg.batch_size, 1)
-    integer("log_every", cfg.log_every, 1)
+    for key, lo in (("n_archs", 1), ("seed", 0), ("batch_size", 1), ("log_every", 1), ("threads", 1)):
+        if cfg.get(key) is not None or key == "n_archs":
+            integer(key, cfg.get(key), lo)
     integer("shard.count", cfg.shard.count, 1)
     integer("shard.index", cfg.shard.index, 0)
-    if cfg.threads is not None:
-        integer("threads", cfg.threads, 1)
     if cfg.shard.index >= cfg.shard.count:
         raise ValueError(f"shard.index={cfg.shard.index} must be < shard.count={cfg.shard.count} (shards are 0-based)")
-    if cfg.shard.count > 1 and cfg.search.name != "none":
+    if cfg.shard.count > 1 and "search" in cfg and cfg.search.name != "none":
         raise ValueError("shard.count>1 splits a uniform sample; a search (search=...) cannot be sharded")
     if not (cfg.device in ("cpu", "cuda", "auto") or str(cfg.device).startswith("cuda:")):
         raise ValueError(f"device={cfg.device!r}; valid: cpu, cuda, cuda:<n>, auto")

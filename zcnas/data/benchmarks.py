@@ -128,6 +128,33 @@ def load_autoformer(path: str | None = None, target: str | None = None, variant:
     return Benchmark("autoformer", table).select(target)
 
 
+def load_jsonl(path: str, target: str | None = None, name: str | None = None) -> Benchmark:
+    """A benchmark file written by ``python -m zcnas.build``: one JSON object per line,
+    ``{"arch": <space string>, <target>: accuracy | null, "meta": {...}}``. Every numeric top-level
+    key is a target; ``null`` (a diverged training) is NaN; ``meta`` (epochs, seed, wall time, final
+    train loss, status) is not a target."""
+    file = Path(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"benchmark.path={path} does not exist (write one with python -m zcnas.build)")
+    rows, index = [], []
+    for i, line in enumerate(file.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+            index.append(str(rec["arch"]))
+        except (json.JSONDecodeError, KeyError, TypeError) as err:
+            raise ValueError(f"{file} line {i}: not a {{\"arch\": ..., <target>: value}} JSON object ({err})") from None
+        rows.append({k: (np.nan if v is None else v) for k, v in rec.items()
+                     if k not in ("arch", "meta") and (v is None or isinstance(v, int | float))})
+    table = pd.DataFrame(rows, index=pd.Index(index, name="arch")).astype(float)
+    if table.empty or table.shape[1] == 0:
+        raise ValueError(f"{file}: no rows with a numeric target column")
+    if table.index.duplicated().any():
+        raise ValueError(f"{file}: duplicate archs {list(table.index[table.index.duplicated()][:3])}")
+    return Benchmark(name or file.stem, table).select(target)
+
+
 def no_benchmark() -> None:
     """``benchmark=none``: no ground truth; the run samples from the space and only scores."""
     return None

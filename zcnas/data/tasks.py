@@ -85,7 +85,8 @@ class Task:
         """True when the shipped CIFAR-10 images stand in for another dataset's own images."""
         return self.source == "shipped" and self.name != "cifar10"
 
-    def _pixels(self) -> tuple[np.ndarray, np.ndarray]:
+    def pixels(self) -> tuple[np.ndarray, np.ndarray]:
+        """All images (uint8, N x H x W x 3) and integer labels of the source."""
         if self.source == "shipped":
             with np.load(asset_path("cifar10_test_1000.npz"), allow_pickle=False) as z:
                 return z["images"], z["labels"]
@@ -99,15 +100,19 @@ class Task:
 
     def batch(self, batch_size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
         """A normalised (B, 3, R, R) float batch and its labels, the same for the same seed."""
-        images, labels = self._pixels()
+        images, labels = self.pixels()
         if batch_size > len(images):
             raise ValueError(f"batch_size={batch_size} exceeds the {len(images)} images of task {self.name}")
         idx = np.random.default_rng(seed).choice(len(images), batch_size, replace=False)
-        x = torch.from_numpy(images[idx]).permute(0, 3, 1, 2).float().div_(255.0)
+        y = torch.from_numpy(labels[idx]) % self.num_classes
+        return self.normalize(torch.from_numpy(images[idx]).permute(0, 3, 1, 2)), y
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """uint8 (B, 3, H, W) -> float at the task's resolution, normalised with its mean/std."""
+        x = x.float().div_(255.0)
         if x.shape[-1] != self.resolution:
             x = F.interpolate(x, size=(self.resolution, self.resolution), mode="bilinear",
                               antialias=True, align_corners=False)
-        mean = torch.tensor(self.mean).view(1, 3, 1, 1)
-        std = torch.tensor(self.std).view(1, 3, 1, 1)
-        y = torch.from_numpy(labels[idx]) % self.num_classes
-        return (x - mean) / std, y
+        mean = torch.tensor(self.mean, device=x.device).view(1, 3, 1, 1)
+        std = torch.tensor(self.std, device=x.device).view(1, 3, 1, 1)
+        return (x - mean) / std
