@@ -126,3 +126,12 @@ def test_killed_build_resumes_to_the_uninterrupted_result_and_correlates(tmp_pat
     assert proc.returncode == 0, proc.stderr[-2000:]
     recs = json.loads((tmp_path / "corr" / "correlations.json").read_text())
     assert {(r["proxy"], r["target"], r["n"]) for r in recs} == {("params", "cifar10", 4), ("nwot", "cifar10", 4)}
+
+
+def test_vit_recipe_trains_an_autoformer_subnet_with_timm_augmentation(tmp_path):
+    cfg = build_cfg("space=autoformer", "space.variant=test", "task=cifar10_224", "recipe=vit", "n_archs=1",
+                    "recipe.epochs=1", "recipe.batch_size=16", "val_fraction=0.96", "threads=1",
+                    f"out={tmp_path}/vit.jsonl", f"checkpoint_dir={tmp_path}/ck")
+    (row,) = [json.loads(line) for line in build(cfg).read_text().splitlines()]
+    assert row["arch"].startswith("embed=") and row["meta"]["status"] == "ok" and row["meta"]["n_train"] == 40
+    assert 0 <= row["cifar10"] <= 100 and math.log(10) - 0.5 < row["meta"]["train_loss"] < math.log(10) + 0.5

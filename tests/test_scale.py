@@ -157,7 +157,7 @@ BAD = [  # (overrides, setup(tmp) -> extra overrides, expected one-line message)
      if (t / "gt.json").write_text('[{"acc": 1.0}]') else [], "record 0: bad arch None"),
     (["task.source=cifar_bin"], None, "task.source=cifar_bin needs task.root=<dataset directory>"),
     (["task.source=cifar_bin"], lambda t: [f"task.root={t}/none"], "no CIFAR binary data under"),
-    (["task.source=pickle", "task.root=/data"], None, "unknown task.source='pickle'; valid: shipped, cifar_bin, imagefolder"),
+    (["task.source=pickle", "task.root=/data"], None, "unknown task.source='pickle'; valid: shipped, cifar_bin, svhn, imagefolder, flowers102, pets"),
     (["benchmark=suite_zero_nb201", "benchmark.precomputed=all"], None, "needs benchmark.target=<task>"),
     (["search=evolution", "search.fitness=nope"], None, "search.fitness='nope' must be one of the proxies"),
 ]

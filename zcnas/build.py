@@ -176,7 +176,7 @@ def train(model: nn.Module, recipe: Recipe, task: Any, data: dict[str, torch.Ten
                 nn.utils.clip_grad_norm_(model.parameters(), recipe.grad_clip)
             opt.step()
             sched.step()
-            total += float(loss) * len(idx)
+            total += float(loss.detach()) * len(idx)
         losses.append(total / n)
         if checkpoint is not None:
             tmp = checkpoint.with_suffix(".tmp")

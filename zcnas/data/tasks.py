@@ -8,6 +8,8 @@
   The python (pickle) layout that ``torchvision.datasets.CIFAR10`` reads is refused on purpose:
   zcnas never unpickles a data file.
 * ``imagefolder``: ``<root>/<class>/<image>`` read with ``torchvision.datasets.ImageFolder``.
+* ``svhn``, ``flowers102``, ``pets``: torchvision's own layouts of SVHN (``train_32x32.mat``),
+  Flowers102 and Oxford-IIIT Pet (MATLAB files read with scipy, images with PIL; never pickle).
 
 When the benchmark's own images are not available (CIFAR-100, ImageNet16-120 here) a task other
 than ``cifar10`` with ``source: shipped`` is a *stand-in* (:attr:`Task.stand_in`): CIFAR-10 images are resized to the benchmark's resolution and fed to a
@@ -47,15 +49,54 @@ def _load_cifar_bin(root: Path) -> tuple[np.ndarray, np.ndarray]:
     return images, rows[:, n_label - 1].astype(np.int64)  # fine label for CIFAR-100
 
 
-def _load_imagefolder(root: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Read ``root/<class>/<img>`` into uint8 HWC arrays (images resized to 32x32 first)."""
+def _load_imagefolder(root: Path, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Read ``root/<class>/<img>`` into uint8 HWC arrays, resized to ``size`` x ``size``."""
     from torchvision.datasets import ImageFolder  # noqa: PLC0415 - optional, heavy import
 
     if not root.is_dir():
         raise FileNotFoundError(f"imagefolder root {root} does not exist; expected <root>/<class>/<image>")
     ds = ImageFolder(str(root))
-    images = np.stack([np.asarray(ds.loader(p).convert("RGB").resize((32, 32))) for p, _ in ds.samples])
+    images = np.stack([np.asarray(ds.loader(p).convert("RGB").resize((size, size))) for p, _ in ds.samples])
     return images, np.asarray(ds.targets, dtype=np.int64)
+
+
+def _resized(paths: list[Path], size: int) -> np.ndarray:
+    from PIL import Image  # noqa: PLC0415
+
+    return np.stack([np.asarray(Image.open(p).convert("RGB").resize((size, size), Image.BICUBIC)) for p in paths])
+
+
+def _load_svhn(root: Path) -> tuple[np.ndarray, np.ndarray]:
+    """torchvision's SVHN layout: ``<root>/train_32x32.mat`` (MATLAB v5, read with scipy; label 10 = digit 0)."""
+    from scipy.io import loadmat  # noqa: PLC0415
+
+    file = root / "train_32x32.mat"
+    if not file.is_file():
+        raise FileNotFoundError(f"no SVHN data under {root}: expected {file} (torchvision SVHN layout)")
+    mat = loadmat(file)
+    return mat["X"].transpose(3, 0, 1, 2).copy(), (mat["y"].reshape(-1).astype(np.int64) % 10)
+
+
+def _load_flowers102(root: Path, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """torchvision's Flowers102 layout: ``<root>/flowers-102/{jpg/image_%05d.jpg, imagelabels.mat}``."""
+    from scipy.io import loadmat  # noqa: PLC0415
+
+    base = root / "flowers-102"
+    if not (base / "imagelabels.mat").is_file():
+        raise FileNotFoundError(f"no Flowers102 data under {root}: expected {base}/imagelabels.mat and {base}/jpg/")
+    labels = loadmat(base / "imagelabels.mat")["labels"].reshape(-1).astype(np.int64) - 1
+    return _resized([base / "jpg" / f"image_{i + 1:05d}.jpg" for i in range(len(labels))], size), labels
+
+
+def _load_pets(root: Path, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """torchvision's OxfordIIITPet layout: ``<root>/oxford-iiit-pet/{images/*.jpg, annotations/trainval.txt}``."""
+    base = root / "oxford-iiit-pet"
+    ann = base / "annotations" / "trainval.txt"
+    if not ann.is_file():
+        raise FileNotFoundError(f"no Oxford-IIIT Pet data under {root}: expected {ann} and {base}/images/")
+    rows = [line.split() for line in ann.read_text().splitlines() if line.strip()]
+    return (_resized([base / "images" / f"{r[0]}.jpg" for r in rows], size),
+            np.array([int(r[1]) - 1 for r in rows], dtype=np.int64))
 
 
 @dataclass
@@ -92,11 +133,13 @@ class Task:
                 return z["images"], z["labels"]
         if self.root is None:
             raise ValueError(f"task.source={self.source} needs task.root=<dataset directory>")
-        if self.source == "cifar_bin":
-            return _load_cifar_bin(Path(self.root))
-        if self.source == "imagefolder":
-            return _load_imagefolder(Path(self.root))
-        raise ValueError(f"unknown task.source={self.source!r}; valid: shipped, cifar_bin, imagefolder")
+        loaders = {"cifar_bin": lambda r: _load_cifar_bin(r), "svhn": lambda r: _load_svhn(r),
+                   "imagefolder": lambda r: _load_imagefolder(r, self.resolution),
+                   "flowers102": lambda r: _load_flowers102(r, self.resolution),
+                   "pets": lambda r: _load_pets(r, self.resolution)}
+        if self.source not in loaders:
+            raise ValueError(f"unknown task.source={self.source!r}; valid: shipped, {', '.join(loaders)}")
+        return loaders[self.source](Path(self.root))
 
     def batch(self, batch_size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
         """A normalised (B, 3, R, R) float batch and its labels, the same for the same seed."""
