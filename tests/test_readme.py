@@ -17,7 +17,7 @@ from .conftest import ROOT
 
 README = (ROOT / "README.md").read_text()
 BLOCKS = re.findall(r"(<!-- runnable -->\n)?```bash\n(.*?)```", README, re.S)
-CONFIG = {"run": "config", "combine": "combine", "calibrate": "calibrate"}
+CONFIG = {"run": "config", "combine": "combine", "calibrate": "calibrate", "build": "build"}
 
 
 def commands(runnable_only: bool = False) -> list[str]:
