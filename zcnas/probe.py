@@ -11,6 +11,8 @@ and cached, so proxies that share an artifact share the pass that produced it:
 * :attr:`Probe.layers`: the weight-bearing ``Conv``/``Linear`` modules in forward order.
 * :meth:`Probe.grads`: per layer, the weight gradients of each of ``n_splits`` sub-batches
   (``zero_grad`` between them), stacked ``(n_splits, numel)``.
+* :attr:`Probe.input_grad` (input Jacobian rows), :attr:`Probe.hessian_grad` (``H g``),
+  :attr:`Probe.layer_fisher`, :attr:`Probe.synflow_terms` (a float64 |θ| copy, norms removed).
 * :attr:`Probe.n_params`, :attr:`Probe.flops`.
 
 Depth percentiles (L-SWAG, method.md §1.4): layer ``l`` of ``D`` (1-based) falls in bucket
@@ -181,6 +183,100 @@ class Probe:
             assert grads is not None
             self._grads[n_splits] = grads
         return self._grads[n_splits]
+
+    @property
+    def weights(self) -> list[torch.Tensor]:
+        """The weight tensors of :attr:`layers` (live parameters; never written by the probe)."""
+        return [m.weight for _, m in self.layers]  # type: ignore[misc]
+
+    @cached_property
+    def input_grad(self) -> torch.Tensor:
+        """Per-sample input gradient of the summed outputs, ``(S, numel)``: ∂(Σ f(x))/∂x (jacov, epe_nas)."""
+        x = self.inputs.detach().clone().requires_grad_(True)
+        with self._pass(), torch.enable_grad():
+            self.model(x).sum().backward()
+        assert x.grad is not None
+        return x.grad.detach().reshape(len(x), -1)
+
+    @cached_property
+    def hessian_grad(self) -> list[torch.Tensor]:
+        """Per layer, the Hessian-gradient product ``H g`` of the loss w.r.t. the Conv/Linear weights
+        (double backprop, GraSP): ``g = ∂L/∂θ``, ``H g = ∂(g · stopgrad(g))/∂θ``; flattened."""
+        from torch.nn.attention import SDPBackend, sdpa_kernel  # noqa: PLC0415
+
+        weights = self.weights
+        with self._pass(), torch.enable_grad(), sdpa_kernel(SDPBackend.MATH):  # fused attention has no double backward
+            loss = self.loss_fn(self.model(self.inputs), self.targets)
+            g = torch.autograd.grad(loss, weights, create_graph=True, allow_unused=True)
+            pairs = [(gi, w) for gi, w in zip(g, weights, strict=True) if gi is not None]
+            z = torch.stack([(gi * gi.detach()).sum() for gi, _ in pairs]).sum()
+            hg = torch.autograd.grad(z, [w for _, w in pairs], allow_unused=True) if pairs else []
+        out, it = [], iter(hg)
+        for gi, w in zip(g, weights, strict=True):
+            h = next(it) if gi is not None else None
+            out.append((h if h is not None else torch.zeros_like(w)).detach().flatten())
+        return out
+
+    @cached_property
+    def layer_fisher(self) -> list[float]:
+        """Per Conv/Linear layer, Σ_channels ½ (mean_n Σ_spatial a ⊙ ∂L/∂a)² of its output ``a``
+        (Theis et al. 2018 / foresight ``fisher``), in :attr:`layers` order."""
+        outs: dict[nn.Module, torch.Tensor] = {}
+
+        def keep(mod: nn.Module, _inp: object, out: torch.Tensor) -> None:
+            if out.requires_grad:
+                out.retain_grad()
+                outs[mod] = out
+
+        mods = [m for _, m in self.layers]
+        handles = [m.register_forward_hook(keep) for m in mods]
+        try:
+            with self._pass(), torch.enable_grad():
+                self.loss_fn(self.model(self.inputs), self.targets).backward()
+                scores = []
+                for m in mods:
+                    a = outs.get(m)
+                    if a is None or a.grad is None:
+                        scores.append(0.0)
+                        continue
+                    prod = (a * a.grad).detach()
+                    per = prod.sum(dim=tuple(range(2, prod.dim()))) if prod.dim() > 2 else prod
+                    if prod.dim() == 3:  # tokens x channels (ViT): channels last
+                        per = prod.sum(1)
+                    scores.append(float((0.5 * per.mean(0) ** 2).sum()))
+        finally:
+            for h in handles:
+                h.remove()
+        return scores
+
+    @cached_property
+    def synflow_terms(self) -> list[float]:
+        """Per Conv/Linear layer, Σ |θ ⊙ ∂R/∂θ| with R = 1ᵀ f(𝟙) on a float64 copy of the network
+        with |θ| and normalisation layers removed (Tanaka et al. 2020; foresight ``synflow``, bn=False)."""
+        import copy  # noqa: PLC0415
+
+        net = copy.deepcopy(self.model).double()
+        norm_types = (nn.modules.batchnorm._BatchNorm, nn.LayerNorm, nn.GroupNorm)
+        for mod in list(net.modules()):
+            for child_name, child in list(mod.named_children()):
+                if isinstance(child, norm_types):
+                    setattr(mod, child_name, nn.Identity())
+        with torch.no_grad():
+            for p in net.parameters():
+                p.abs_()
+        net.eval()
+        layers = [m for m in net.modules() if isinstance(m, WEIGHT_TYPES)]
+        x = torch.ones((1, *self.inputs.shape[1:]), dtype=torch.float64, device=self.inputs.device)
+        with torch.enable_grad():
+            net.zero_grad(set_to_none=True)
+            net(x).sum().backward()
+        order = {id(m): i for i, m in enumerate(layers)}
+        terms = [0.0] * len(layers)
+        for m in layers:
+            w: torch.Tensor = m.weight  # type: ignore[assignment]
+            if w.grad is not None:
+                terms[order[id(m)]] = float((w * w.grad).detach().abs().sum())
+        return terms
 
     @cached_property
     def n_params(self) -> int:

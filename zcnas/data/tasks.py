@@ -63,7 +63,7 @@ def _load_imagefolder(root: Path, size: int) -> tuple[np.ndarray, np.ndarray]:
 def _resized(paths: list[Path], size: int) -> np.ndarray:
     from PIL import Image  # noqa: PLC0415
 
-    return np.stack([np.asarray(Image.open(p).convert("RGB").resize((size, size), Image.BICUBIC)) for p in paths])
+    return np.stack([np.asarray(Image.open(p).convert("RGB").resize((size, size), Image.Resampling.BICUBIC)) for p in paths])
 
 
 def _load_svhn(root: Path) -> tuple[np.ndarray, np.ndarray]:

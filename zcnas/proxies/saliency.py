@@ -1,0 +1,97 @@
+"""Pruning-at-initialisation saliencies and Jacobian proxies of NAS-Bench-Suite-Zero.
+
+Notation: θ = Conv/Linear weights, g = ∂L/∂θ on the whole batch (cross-entropy), sums over layers.
+References: Abdelfattah et al., "Zero-Cost Proxies for Lightweight NAS", ICLR 2021
+(``SamsungLabs/zero-cost-nas`` ``foresight/pruners/measures``); NAS-Bench-Suite-Zero (NASLib
+``naslib/predictors/utils/pruners/measures``). Higher = predicted better for every proxy.
+
+Deliberate choices (documented per proxy): synflow is returned as ``log`` (NASLib's transform; the
+raw value overflows float64 on deep nets); jacov and epe_nas follow NASLib's signs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from zcnas.probe import Probe
+from zcnas.proxies._registry import register_proxy
+
+
+def _weights(probe: Probe) -> list[torch.Tensor]:
+    return [w.detach().flatten() for w in probe.weights]
+
+
+@register_proxy("snip", needs=("grads",))
+def snip(probe: Probe) -> float:
+    """Σ |g ⊙ θ|. Reference: Lee et al., ICLR 2019 (SNIP); foresight ``snip.py``."""
+    return float(sum((g[0] * w).abs().sum() for g, w in zip(probe.grads(1), _weights(probe), strict=True)))
+
+
+@register_proxy("plain", needs=("grads",))
+def plain(probe: Probe) -> float:
+    """Σ g ⊙ θ (no absolute value). Reference: Mozer & Smolensky 1989; foresight ``plain.py``."""
+    return float(sum((g[0] * w).sum() for g, w in zip(probe.grads(1), _weights(probe), strict=True)))
+
+
+@register_proxy("grad_norm", needs=("grads",))
+def grad_norm(probe: Probe) -> float:
+    """Σ_layers ‖g_l‖₂. Reference: Abdelfattah et al., ICLR 2021; foresight ``grad_norm.py``."""
+    return float(sum(g[0].norm() for g in probe.grads(1)))
+
+
+@register_proxy("l2_norm", needs=("layers",))
+def l2_norm(probe: Probe) -> float:
+    """Σ_layers ‖θ_l‖₂ (data-free). Reference: NAS-Bench-Suite-Zero ``l2_norm``."""
+    return float(sum(w.norm() for w in _weights(probe)))
+
+
+@register_proxy("grasp", needs=("hessian_grad",))
+def grasp(probe: Probe) -> float:
+    """Σ −θ ⊙ (H g), H the loss Hessian (double backprop). Reference: Wang et al., ICLR 2020
+    (GraSP); foresight ``grasp.py`` (the sign is the zero-cost one: higher = better)."""
+    return float(sum((-w * hg).sum() for w, hg in zip(_weights(probe), probe.hessian_grad, strict=True)))
+
+
+@register_proxy("fisher", needs=("layer_fisher",))
+def fisher(probe: Probe) -> float:
+    """Σ_layers Σ_channels ½ (mean_n Σ_spatial a ⊙ ∂L/∂a)², a = each Conv/Linear output.
+    Reference: Theis et al. 2018; Turner et al., ICLR 2020 (BlockSwap); foresight ``fisher.py``."""
+    return float(sum(probe.layer_fisher))
+
+
+@register_proxy("synflow", needs=("synflow_terms",))
+def synflow(probe: Probe) -> float:
+    """log Σ |θ ⊙ ∂R/∂θ|, R = 1ᵀ f(𝟙) on a float64 copy with |θ| and no normalisation layers.
+    Reference: Tanaka et al., NeurIPS 2020 (SynFlow); foresight ``synflow.py``; NASLib's log."""
+    total = sum(probe.synflow_terms)
+    return math.log(total) if total > 0 else -math.inf
+
+
+def _corr_eigs(j: torch.Tensor) -> torch.Tensor:
+    c = torch.corrcoef(j.double())
+    return torch.linalg.eigvalsh(torch.nan_to_num(c, nan=0.0))
+
+
+@register_proxy("jacov", needs=("input_grad",))
+def jacov(probe: Probe, k: float = 1e-5) -> float:
+    """−Σ_i (log(λ_i + k) + 1/(λ_i + k)), λ the eigenvalues of corrcoef(J), J the per-sample input
+    gradients. Reference: Mellor et al., arXiv 2006.04647 v1 (jacob_cov); NASLib ``jacov.py``."""
+    lam = _corr_eigs(probe.input_grad)
+    return float(-(torch.log(lam + k) + 1.0 / (lam + k)).sum())
+
+
+@register_proxy("epe_nas", needs=("input_grad",))
+def epe_nas(probe: Probe, k: float = 1e-5) -> float:
+    """Σ_c |Σ log(|corr(J_c)| + k)| over classes c of the batch (J_c: input gradients of class-c
+    samples). Reference: Lopes et al., ICANN 2021 (EPE-NAS); NASLib ``epe_nas.py``."""
+    j, y = probe.input_grad, probe.targets
+    total = 0.0
+    for c in torch.unique(y):
+        jc = j[y == c]
+        if len(jc) < 2:
+            continue
+        corr = torch.nan_to_num(torch.corrcoef(jc.double()), nan=0.0)
+        total += abs(float(torch.log(corr.abs() + k).sum()))
+    return total
