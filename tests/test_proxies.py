@@ -54,7 +54,8 @@ def brute_patterns(probe: Probe, which: list[int]) -> int:
 
 
 def test_registry_matches_conf_files():
-    assert {p.stem for p in (CONF / "proxy").glob("*.yaml")} == set(list_proxies())
+    presets = {"suite_zero", "all"}
+    assert {p.stem for p in (CONF / "proxy").glob("*.yaml")} - presets == set(list_proxies())
     with pytest.raises(KeyError, match="unknown proxy 'nope'; valid: "):
         get_proxy("nope")
 
@@ -133,3 +134,14 @@ def test_dead_cell_gives_nan_for_nwot_and_zero_for_lswag(batch16):
     assert out["lswag"] == 0.0
     assert out["swap"] == 1.0
     assert out["params"] > 0
+
+
+def test_presets_compose_to_the_registered_proxies():
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        suite = list(compose(config_name="config", overrides=["proxy=suite_zero"]).proxy)
+        every = list(compose(config_name="config", overrides=["proxy=all"]).proxy)
+    assert len(suite) == 13 and set(suite) == {"params", "flops", "synflow", "snip", "grasp", "fisher", "grad_norm",
+                                               "jacov", "nwot", "epe_nas", "zen", "plain", "l2_norm"}
+    assert set(every) == set(list_proxies())

@@ -16,7 +16,7 @@ from zcnas.probe import Probe
 from zcnas.proxies import score
 from zcnas.spaces import AutoFormerSpace
 
-NAMES = ["snip", "plain", "grad_norm", "l2_norm", "grasp", "fisher", "synflow", "jacov", "epe_nas"]
+NAMES = ["snip", "plain", "grad_norm", "l2_norm", "grasp", "fisher", "synflow", "jacov", "epe_nas", "zen"]
 
 
 @pytest.fixture
@@ -103,3 +103,23 @@ def test_every_saliency_proxy_is_finite_and_leaves_weights_alone(which, tiny_nb2
     assert all(torch.equal(a, b) for a, b in zip(before, digest(net), strict=True))
     again = score(Probe(net, x, y), {n: {} for n in NAMES})
     assert again == pytest.approx(out, rel=1e-6)  # deterministic
+
+
+def test_zen_follows_the_zennas_recipe_on_a_tiny_cnn():
+    """The ZenNAS procedure written out: N(0,1) re-init (generator seed 0, module order), x, ε, two
+    train-mode forwards, pre-pooling L1 difference, plus Σ_BN log √mean(running_var)."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, bias=False), nn.BatchNorm2d(4), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                        nn.Flatten(), nn.Linear(4, 10))
+    x0, y0 = torch.randn(6, 3, 8, 8), torch.zeros(6, dtype=torch.long)
+    got = score(Probe(net, x0, y0), {"zen": {}})["zen"]
+    gen = torch.Generator().manual_seed(0)
+    conv = nn.Conv2d(3, 4, 3, bias=False)
+    bn = nn.BatchNorm2d(4)
+    with torch.no_grad():
+        conv.weight.copy_(torch.randn(conv.weight.shape, generator=gen))
+        torch.randn(net[5].weight.shape, generator=gen)  # the head's draw (after the tap)
+        x, eps = torch.randn(x0.shape, generator=gen), torch.randn(x0.shape, generator=gen)
+        f1, f2 = torch.relu(bn(conv(x))), torch.relu(bn(conv(x + 1e-2 * eps)))
+    expected = math.log(float((f1 - f2).abs().sum((1, 2, 3)).mean())) + math.log(math.sqrt(float(bn.running_var.mean())))
+    assert got == pytest.approx(expected, rel=1e-5)

@@ -24,6 +24,7 @@ statistics are restored after every pass, ``.grad`` is cleared and the train/eva
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
@@ -277,6 +278,44 @@ class Probe:
             if w.grad is not None:
                 terms[order[id(m)]] = float((w * w.grad).detach().abs().sum())
         return terms
+
+    @cached_property
+    def zen_terms(self) -> tuple[float, float]:
+        """Zen-NAS on a Gaussian re-initialised copy (Conv/Linear θ ~ N(0, 1), norm layers 1/0), train
+        mode, data-free: (E_n ‖f(x) − f(x + γε)‖₁ of the pre-pooling features, Σ_BN log √mean(running
+        var)), x, ε ~ N(0, I), γ = 1e-2, a fixed generator (Lin et al., ICCV 2021; ZenNAS reference)."""
+        import copy  # noqa: PLC0415
+
+        net = copy.deepcopy(self.model)
+        gen = torch.Generator(device="cpu").manual_seed(0)
+        with torch.no_grad():
+            for m in net.modules():
+                if isinstance(m, WEIGHT_TYPES):
+                    w: torch.Tensor = m.weight  # type: ignore[assignment]
+                    w.copy_(torch.randn(w.shape, generator=gen))
+                    if isinstance(m.bias, torch.Tensor):
+                        m.bias.zero_()
+                elif isinstance(m, nn.modules.batchnorm._BatchNorm | nn.LayerNorm) and m.weight is not None:
+                    m.weight.fill_(1.0)
+                    m.bias.zero_()
+        pools = [m for m in net.modules() if isinstance(m, nn.AdaptiveAvgPool2d | nn.AdaptiveAvgPool1d)]
+        tap = pools[-1] if pools else [m for m in net.modules() if isinstance(m, nn.Linear)][-1]
+        feats: list[torch.Tensor] = []
+        handle = tap.register_forward_hook(lambda _m, inp, _o: feats.append(inp[0].detach()))
+        shape = self.inputs.shape
+        x = torch.randn(shape, generator=gen).to(self.inputs.device)
+        eps = torch.randn(shape, generator=gen).to(self.inputs.device)
+        net.train()
+        try:
+            with torch.no_grad():
+                net(x)
+                net(x + 1e-2 * eps)
+        finally:
+            handle.remove()
+        diff = (feats[0] - feats[1]).abs().reshape(shape[0], -1).sum(1).mean()
+        bn = sum(math.log(math.sqrt(float(m.running_var.mean()))) for m in net.modules()
+                 if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.running_var is not None)
+        return float(diff), float(bn)
 
     @cached_property
     def n_params(self) -> int:

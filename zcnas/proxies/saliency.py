@@ -95,3 +95,12 @@ def epe_nas(probe: Probe, k: float = 1e-5) -> float:
         corr = torch.nan_to_num(torch.corrcoef(jc.double()), nan=0.0)
         total += abs(float(torch.log(corr.abs() + k).sum()))
     return total
+
+
+@register_proxy("zen", needs=("zen_terms",))
+def zen(probe: Probe) -> float:
+    """log E‖f(x) − f(x + γε)‖₁ + Σ_BN log √mean(σ²_running) on a Gaussian re-initialised copy
+    (data-free; pre-global-pooling features). Reference: Lin et al., ICCV 2021 (Zen-NAS);
+    idstcv/ZenNAS ``compute_zen_score.py``; NASLib ``zen.py``."""
+    diff, bn = probe.zen_terms
+    return math.log(diff) + bn if diff > 0 else -math.inf
