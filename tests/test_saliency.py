@@ -123,3 +123,29 @@ def test_zen_follows_the_zennas_recipe_on_a_tiny_cnn():
         f1, f2 = torch.relu(bn(conv(x))), torch.relu(bn(conv(x + 1e-2 * eps)))
     expected = math.log(float((f1 - f2).abs().sum((1, 2, 3)).mean())) + math.log(math.sqrt(float(bn.running_var.mean())))
     assert got == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("which", ["nb201", "autoformer"])
+def test_fused_engine_equals_one_probe_per_proxy(which, tiny_nb201, batch16):
+    """Every registered proxy: the shared-probe numbers equal those of a fresh probe per proxy."""
+    from omegaconf import OmegaConf
+
+    from zcnas.proxies import list_proxies
+    from zcnas.run import probe_and_score
+
+    x, y = batch16
+    if which == "nb201":
+        space = tiny_nb201
+        arch = space.decode("|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_3x3~0|avg_pool_3x3~1|nor_conv_3x3~2|")
+    else:
+        space = AutoFormerSpace(variant="test", img_size=32, patch=8)
+        arch = space.sample(1, np.random.default_rng(0))[0]
+    torch.manual_seed(0)
+    net = space.build(arch, num_classes=10)
+    cfg = OmegaConf.create({"share_passes": which == "autoformer", "share_splits": 2})
+    proxies = {n: {} for n in list_proxies()}
+    fused = probe_and_score(net, x, y, proxies, cfg, "a", fused=True)
+    alone = probe_and_score(net, x, y, proxies, cfg, "a", fused=False)
+    assert set(fused) == set(list_proxies())
+    for name in proxies:
+        assert fused[name] == pytest.approx(alone[name], rel=1e-5, nan_ok=True), name

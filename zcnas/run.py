@@ -156,7 +156,7 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
             if todo:
                 torch.manual_seed(arch_seed(cfg.seed, key))
                 model = space.build(arch, num_classes=task.num_classes).to(device)
-                new = probe_and_score(model, x, y, todo, cfg.probe, key)
+                new = probe_and_score(model, x, y, todo, cfg.probe, key, fused=cfg.engine.fused)
                 cache.put(key, todo, new)
                 scores.update(new)
             else:
@@ -208,15 +208,21 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
 
 
 def probe_and_score(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, proxies: dict[str, Any],
-                    probe_cfg: Any, key: str) -> dict[str, float]:
+                    probe_cfg: Any, key: str, fused: bool = True) -> dict[str, float]:
     """Probe ``model`` on (x, y) and score ``proxies``; on out-of-memory (CPU or GPU) halve the batch
-    and retry, down to 2 images, then record NaN with the reason in the log."""
+    and retry, down to 2 images, then record NaN with the reason in the log.
+
+    ``fused``: one probe shared by all proxies (each artifact computed once); ``False``: a fresh
+    probe per proxy, i.e. its own passes (the NASLib way, for comparison; same numbers)."""
     n = len(x)
     while True:
         try:
-            probe = Probe(model, x[:n], y[:n], share_passes=probe_cfg.share_passes,
-                          share_splits=probe_cfg.share_splits)
-            return score(probe, proxies)
+            def probe() -> Probe:
+                return Probe(model, x[:n], y[:n], share_passes=probe_cfg.share_passes,
+                             share_splits=probe_cfg.share_splits)
+            if fused:
+                return score(probe(), proxies)
+            return {name: score(probe(), {name: p})[name] for name, p in proxies.items()}
         except torch.OutOfMemoryError as err:
             if x.is_cuda:
                 torch.cuda.empty_cache()
