@@ -217,12 +217,11 @@ def probe_and_score(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, pr
     n = len(x)
     while True:
         try:
-            def probe() -> Probe:
-                return Probe(model, x[:n], y[:n], share_passes=probe_cfg.share_passes,
-                             share_splits=probe_cfg.share_splits)
+            args = (model, x[:n], y[:n])
+            kw = {"share_passes": probe_cfg.share_passes, "share_splits": probe_cfg.share_splits}
             if fused:
-                return score(probe(), proxies)
-            return {name: score(probe(), {name: p})[name] for name, p in proxies.items()}
+                return score(Probe(*args, **kw), proxies)
+            return {name: score(Probe(*args, **kw), {name: p})[name] for name, p in proxies.items()}
         except torch.OutOfMemoryError as err:
             if x.is_cuda:
                 torch.cuda.empty_cache()
