@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 PORT   ?= 5000
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-slow test-browser test-slurm slurm-up slurm-down lint ci ui calibrate experiment-nb201 clean
+.PHONY: help install run test test-slow test-browser test-slurm slurm-up slurm-down lint bench ci ui calibrate experiment-nb201 clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-18s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ slurm-up: ## Start a one-node Slurm here (root; Debian slurmctld/slurmd/slurmdbd
 
 slurm-down: ## Stop it
 	bash .ci/slurm-down.sh
+
+bench: install ## Probe cost: floor vs lswag vs 13 proxies fused vs one probe each (experiments/bench/results.json)
+	$(PY) experiments/bench/bench.py
 
 lint: install ## ruff (E,F,I,UP,B) + mypy on zcnas/ + hadolint on docker/Dockerfile
 	$(VENV)/bin/ruff check zcnas tests experiments
