@@ -80,3 +80,29 @@ def test_preempted_job_is_requeued_and_resumes_from_the_cache(tmp_path):
                             "hydra.run.dir=local"], cwd=tmp_path, env=env, capture_output=True, timeout=900)
     assert local.returncode == 0
     assert csv.read_bytes() == (tmp_path / "local" / "scores.csv").read_bytes()
+
+
+@pytest.mark.skipif(not slurm_up(), reason="no Slurm here: `make slurm-up` (root, Debian) starts one")
+def test_build_shards_on_slurm_merge_to_the_local_build(tmp_path):
+    """zcnas.build: 2 shards trained as a Slurm array, merged, equal the local unsharded build."""
+    common = ["space.C=4", "space.N=1", "recipe.batch_size=64", "recipe.epochs=1", "n_archs=4", "threads=1"]
+    env = {**os.environ, "TQDM_DISABLE": "1"}
+    run = subprocess.run([sys.executable, "-m", "zcnas.build", "-m", "launcher=slurm", "hydra.launcher.partition=debug",
+                          "hydra.launcher.cpus_per_task=1", "hydra.launcher.mem_gb=2", *common, "shard.count=2",
+                          "shard.index=0,1", f"out={tmp_path}/b.jsonl", f"checkpoint_dir={tmp_path}/ck",
+                          f"hydra.sweep.dir={tmp_path}/sweep"], cwd=tmp_path, env=env, capture_output=True,
+                         text=True, timeout=900)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    for args in (["shard.count=2", "merge=true", f"out={tmp_path}/b.jsonl"], [f"out={tmp_path}/local.jsonl"]):
+        proc = subprocess.run([sys.executable, "-m", "zcnas.build", *common, *args, f"checkpoint_dir={tmp_path}/ck2",
+                               f"hydra.run.dir={tmp_path}/run"], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=900)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+
+    def rows(name):
+        out = [json.loads(line) for line in (tmp_path / name).read_text().splitlines()]
+        for r in out:
+            r["meta"].pop("wall_s")
+        return out
+
+    assert rows("b.jsonl") == rows("local.jsonl") and len(rows("b.jsonl")) == 4
