@@ -148,3 +148,16 @@ def test_run_mixes_precomputed_with_computed_proxies(tmp_path):
         load_suite_zero("nb201", precomputed="all")
     with pytest.raises(ValueError, match="no precomputed proxy"):
         load_suite_zero("nb201", target="cifar10", precomputed=["lswag"])
+
+
+def test_zscore_merge_survives_infinite_scores():
+    """nwot is -inf on cells cut off from the input (Suite-Zero's file has them): z-scores use the
+    finite values and those cells rank last instead of turning every merged score into NaN."""
+    from zcnas.combiners.rank import merge
+
+    z = pd.DataFrame({"a": [1.0, 2.0, 3.0, -np.inf, np.nan], "b": [3.0, 2.0, 1.0, 0.5, 0.0]})
+    out = merge(z, "zscore")
+    assert np.isfinite(out[:3]).all() and out[3] == -np.inf and out[4] == -np.inf
+    za = (np.array([1.0, 2.0, 3.0]) - 2.0) / np.sqrt(2 / 3)  # a's finite values only
+    zb = (np.array([3.0, 2.0, 1.0]) - 1.3) / np.sqrt(1.16)    # b: mean 1.3, std sqrt(1.16) over all 5
+    np.testing.assert_allclose(out[:3], (za + zb) / 2, rtol=1e-12)

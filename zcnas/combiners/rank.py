@@ -33,8 +33,13 @@ def merge(z: pd.DataFrame, how: str) -> np.ndarray:
         return np.sum([ranks(z[c]) for c in z], axis=0)
     if how == "log_rank":
         return np.sum([np.log(ranks(z[c]) / len(z)) for c in z], axis=0)
-    if how == "zscore":
-        cols = [np.nan_to_num((z[c] - z[c].mean()) / (z[c].std(ddof=0) or 1.0), nan=-np.inf) for c in z]
+    if how == "zscore":  # standardised on the finite values; NaN and -inf rank last, +inf first
+        cols = []
+        for c in z:
+            v = z[c].to_numpy(dtype=float)
+            f = np.isfinite(v)
+            mu, sd = (v[f].mean(), v[f].std() or 1.0) if f.any() else (0.0, 1.0)
+            cols.append(np.where(np.isnan(v), -np.inf, (v - mu) / sd))
         return np.mean(cols, axis=0)
     raise ValueError(f"unknown merge {how!r}; valid: rank_sum, log_rank, zscore")
 
