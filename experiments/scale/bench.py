@@ -36,14 +36,14 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "experiments/scale/results.csv")
     args = ap.parse_args()
     cores = os.cpu_count() or 1
-    base = [sys.executable, "-m", "zcnas.run", f"n_archs={args.n_archs}", f"proxy={args.proxies}",
+    base = [sys.executable, "-m", "zcnas.run", "-m", f"n_archs={args.n_archs}", f"proxy={args.proxies}",
             "tracking=none", "log_every=1000"]
     rows = []
     for shards in (1, 2, 4):
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
             threads = max(1, cores // shards)
-            cmd = [*base, "-m", "launcher=local", f"hydra.launcher.cpus_per_task={threads}",
+            cmd = [*base, "launcher=local", f"hydra.launcher.cpus_per_task={threads}",
                    f"shard.count={shards}", f"shard.index={','.join(map(str, range(shards)))}",
                    "hydra.sweep.dir=sweep"]
             wall = timed(cmd, work)
