@@ -59,3 +59,20 @@ def test_sigkill_then_rerun_equals_uninterrupted(tmp_path):
     a = pd.read_csv(tmp_path / "full" / "scores.csv")
     b = pd.read_csv(tmp_path / "resumed" / "scores.csv")
     pd.testing.assert_frame_equal(a, b)  # every arch exactly once, identical scores
+
+
+def test_bumped_proxy_version_is_recomputed(tmp_path, monkeypatch):
+    """A fixed proxy (version bump) never gets its old cached scores back."""
+    import dataclasses
+
+    from zcnas.proxies import _registry
+    from zcnas.run import score_archs
+
+    from .test_run import cfg_with
+
+    cfg = cfg_with("proxy=params", "space.C=4", "space.N=1", "n_archs=3", "tracking=none", "cache.path=c.db")
+    assert score_archs(cfg, tmp_path / "a")["summary"]["n_cached"] == 0
+    assert score_archs(cfg, tmp_path / "b")["summary"]["n_cached"] == 3
+    bumped = dataclasses.replace(_registry._REGISTRY["params"], version=2)
+    monkeypatch.setitem(_registry._REGISTRY, "params", bumped)
+    assert score_archs(cfg, tmp_path / "c")["summary"]["n_computed"] == 3

@@ -220,8 +220,9 @@ class Probe:
 
     @cached_property
     def layer_fisher(self) -> list[float]:
-        """Per Conv/Linear layer, Σ_channels ½ (mean_n Σ_spatial a ⊙ ∂L/∂a)² of its output ``a``
-        (Theis et al. 2018 / foresight ``fisher``), in :attr:`layers` order."""
+        """Per Conv/Linear layer, Σ_channels ½ mean_n (Σ_spatial a ⊙ ∂L/∂a)² of its output ``a``
+        (square, then mean over samples, as foresight's ``g_nk.pow(2).mean(0).mul(0.5)``;
+        Theis et al. 2018), in :attr:`layers` order."""
         outs: dict[nn.Module, torch.Tensor] = {}
 
         def keep(mod: nn.Module, _inp: object, out: torch.Tensor) -> None:
@@ -244,7 +245,7 @@ class Probe:
                     per = prod.sum(dim=tuple(range(2, prod.dim()))) if prod.dim() > 2 else prod
                     if prod.dim() == 3:  # tokens x channels (ViT): channels last
                         per = prod.sum(1)
-                    scores.append(float((0.5 * per.mean(0) ** 2).sum()))
+                    scores.append(float((0.5 * (per ** 2).mean(0)).sum()))
         finally:
             for h in handles:
                 h.remove()

@@ -141,6 +141,7 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
     context = {**{k: OmegaConf.to_container(cfg[k], resolve=True) for k in ("space", "task", "probe")},
                "batch_size": cfg.batch_size, "seed": cfg.seed}
     cache = ScoreCache(cfg.cache.path, context) if cfg.cache.path else NullCache()
+    keyed = {n: {**p, "_version": get_proxy(n).version} for n, p in proxies.items()}  # cache keys
     n_cached = 0
 
     def score_batch(archs: list[Any]) -> list[dict[str, float]]:
@@ -151,13 +152,13 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
         out = []
         for arch in tqdm(archs, desc="scoring", disable=None, mininterval=2, leave=False):
             key = space.encode(arch)
-            scores = cache.get(key, proxies)
+            scores = cache.get(key, keyed)
             todo = {n: p for n, p in proxies.items() if n not in scores}
             if todo:
                 torch.manual_seed(arch_seed(cfg.seed, key))
                 model = space.build(arch, num_classes=task.num_classes).to(device)
                 new = probe_and_score(model, x, y, todo, cfg.probe, key, fused=cfg.engine.fused)
-                cache.put(key, todo, new)
+                cache.put(key, keyed, new)
                 scores.update(new)
             else:
                 n_cached += 1

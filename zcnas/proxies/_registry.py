@@ -22,23 +22,25 @@ ProxyFn = Callable[..., float]
 
 @dataclass(frozen=True)
 class ProxySpec:
-    """A registered proxy: its function and the probe artifacts it reads."""
+    """A registered proxy: its function, the probe artifacts it reads, and a version that is bumped
+    when its numbers change (part of the score-cache key, so a fix is never hidden by old scores)."""
 
     name: str
     fn: ProxyFn
     needs: tuple[str, ...]
+    version: int = 1
 
 
 _REGISTRY: dict[str, ProxySpec] = {}
 
 
-def register_proxy(name: str, needs: tuple[str, ...] = ()) -> Callable[[ProxyFn], ProxyFn]:
+def register_proxy(name: str, needs: tuple[str, ...] = (), version: int = 1) -> Callable[[ProxyFn], ProxyFn]:
     """Decorator: register ``fn(probe, **params) -> float`` under ``name`` (duplicates raise)."""
 
     def wrap(fn: ProxyFn) -> ProxyFn:
         if name in _REGISTRY:
             raise ValueError(f"proxy {name!r} is registered twice")
-        _REGISTRY[name] = ProxySpec(name, fn, needs)
+        _REGISTRY[name] = ProxySpec(name, fn, needs, version)
         return fn
 
     return wrap

@@ -54,9 +54,10 @@ def grasp(probe: Probe) -> float:
     return float(sum((-w * hg).sum() for w, hg in zip(_weights(probe), probe.hessian_grad, strict=True)))
 
 
-@register_proxy("fisher", needs=("layer_fisher",))
+@register_proxy("fisher", needs=("layer_fisher",), version=2)
 def fisher(probe: Probe) -> float:
-    """Σ_layers Σ_channels ½ (mean_n Σ_spatial a ⊙ ∂L/∂a)², a = each Conv/Linear output.
+    """Σ_layers Σ_channels ½ mean_n (Σ_spatial a ⊙ ∂L/∂a)², a = each Conv/Linear output (v2: square
+    before the sample mean, as foresight; v1 squared the mean and anti-correlated with Suite-Zero's).
     Reference: Theis et al. 2018; Turner et al., ICLR 2020 (BlockSwap); foresight ``fisher.py``."""
     return float(sum(probe.layer_fisher))
 
