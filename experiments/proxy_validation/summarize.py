@@ -1,7 +1,7 @@
 """Summarise experiments/proxy_validation: each NAS-Bench-Suite-Zero proxy computed by zcnas vs the
 precomputed score in Suite-Zero's file (same cells), and both vs the ground truth.
 
-Usage: python experiments/proxy_validation/summarize.py <merged run dir with scores.csv>
+Usage: python experiments/proxy_validation/summarize.py <merged run dir> [<run dir whose proxy columns replace those>]
 """
 
 from __future__ import annotations
@@ -24,9 +24,13 @@ def rho(a: pd.Series, b: pd.Series) -> float:
     return float(spearmanr(a[ok], b[ok])[0]) if ok.sum() > 2 else float("nan")
 
 
-def main(run_dir: Path) -> None:
+def main(run_dir: Path, *extras: Path) -> None:
     """Print the markdown table."""
     df = pd.read_csv(run_dir / "scores.csv").set_index("arch")
+    for extra in extras:  # e.g. a rerun of one fixed proxy on the same cells
+        new = pd.read_csv(extra / "scores.csv").set_index("arch")
+        for c in (c for c in new.columns if c in SUITE):
+            df[c] = new[c].reindex(df.index)
     target = [c for c in df.columns if c not in SUITE and not c.startswith("sz_")][0]
     truth = load_nb201(target=target).table[target].reindex(df.index)
     print(f"{len(df)} cells; ground truth: Suite-Zero's `{target}` validation accuracy and NB201's 200-epoch test accuracy\n")
@@ -43,4 +47,4 @@ def main(run_dir: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(*map(Path, sys.argv[1:]))
