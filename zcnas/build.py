@@ -13,6 +13,7 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -98,13 +99,20 @@ def augment(x: torch.Tensor, recipe: Recipe, resolution: int) -> torch.Tensor:
         return out
     if recipe.augment == "timm":
         from PIL import Image  # noqa: PLC0415
-        from timm.data import create_transform  # noqa: PLC0415
 
-        tf = create_transform(resolution, is_training=True, auto_augment=recipe.auto_augment,
-                              re_prob=0.0, interpolation="bicubic", mean=(0, 0, 0), std=(1, 1, 1))
+        tf = _timm_transform(resolution, recipe.auto_augment)
         imgs = [tf(Image.fromarray(img.permute(1, 2, 0).numpy())) for img in x]
         return (torch.stack(imgs) * 255).round().clamp(0, 255).to(torch.uint8)
     return x
+
+
+@functools.lru_cache(maxsize=8)
+def _timm_transform(resolution: int, auto_augment: str | None) -> Any:
+    """timm's training transform (built once per resolution/policy), output in [0, 1]."""
+    from timm.data import create_transform  # noqa: PLC0415
+
+    return create_transform(resolution, is_training=True, auto_augment=auto_augment, re_prob=0.0,
+                            interpolation="bicubic", mean=(0, 0, 0), std=(1, 1, 1))
 
 
 def accuracy(model: nn.Module, task: Any, x: torch.Tensor, y: torch.Tensor, device: torch.device) -> float:
@@ -147,6 +155,11 @@ def train(model: nn.Module, recipe: Recipe, task: Any, data: dict[str, torch.Ten
         start, losses = int(state["epoch"]) + 1, list(state["losses"])
         log.info("resuming from %s at epoch %d", checkpoint, start)
     amp = recipe.amp and device.type == "cuda"
+    erase = None
+    if recipe.augment == "timm" and recipe.re_prob:
+        from timm.data.random_erasing import RandomErasing  # noqa: PLC0415
+
+        erase = RandomErasing(recipe.re_prob, device=str(device))
     for epoch in range(start, recipe.epochs):
         torch.manual_seed(seed * 100_003 + epoch)
         perm = torch.randperm(n)
@@ -156,10 +169,8 @@ def train(model: nn.Module, recipe: Recipe, task: Any, data: dict[str, torch.Ten
             idx = perm[i * recipe.batch_size:(i + 1) * recipe.batch_size]
             xb = task.normalize(augment(data["x_train"][idx], recipe, task.resolution).to(device))
             yb = data["y_train"][idx].to(device)
-            if recipe.augment == "timm" and recipe.re_prob:
-                from timm.data.random_erasing import RandomErasing  # noqa: PLC0415
-
-                xb = RandomErasing(recipe.re_prob, device=str(device))(xb)
+            if erase is not None:
+                xb = erase(xb)
             if mixup is not None and len(xb) % 2 == 0:
                 xb, soft = mixup(xb, yb)
             else:
@@ -232,7 +243,7 @@ def merge_shards(out: Path, count: int) -> Path:
 
 def build(cfg: Any) -> Path:
     """Train the sampled archs not yet in the output file; return the file."""
-    from zcnas.run import arch_seed, check_config, instantiate  # noqa: PLC0415
+    from zcnas.run import arch_seed, check_config, instantiate, resolve_device  # noqa: PLC0415
 
     out = Path(cfg.out)
     if cfg.merge:
@@ -244,8 +255,7 @@ def build(cfg: Any) -> Path:
         torch.set_num_threads(int(cfg.threads))
     space, task = instantiate(cfg.space), instantiate(cfg.task)
     recipe: Recipe = instantiate(cfg.recipe)
-    device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available() else
-                          "cpu" if cfg.device == "auto" else cfg.device)
+    device = resolve_device(cfg.device)
     data, split_info = split(task, cfg.val_fraction, cfg.seed)
     if task.source == "shipped":
         log.warning("training on the %d shipped CIFAR-10 test images (%d train / %d val): a demo, not a "

@@ -24,6 +24,7 @@ statistics are restored after every pass, ``.grad`` is cleared and the train/eva
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -241,10 +242,8 @@ class Probe:
                     if a is None or a.grad is None:
                         scores.append(0.0)
                         continue
-                    prod = (a * a.grad).detach()
-                    per = prod.sum(dim=tuple(range(2, prod.dim()))) if prod.dim() > 2 else prod
-                    if prod.dim() == 3:  # tokens x channels (ViT): channels last
-                        per = prod.sum(1)
+                    prod = (a * a.grad).detach()  # (N, C), (N, tokens, C) or (N, C, *spatial)
+                    per = prod.sum(1) if prod.dim() == 3 else prod.flatten(2).sum(2) if prod.dim() > 3 else prod
                     scores.append(float((0.5 * (per ** 2).mean(0)).sum()))
         finally:
             for h in handles:
@@ -255,8 +254,6 @@ class Probe:
     def synflow_terms(self) -> list[float]:
         """Per Conv/Linear layer, Σ |θ ⊙ ∂R/∂θ| with R = 1ᵀ f(𝟙) on a float64 copy of the network
         with |θ| and normalisation layers removed (Tanaka et al. 2020; foresight ``synflow``, bn=False)."""
-        import copy  # noqa: PLC0415
-
         net = copy.deepcopy(self.model).double()
         norm_types = (nn.modules.batchnorm._BatchNorm, nn.LayerNorm, nn.GroupNorm)
         for mod in list(net.modules()):
@@ -272,21 +269,14 @@ class Probe:
         with torch.enable_grad():
             net.zero_grad(set_to_none=True)
             net(x).sum().backward()
-        order = {id(m): i for i, m in enumerate(layers)}
-        terms = [0.0] * len(layers)
-        for m in layers:
-            w: torch.Tensor = m.weight  # type: ignore[assignment]
-            if w.grad is not None:
-                terms[order[id(m)]] = float((w * w.grad).detach().abs().sum())
-        return terms
+        weights: list[torch.Tensor] = [m.weight for m in layers]  # type: ignore[misc]
+        return [float((w * w.grad).detach().abs().sum()) if w.grad is not None else 0.0 for w in weights]
 
     @cached_property
     def zen_terms(self) -> tuple[float, float]:
         """Zen-NAS on a Gaussian re-initialised copy (Conv/Linear θ ~ N(0, 1), norm layers 1/0), train
         mode, data-free: (E_n ‖f(x) − f(x + γε)‖₁ of the pre-pooling features, Σ_BN log √mean(running
         var)), x, ε ~ N(0, I), γ = 1e-2, a fixed generator (Lin et al., ICCV 2021; ZenNAS reference)."""
-        import copy  # noqa: PLC0415
-
         net = copy.deepcopy(self.model)
         gen = torch.Generator(device="cpu").manual_seed(0)
         with torch.no_grad():

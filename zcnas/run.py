@@ -66,6 +66,13 @@ def check_config(cfg: Any) -> None:
         raise ValueError(f"device={cfg.device} but CUDA is not available here; use device=cpu or device=auto")
 
 
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; any other name as given."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
 def instantiate(node: Any) -> Any:
     """``hydra.utils.instantiate`` that re-raises the builder's own error (one clear line)."""
     from hydra.errors import InstantiationException  # noqa: PLC0415
@@ -125,8 +132,7 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
                     task.name, cfg.batch_size, task.resolution, task.resolution, task.num_classes)
 
     # 1. one deterministic batch of real images per seed
-    device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available() else
-                          "cpu" if cfg.device == "auto" else cfg.device)
+    device = resolve_device(cfg.device)
     x, y = (t.to(device) for t in task.batch(cfg.batch_size, cfg.seed))
     targets = benchmark.targets if benchmark is not None else []
     precomputed = benchmark.scores if benchmark is not None else None  # read, not computed (Suite-Zero)
