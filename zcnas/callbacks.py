@@ -55,8 +55,9 @@ class SweepCallback(Callback):
         from zcnas.merge import find_shards, merge  # noqa: PLC0415
 
         sweep_dir = Path(config.hydra.sweep.dir)
-        if sweep_dir.is_dir() and find_shards(sweep_dir):
-            merge(sweep_dir, self.tracker)
+        groups = find_shards(sweep_dir) if sweep_dir.is_dir() else {}
+        if groups:
+            merge(sweep_dir, self.tracker, groups)
         if self.tracker is not None:
             import mlflow  # noqa: PLC0415
 

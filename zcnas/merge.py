@@ -80,10 +80,11 @@ def merge_group(shards: list[tuple[dict[str, Any], Path]], out_dir: Path) -> lis
     return correlations
 
 
-def merge(sweep_dir: Path, tracker: Any = None) -> list[Path]:
-    """Merge every sharded group under ``sweep_dir`` into ``sweep_dir/merged/<i>``; log each with
-    ``tracker`` (if given); return the merged directories."""
-    groups = find_shards(sweep_dir)
+def merge(sweep_dir: Path, tracker: Any = None,
+          groups: dict[str, list[tuple[dict[str, Any], Path]]] | None = None) -> list[Path]:
+    """Merge every sharded group under ``sweep_dir`` (``groups``: :func:`find_shards`' answer, if
+    already at hand) into ``sweep_dir/merged/<i>``; log each with ``tracker``; return the dirs."""
+    groups = find_shards(sweep_dir) if groups is None else groups
     if not groups:
         raise ValueError(f"no sharded runs (shard.count>1 with scores.csv) under {sweep_dir}")
     outs = []

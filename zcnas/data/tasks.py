@@ -133,13 +133,13 @@ class Task:
                 return z["images"], z["labels"]
         if self.root is None:
             raise ValueError(f"task.source={self.source} needs task.root=<dataset directory>")
-        loaders = {"cifar_bin": lambda r: _load_cifar_bin(r), "svhn": lambda r: _load_svhn(r),
-                   "imagefolder": lambda r: _load_imagefolder(r, self.resolution),
-                   "flowers102": lambda r: _load_flowers102(r, self.resolution),
-                   "pets": lambda r: _load_pets(r, self.resolution)}
+        root, size = Path(self.root), self.resolution
+        loaders = {"cifar_bin": lambda: _load_cifar_bin(root), "svhn": lambda: _load_svhn(root),
+                   "imagefolder": lambda: _load_imagefolder(root, size),
+                   "flowers102": lambda: _load_flowers102(root, size), "pets": lambda: _load_pets(root, size)}
         if self.source not in loaders:
             raise ValueError(f"unknown task.source={self.source!r}; valid: shipped, {', '.join(loaders)}")
-        return loaders[self.source](Path(self.root))
+        return loaders[self.source]()
 
     def batch(self, batch_size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
         """A normalised (B, 3, R, R) float batch and its labels, the same for the same seed."""
