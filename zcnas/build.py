@@ -13,7 +13,6 @@ Examples:
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import math
@@ -87,8 +86,9 @@ class Recipe:
         return 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
 
 
-def augment(x: torch.Tensor, recipe: Recipe, resolution: int) -> torch.Tensor:
-    """Training augmentation of a uint8 (B, 3, H, W) batch (uses the global torch RNG)."""
+def augment(x: torch.Tensor, recipe: Recipe, transform: Any = None) -> torch.Tensor:
+    """Training augmentation of a uint8 (B, 3, H, W) batch (uses the global torch RNG); ``transform``
+    is :func:`timm_transform`'s answer when ``recipe.augment == 'timm'``."""
     if recipe.augment == "cifar":
         b, _, h, w = x.shape
         padded = F.pad(x, (4, 4, 4, 4))
@@ -100,15 +100,14 @@ def augment(x: torch.Tensor, recipe: Recipe, resolution: int) -> torch.Tensor:
     if recipe.augment == "timm":
         from PIL import Image  # noqa: PLC0415
 
-        tf = _timm_transform(resolution, recipe.auto_augment)
-        imgs = [tf(Image.fromarray(img.permute(1, 2, 0).numpy())) for img in x]
+        imgs = [transform(Image.fromarray(img.permute(1, 2, 0).numpy())) for img in x]
         return (torch.stack(imgs) * 255).round().clamp(0, 255).to(torch.uint8)
     return x
 
 
-@functools.lru_cache(maxsize=8)
-def _timm_transform(resolution: int, auto_augment: str | None) -> Any:
-    """timm's training transform (built once per resolution/policy), output in [0, 1]."""
+def timm_transform(resolution: int, auto_augment: str | None) -> Any:
+    """timm's training transform, output in [0, 1] (built once per training: a module-level cache
+    would be pickled by reference from ``__main__`` and break Slurm jobs)."""
     from timm.data import create_transform  # noqa: PLC0415
 
     return create_transform(resolution, is_training=True, auto_augment=auto_augment, re_prob=0.0,
@@ -155,7 +154,9 @@ def train(model: nn.Module, recipe: Recipe, task: Any, data: dict[str, torch.Ten
         start, losses = int(state["epoch"]) + 1, list(state["losses"])
         log.info("resuming from %s at epoch %d", checkpoint, start)
     amp = recipe.amp and device.type == "cuda"
-    erase = None
+    erase, transform = None, None
+    if recipe.augment == "timm":
+        transform = timm_transform(task.resolution, recipe.auto_augment)
     if recipe.augment == "timm" and recipe.re_prob:
         from timm.data.random_erasing import RandomErasing  # noqa: PLC0415
 
@@ -167,7 +168,7 @@ def train(model: nn.Module, recipe: Recipe, task: Any, data: dict[str, torch.Ten
         total = 0.0
         for i in range(steps):
             idx = perm[i * recipe.batch_size:(i + 1) * recipe.batch_size]
-            xb = task.normalize(augment(data["x_train"][idx], recipe, task.resolution).to(device))
+            xb = task.normalize(augment(data["x_train"][idx], recipe, transform).to(device))
             yb = data["y_train"][idx].to(device)
             if erase is not None:
                 xb = erase(xb)
