@@ -74,9 +74,13 @@ def test_swap_brute_force(mlp_probe):
     assert get_proxy("swap").fn(mlp_probe) == brute_patterns(mlp_probe, [0, 1, 2])
 
 
-def test_nwot_brute_force(mlp_probe):
-    s = mlp_probe.inputs.shape[0]
-    net, h = mlp_probe.model, mlp_probe.inputs
+def test_nwot_brute_force():
+    """K is an integer matrix: the batch is chosen so that det K is far from 0 (a singular K makes
+    log|det| rounding noise in any LAPACK, -inf in some, about -18 in others)."""
+    net = mlp()
+    torch.manual_seed(2)
+    probe = Probe(net, torch.randn(12, 6), torch.randint(0, 3, (12,)))
+    s, h = 12, probe.inputs
     k = np.zeros((s, s))
     with torch.no_grad():
         for m in net:
@@ -84,7 +88,8 @@ def test_nwot_brute_force(mlp_probe):
             if isinstance(m, (nn.ReLU, nn.GELU)):
                 c = (h > 0).numpy()
                 k += (c[:, None, :] == c[None, :, :]).sum(-1)  # #units minus Hamming distance
-    assert get_proxy("nwot").fn(mlp_probe) == pytest.approx(np.linalg.slogdet(k)[1], rel=1e-12)
+    assert np.linalg.slogdet(k)[1] > 10
+    assert get_proxy("nwot").fn(probe) == pytest.approx(np.linalg.slogdet(k)[1], rel=1e-12)
 
 
 def test_zico_reference_code(mlp_probe):

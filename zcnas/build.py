@@ -180,7 +180,7 @@ def train(model: nn.Module, recipe: Recipe, task: Any, data: dict[str, torch.Ten
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 loss = torch.sum(-soft * F.log_softmax(model(xb).float(), 1), 1).mean()
             if not torch.isfinite(loss):
-                return {"accuracy": math.nan, "train_loss": float(loss), "epochs": epoch,
+                return {"accuracy": math.nan, "train_loss": float(loss.detach()), "epochs": epoch,
                         "status": "diverged", "reason": f"non-finite loss at epoch {epoch} step {i}"}
             opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -14,6 +14,9 @@ and cached, so proxies that share an artifact share the pass that produced it:
 * :attr:`Probe.input_grad` (input Jacobian rows), :attr:`Probe.hessian_grad` (``H g``),
   :attr:`Probe.layer_fisher`, :attr:`Probe.synflow_terms` (a float64 |θ| copy, norms removed).
 * :attr:`Probe.n_params`, :attr:`Probe.flops`.
+* :attr:`Probe.block_terms` (AZ-NAS per-block spectra), :meth:`Probe.ntk_eigs` (TE-NAS NTK),
+  :meth:`Probe.linear_regions` (TE-NAS), :attr:`Probe.first_sample_features` (MeCo),
+  :attr:`Probe.dss_terms` (TF-TAS).
 
 Depth percentiles (L-SWAG, method.md §1.4): layer ``l`` of ``D`` (1-based) falls in bucket
 ``int((l / D) * 100 // (100 / bins))``, buckets ``0..bins``.
@@ -55,6 +58,65 @@ def pack_patterns(pattern: torch.Tensor) -> torch.Tensor:
     return torch.stack(words, 1)
 
 
+def block_modules(model: nn.Module) -> list[nn.Module]:
+    """The network's blocks: children of the innermost ``nn.Sequential`` containers whose children are
+    all composite modules (NB201 cells, ViT blocks, ResNet/ConvNeXt blocks), in definition order."""
+
+    def is_container(m: nn.Module) -> bool:
+        return isinstance(m, nn.Sequential) and len(m) >= 2 and all(next(c.children(), None) is not None for c in m)
+
+    containers = [m for m in model.modules() if is_container(m)]
+    inner = [c for c in containers if not any(is_container(d) for d in c.modules() if d is not c)]
+    return [b for c in inner for b in c.children()]
+
+
+def channels_last_rows(f: torch.Tensor) -> torch.Tensor:
+    """A feature ``(B, C, *spatial)``, ``(B, tokens, C)`` or ``(B, C)`` as rows ``(B·positions, C)``."""
+    if f.dim() > 3:
+        return f.flatten(2).transpose(1, 2).reshape(-1, f.shape[1])
+    return f.reshape(-1, f.shape[-1])
+
+
+def spectral_entropy(f: torch.Tensor) -> float:
+    """Entropy −Σ p log(p + 1e-8) of the normalised eigenvalues p of the feature covariance over
+    rows ``(B·positions, C)`` (AZ-NAS expressivity of one feature; 0 for a constant feature)."""
+    rows = channels_last_rows(f.detach()).double()
+    rows = rows - rows.mean(0, keepdim=True)
+    s = torch.linalg.eigvalsh(rows.T @ rows / len(rows)).clamp_min(0)
+    if float(s.sum()) == 0:
+        return 0.0
+    p = s / s.sum()
+    return float(-(p * torch.log(p + 1e-8)).sum())
+
+
+def block_trainability(g_in: torch.Tensor, g_out: torch.Tensor) -> float:
+    """−σ − 1/(σ + 1e-6) + 2, σ the spectral norm of the block's cross-covariance g_inᵀ g_out / rows
+    (AZ-NAS trainability; 0 is best, at σ = 1); strided CNN inputs are pixel-unshuffled first."""
+    if g_in.dim() == 4 and g_in.shape[2:] != g_out.shape[2:]:
+        g_in = F.pixel_unshuffle(g_in, g_in.shape[2] // g_out.shape[2])
+    a, b = channels_last_rows(g_in).double(), channels_last_rows(g_out).double()
+    if len(a) != len(b):
+        return math.nan
+    sigma = float(torch.linalg.matrix_norm(a.T @ b / len(b), ord=2))
+    return -sigma - 1 / (sigma + 1e-6) + 2
+
+
+def linearised_copy(model: nn.Module, drop_norms: bool) -> nn.Module:
+    """A float64 eval-mode copy with every parameter and buffer replaced by its absolute value
+    (SynFlow/DSS linearisation); ``drop_norms`` replaces BatchNorm/LayerNorm/GroupNorm by identity."""
+    net = copy.deepcopy(model).double()
+    norm_types = (nn.modules.batchnorm._BatchNorm, nn.LayerNorm, nn.GroupNorm)
+    for mod in list(net.modules()):
+        for child_name, child in list(mod.named_children()):
+            if drop_norms and isinstance(child, norm_types):
+                setattr(mod, child_name, nn.Identity())
+    with torch.no_grad():
+        for t in net.state_dict().values():
+            if t.is_floating_point():
+                t.abs_()
+    return net.eval()
+
+
 def depth_bins(n_layers: int, bins: int = 10) -> list[int]:
     """Depth bucket of each of ``n_layers`` layers: ``int((l/D)*100 // (100/bins))``, l = 1..D."""
     return [int((i / n_layers) * 100 // (100 / bins)) for i in range(1, n_layers + 1)]
@@ -73,18 +135,24 @@ class Probe:
             passes. Exact for per-sample normalisation (LayerNorm ViTs); with BatchNorm in train
             mode each sub-batch is normalised with its own statistics.
         share_splits: the sub-batch count those shared passes use.
+        thin: builds a thin copy of the same architecture (NB201: C=1, N=1), used by
+            :meth:`linear_regions` as TE-NAS does; built once, under a fixed seed.
     """
 
     def __init__(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
                  loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy,
-                 share_passes: bool = False, share_splits: int = 2):
+                 share_passes: bool = False, share_splits: int = 2,
+                 thin: Callable[[], nn.Module] | None = None):
         self.model = model
         self.inputs = inputs
         self.targets = targets
         self.loss_fn = loss_fn
         self.share_passes = share_passes
         self.share_splits = share_splits
+        self.thin = thin
         self._grads: dict[int, list[torch.Tensor]] = {}
+        self._ntk: dict[int, torch.Tensor] = {}
+        self._regions: dict[tuple[int, int], int] = {}
         self._acts: list[torch.Tensor] | None = None
         self._layers: list[tuple[str, nn.Module]] | None = None
 
@@ -254,16 +322,7 @@ class Probe:
     def synflow_terms(self) -> list[float]:
         """Per Conv/Linear layer, Σ |θ ⊙ ∂R/∂θ| with R = 1ᵀ f(𝟙) on a float64 copy of the network
         with |θ| and normalisation layers removed (Tanaka et al. 2020; foresight ``synflow``, bn=False)."""
-        net = copy.deepcopy(self.model).double()
-        norm_types = (nn.modules.batchnorm._BatchNorm, nn.LayerNorm, nn.GroupNorm)
-        for mod in list(net.modules()):
-            for child_name, child in list(mod.named_children()):
-                if isinstance(child, norm_types):
-                    setattr(mod, child_name, nn.Identity())
-        with torch.no_grad():
-            for p in net.parameters():
-                p.abs_()
-        net.eval()
+        net = linearised_copy(self.model, drop_norms=True)
         layers = [m for m in net.modules() if isinstance(m, WEIGHT_TYPES)]
         x = torch.ones((1, *self.inputs.shape[1:]), dtype=torch.float64, device=self.inputs.device)
         with torch.enable_grad():
@@ -307,6 +366,138 @@ class Probe:
         bn = sum(math.log(math.sqrt(float(m.running_var.mean()))) for m in net.modules()
                  if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.running_var is not None)
         return float(diff), float(bn)
+
+    @cached_property
+    def block_terms(self) -> tuple[list[float], list[float], bool]:
+        """AZ-NAS terms over :func:`block_modules` from one train-mode forward of the batch:
+        (spectral entropy of the first block's input and of every block output, in forward order;
+        per block, :func:`block_trainability` of ∂(g_outᵀ out)/∂in for Rademacher g_out (a fixed
+        generator), identity blocks skipped; whether the features are token sequences (ViTs))."""
+        blocks = block_modules(self.model)
+        if not blocks:
+            raise ValueError("no blocks found: AZ-NAS needs an nn.Sequential of composite modules (cells, blocks)")
+        record: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+        def keep(_mod: nn.Module, inp: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
+            record.append((inp[0], out))
+
+        handles = [b.register_forward_hook(keep) for b in blocks]
+        gen = torch.Generator(device="cpu").manual_seed(0)
+        try:
+            with self._pass(), torch.enable_grad():
+                self.model(self.inputs)
+                expressivity = [spectral_entropy(f) for f in [record[0][0]] + [o for _, o in record]]
+                trainability = []
+                for inp, out in reversed(record):
+                    if not (inp.requires_grad and out.requires_grad):
+                        continue
+                    g_out = (torch.randint(0, 2, out.shape, generator=gen) * 2 - 1).to(out)
+                    g_in = torch.autograd.grad(out, inp, g_out, retain_graph=True, allow_unused=True)[0]
+                    g_in = torch.zeros_like(inp) if g_in is None else g_in
+                    if g_in.shape == g_out.shape and torch.equal(g_in, g_out):
+                        continue  # an identity block says nothing about trainability (AZ-NAS ViT code)
+                    trainability.append(block_trainability(g_in.detach(), g_out))
+        finally:
+            for h in handles:
+                h.remove()
+        return expressivity, trainability, record[0][1].dim() == 3
+
+    def ntk_eigs(self, n: int) -> torch.Tensor:
+        """Eigenvalues (ascending, float64) of the NTK Θ = J Jᵀ on the first ``n`` samples,
+        J_i = ∂(1ᵀ f(x_i))/∂θ over the Conv/Linear weights, one train-mode forward (TE-NAS ``get_ntk_n``)."""
+        if n not in self._ntk:
+            x = self.inputs[:n]
+            weights = self.weights
+            with self._pass(), torch.enable_grad():
+                out = self.model(x)
+                rows = []
+                for i in range(len(x)):
+                    go = torch.zeros_like(out)
+                    go[i] = 1
+                    g = torch.autograd.grad(out, weights, go, retain_graph=i < len(x) - 1, allow_unused=True)
+                    rows.append(torch.cat([gi.flatten() for gi in g if gi is not None]).double())
+                j = torch.stack(rows)
+            self._ntk[n] = torch.linalg.eigvalsh(j @ j.T)
+        return self._ntk[n]
+
+    def linear_regions(self, n: int, size: int) -> int:
+        """Distinct whole-network activation patterns (all activation layers, ``output > 0``) over N(0, 1)
+        inputs (a fixed generator), one train-mode no-grad forward: TE-NAS's ``LinearRegionCount``.
+
+        With :attr:`thin` (TE-NAS): ``n`` inputs of ``size x size`` pixels through the thin copy.
+        Without: the network itself on as many inputs as the batch, at its resolution (AZ-NAS's port)."""
+        key = (n, size)
+        if key not in self._regions:
+            if self.thin is not None:
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(0)
+                    net = self.thin().to(self.inputs.device)
+                shape: tuple[int, ...] = (n, *self.inputs.shape[1:-2], size, size)
+            else:
+                net, shape = self.model, tuple(self.inputs.shape)
+            x = torch.randn(shape, generator=torch.Generator().manual_seed(0)).to(self.inputs)
+            codes: list[torch.Tensor] = []
+
+            def on_act(_mod: nn.Module, _inp: object, out: torch.Tensor) -> None:
+                codes.append(pack_patterns((out > 0).reshape(len(out), -1).T))  # (n, words): one row a sample
+
+            handles = [m.register_forward_hook(on_act) for m in net.modules() if isinstance(m, ACT_TYPES)]
+            was_training = net.training
+            saved = [(b, b.detach().clone()) for b in net.buffers()]
+            try:
+                with torch.no_grad():
+                    net.train()
+                    net(x)
+                    for buf, old in saved:
+                        buf.copy_(old)
+            finally:
+                net.train(was_training)
+                for h in handles:
+                    h.remove()
+            self._regions[key] = int(torch.unique(torch.cat(codes, 1), dim=0).shape[0]) if codes else 1
+        return self._regions[key]
+
+    @cached_property
+    def first_sample_features(self) -> list[torch.Tensor]:
+        """Per module (forward order) whose output has a spatial or token axis: the first sample's
+        output as ``(channels, positions)`` from one train-mode no-grad forward (MeCo's hook)."""
+        feats: list[torch.Tensor] = []
+
+        def keep(_mod: nn.Module, _inp: object, out: object) -> None:
+            if isinstance(out, torch.Tensor) and out.dim() >= 3:
+                f = out[0].detach()
+                feats.append(f.reshape(f.shape[0], -1) if out.dim() > 3 else f.T)
+
+        handles = [m.register_forward_hook(keep) for m in self.model.modules()]
+        try:
+            with self._pass(), torch.no_grad():
+                self.model(self.inputs)
+        finally:
+            for h in handles:
+                h.remove()
+        return feats
+
+    @cached_property
+    def dss_terms(self) -> tuple[float, float]:
+        """TF-TAS on the linearised float64 copy (|θ|, norms kept, eval), R = 1ᵀ f(𝟙): (Σ over Linear
+        layers inside attention modules of ‖∂R/∂W‖_* ‖W‖_*, Σ over the other Conv/Linear of |W ⊙ ∂R/∂W|)."""
+        net = linearised_copy(self.model, drop_norms=False)
+        attn = {m for mod in net.modules() if "attention" in type(mod).__name__.lower()
+                for m in mod.modules()}
+        x = torch.ones((1, *self.inputs.shape[1:]), dtype=torch.float64, device=self.inputs.device)
+        with torch.enable_grad():
+            net(x).sum().backward()
+        msa, mlp = 0.0, 0.0
+        for m in net.modules():
+            weight = m.weight if isinstance(m, WEIGHT_TYPES) else None
+            if not isinstance(weight, torch.Tensor) or weight.grad is None:
+                continue
+            w, g = weight.detach(), weight.grad
+            if m in attn and isinstance(m, nn.Linear):
+                msa += float(torch.linalg.matrix_norm(g, "nuc") * torch.linalg.matrix_norm(w, "nuc"))
+            else:
+                mlp += float((w * g).abs().sum())
+        return msa, mlp
 
     @cached_property
     def n_params(self) -> int:

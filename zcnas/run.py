@@ -18,6 +18,8 @@ import math
 import sys
 import time
 import zlib
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -163,7 +165,8 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
             if todo:
                 torch.manual_seed(arch_seed(cfg.seed, key))
                 model = space.build(arch, num_classes=task.num_classes).to(device)
-                new = probe_and_score(model, x, y, todo, cfg.probe, key, fused=cfg.engine.fused)
+                thin = partial(space.thin, arch, task.num_classes) if hasattr(space, "thin") else None
+                new = probe_and_score(model, x, y, todo, cfg.probe, key, fused=cfg.engine.fused, thin=thin)
                 cache.put(key, keyed, new)
                 scores.update(new)
             else:
@@ -215,17 +218,19 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
 
 
 def probe_and_score(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, proxies: dict[str, Any],
-                    probe_cfg: Any, key: str, fused: bool = True) -> dict[str, float]:
+                    probe_cfg: Any, key: str, fused: bool = True,
+                    thin: Callable[[], torch.nn.Module] | None = None) -> dict[str, float]:
     """Probe ``model`` on (x, y) and score ``proxies``; on out-of-memory (CPU or GPU) halve the batch
     and retry, down to 2 images, then record NaN with the reason in the log.
 
     ``fused``: one probe shared by all proxies (each artifact computed once); ``False``: a fresh
-    probe per proxy, i.e. its own passes (the NASLib way, for comparison; same numbers)."""
+    probe per proxy, i.e. its own passes (the NASLib way, for comparison; same numbers). ``thin``
+    builds the space's thin copy of the architecture (TE-NAS linear regions), when it has one."""
     n = len(x)
     while True:
         try:
             args = (model, x[:n], y[:n])
-            kw = {"share_passes": probe_cfg.share_passes, "share_splits": probe_cfg.share_splits}
+            kw = {"share_passes": probe_cfg.share_passes, "share_splits": probe_cfg.share_splits, "thin": thin}
             if fused:
                 return score(Probe(*args, **kw), proxies)
             return {name: score(Probe(*args, **kw), {name: p})[name] for name, p in proxies.items()}

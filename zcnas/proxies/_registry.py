@@ -34,6 +34,11 @@ class ProxySpec:
 _REGISTRY: dict[str, ProxySpec] = {}
 
 
+class NotApplicable(ValueError):
+    """Raised by a proxy that does not apply to this network or task (e.g. progressivity on a ViT):
+    the score is recorded as NaN and the reason logged."""
+
+
 def register_proxy(name: str, needs: tuple[str, ...] = (), version: int = 1) -> Callable[[ProxyFn], ProxyFn]:
     """Decorator: register ``fn(probe, **params) -> float`` under ``name`` (duplicates raise)."""
 
@@ -71,7 +76,11 @@ def score(probe: Probe, proxies: Mapping[str, Mapping[str, Any]]) -> dict[str, f
             value = float(spec.fn(probe, **dict(params or {})))
         except torch.OutOfMemoryError:
             raise  # the caller retries with a smaller batch (zcnas.run.probe_and_score)
-        except (RuntimeError, ValueError, ArithmeticError, IndexError) as err:  # OOM is a RuntimeError
+        except NotApplicable as why:
+            log.info("proxy %s does not apply: %s -> NaN", name, why)
+            out[name] = math.nan
+            continue
+        except Exception as err:  # noqa: BLE001 - any failure of one proxy on one network is a NaN, logged
             log.warning("proxy %s failed: %s: %s -> NaN", name, type(err).__name__, err)
             value = math.nan
         if not math.isfinite(value):

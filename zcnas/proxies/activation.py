@@ -2,6 +2,8 @@
 
 * NASWOT: Mellor et al., "Neural Architecture Search without Training", ICML 2021,
   arXiv 2006.04647; reference ``automl/NASLib:naslib/predictors/utils/pruners/measures/nwot.py``.
+* Linear regions (``tenas_lr``): Chen, Gong, Wang, ICLR 2021 (TE-NAS); reference
+  ``VITA-Group/TENAS`` ``LinearRegionCount`` and AZ-NAS's ``indicators/te_nas.py``.
 * SWAP: Peng et al., "SWAP-NAS: Sample-Wise Activation Patterns for Ultra-fast NAS", ICLR 2024,
   arXiv 2403.04161; reference ``pym1024/SWAP:src/metrics/swap.py``.
 
@@ -11,9 +13,17 @@ Deliberate deviations:
 * SWAP: the original hooks only ReLUs with 4-D inputs, re-initialises weights N(0, 1) and averages
   32 re-inits on 16 samples; here it is one pass at the network's own init on the probe batch, all
   activation layers, 3-D token tensors included (tokens x hidden units per sample).
+* reg-SWAP counts all parameters in thousands, as the reference; μ and σ are user hyperparameters
+  that target a model size (defaults aim at NB201's ~0.1-1.5 M parameters; set them per space).
+* Linear regions: as TE-NAS, on a *thin* copy of the architecture that the space builds (NB201:
+  C=1, N=1; the stem is kept, so inputs have 3 channels) over 3,000 Gaussian 3x3 inputs. Spaces
+  without a thin copy (ViTs, timm) count on the network itself over batch-size Gaussian inputs at its
+  resolution (AZ-NAS's port), which saturates at the batch size. All activation types are hooked.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -47,3 +57,17 @@ def nwot(probe: Probe) -> float:
 def swap(probe: Probe) -> float:
     """Ψ = |{distinct sample patterns 1[a_v > 0] over units v}|, all layers. Reference: Peng+ ICLR'24."""
     return float(count_unique_patterns(probe.codes))
+
+
+@register_proxy("reg_swap", needs=("codes", "n_params"))
+def reg_swap(probe: Probe, mu: float = 1000.0, sigma: float = 1.0e6) -> float:
+    """Ψ · exp(−(Θ_p − μ)²/σ), Ψ the SWAP score and Θ_p the parameter count in thousands.
+    Reference: Peng et al., ICLR 2024 (regularised SWAP)."""
+    return swap(probe) * math.exp(-((probe.n_params / 1e3 - mu) ** 2) / sigma)
+
+
+@register_proxy("tenas_lr", needs=("linear_regions",))
+def tenas_lr(probe: Probe, n_samples: int = 3000, size: int = 3) -> float:
+    """#distinct whole-network activation patterns over ``n_samples`` N(0, 1) ``size``² inputs through
+    the space's thin copy (linear regions). Reference: Chen et al., ICLR 2021 (TE-NAS)."""
+    return float(probe.linear_regions(n_samples, size))

@@ -16,20 +16,20 @@ import math
 import torch
 
 from zcnas.probe import Probe
-from zcnas.proxies._registry import register_proxy
+from zcnas.proxies._registry import NotApplicable, register_proxy
 
 
 def _weights(probe: Probe) -> list[torch.Tensor]:
     return [w.detach().flatten() for w in probe.weights]
 
 
-@register_proxy("snip", needs=("grads",))
+@register_proxy("snip", needs=("grads", "weights"))
 def snip(probe: Probe) -> float:
     """Σ |g ⊙ θ|. Reference: Lee et al., ICLR 2019 (SNIP); foresight ``snip.py``."""
     return float(sum((g[0] * w).abs().sum() for g, w in zip(probe.grads(1), _weights(probe), strict=True)))
 
 
-@register_proxy("plain", needs=("grads",))
+@register_proxy("plain", needs=("grads", "weights"))
 def plain(probe: Probe) -> float:
     """Σ g ⊙ θ (no absolute value). Reference: Mozer & Smolensky 1989; foresight ``plain.py``."""
     return float(sum((g[0] * w).sum() for g, w in zip(probe.grads(1), _weights(probe), strict=True)))
@@ -41,13 +41,13 @@ def grad_norm(probe: Probe) -> float:
     return float(sum(g[0].norm() for g in probe.grads(1)))
 
 
-@register_proxy("l2_norm", needs=("layers",))
+@register_proxy("l2_norm", needs=("weights",))
 def l2_norm(probe: Probe) -> float:
     """Σ_layers ‖θ_l‖₂ (data-free). Reference: NAS-Bench-Suite-Zero ``l2_norm``."""
     return float(sum(w.norm() for w in _weights(probe)))
 
 
-@register_proxy("grasp", needs=("hessian_grad",))
+@register_proxy("grasp", needs=("hessian_grad", "weights"))
 def grasp(probe: Probe) -> float:
     """Σ −θ ⊙ (H g), H the loss Hessian (double backprop). Reference: Wang et al., ICLR 2020
     (GraSP); foresight ``grasp.py`` (the sign is the zero-cost one: higher = better)."""
@@ -87,7 +87,10 @@ def jacov(probe: Probe, k: float = 1e-5) -> float:
 def epe_nas(probe: Probe, k: float = 1e-5) -> float:
     """Σ_c |Σ log(|corr(J_c)| + k)| over classes c of the batch (J_c: input gradients of class-c
     samples). Reference: Lopes et al., ICANN 2021 (EPE-NAS); NASLib ``epe_nas.py``."""
-    j, y = probe.input_grad, probe.targets
+    y = probe.targets
+    if y.is_floating_point() or y.dim() != 1:
+        raise NotApplicable("epe_nas needs class labels; this task's targets are not 1-D integer classes")
+    j = probe.input_grad
     total = 0.0
     for c in torch.unique(y):
         jc = j[y == c]
@@ -105,3 +108,12 @@ def zen(probe: Probe) -> float:
     idstcv/ZenNAS ``compute_zen_score.py``; NASLib ``zen.py``."""
     diff, bn = probe.zen_terms
     return math.log(diff) + bn if diff > 0 else -math.inf
+
+
+@register_proxy("dss", needs=("dss_terms",))
+def dss(probe: Probe) -> float:
+    """log(Σ_MSA ‖∂R/∂W‖_* ‖W‖_* + Σ_other |W ⊙ ∂R/∂W|), R = 1ᵀ f(𝟙) on the |θ| float64 copy (norms
+    kept). On CNNs there is no attention layer and DSS is a synflow that keeps BatchNorm (eval mode).
+    Reference: Zhou et al., CVPR 2022 (TF-TAS DSS-indicator); AZ-NAS ``indicators/dss.py``."""
+    total = sum(probe.dss_terms)
+    return math.log(total) if total > 0 else -math.inf

@@ -193,6 +193,10 @@ class NB201Space:
         """The standalone network for ``arch`` (PyTorch default init)."""
         return NB201Network(arch, num_classes=num_classes, C=self.C, N=self.N)
 
+    def thin(self, arch: NB201Arch, num_classes: int = 10) -> nn.Module:
+        """The 1-channel, 1-cell-per-stage copy TE-NAS counts linear regions on (``model_config_thin``)."""
+        return NB201Network(arch, num_classes=num_classes, C=1, N=1)
+
     def param_count(self, arch: NB201Arch, num_classes: int = 10) -> int:
         """#params of ``build(arch, num_classes)`` (counted on the meta device: no memory, no init)."""
         with torch.device("meta"):
