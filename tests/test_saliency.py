@@ -64,7 +64,8 @@ def test_fisher_matches_hand_computed_activation_gradients(mlp):
     a2 = net[2](net[1](a1))
     a2.retain_grad()
     F.cross_entropy(a2, y).backward()
-    expected = sum(float((0.5 * ((a * a.grad) ** 2).mean(0)).sum()) for a in (a1, a2))  # foresight: pow(2).mean(0)
+    # foresight: pow(2).mean(0) per channel, broadcast to the channel's fan-in weights (6 and 5 here)
+    expected = sum(fan_in * float((0.5 * ((a * a.grad) ** 2).mean(0)).sum()) for a, fan_in in ((a1, 6), (a2, 5)))
     net.zero_grad()
     assert score(Probe(net, x, y), {"fisher": {}})["fisher"] == pytest.approx(expected, rel=1e-5)
 

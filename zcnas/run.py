@@ -133,9 +133,9 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
                     "%dx%d with a %d-class head (MLflow tag input_stand_in=true)",
                     task.name, cfg.batch_size, task.resolution, task.resolution, task.num_classes)
 
-    # 1. one deterministic batch of real images per seed
+    # 1. one deterministic batch of real images per seed (probe.batch_seed, = seed unless overridden)
     device = resolve_device(cfg.device)
-    x, y = (t.to(device) for t in task.batch(cfg.batch_size, cfg.seed))
+    x, y = (t.to(device) for t in task.batch(cfg.batch_size, cfg.probe.batch_seed))
     targets = benchmark.targets if benchmark is not None else []
     precomputed = benchmark.scores if benchmark is not None else None  # read, not computed (Suite-Zero)
     columns = [*proxies, *(precomputed.columns if precomputed is not None else [])]

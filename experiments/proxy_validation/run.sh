@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# experiments/proxy_validation: the 13 NAS-Bench-Suite-Zero proxies computed by zcnas on Suite-Zero's
-# own NB201 cells, next to Suite-Zero's precomputed scores (benchmark.precomputed=all), 2 local shards.
-# Measured on the first 200 of the 725 cells (n_archs=200, seed 0); n_archs=725 for all of them.
+# experiments/proxy_validation: every registered proxy (proxy=all: Suite-Zero's 13 and the rest of the
+# zoo) computed by zcnas on all 725 of Suite-Zero's NB201 cells, next to Suite-Zero's precomputed
+# scores (benchmark.precomputed=all), 2 local shards; then the batch-variance rerun (probe.batch_seed=1,
+# same cells and inits, another 64 images) of the data-dependent Suite-Zero proxies.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-.venv/bin/python}
+OUT=logs/experiments/proxy_validation
 "$PY" -m zcnas.run -m launcher=local shard.count=2 shard.index=0,1 benchmark=suite_zero_nb201 \
-  benchmark.target=cifar10 benchmark.precomputed=all proxy=suite_zero n_archs=${N:-200} \
-  hydra.sweep.dir=logs/experiments/proxy_validation/cifar10
-"$PY" experiments/proxy_validation/summarize.py logs/experiments/proxy_validation/cifar10/merged
+  benchmark.target=cifar10 benchmark.precomputed=all proxy=all n_archs=${N:-725} threads=1 \
+  hydra.sweep.dir=$OUT/cifar10
+"$PY" -m zcnas.run -m launcher=local shard.count=2 shard.index=0,1 benchmark=suite_zero_nb201 \
+  benchmark.target=cifar10 'proxy=[snip,grasp,fisher,grad_norm,jacov,epe_nas,plain,nwot]' \
+  n_archs=${N:-725} threads=1 probe.batch_seed=1 hydra.sweep.dir=$OUT/cifar10_batch1
+"$PY" experiments/proxy_validation/summarize.py $OUT/cifar10/merged $OUT/cifar10_batch1/merged

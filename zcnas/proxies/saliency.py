@@ -54,12 +54,14 @@ def grasp(probe: Probe) -> float:
     return float(sum((-w * hg).sum() for w, hg in zip(_weights(probe), probe.hessian_grad, strict=True)))
 
 
-@register_proxy("fisher", needs=("layer_fisher",), version=2)
+@register_proxy("fisher", needs=("layer_fisher", "weights"), version=3)
 def fisher(probe: Probe) -> float:
-    """Σ_layers Σ_channels ½ mean_n (Σ_spatial a ⊙ ∂L/∂a)², a = each Conv/Linear output (v2: square
-    before the sample mean, as foresight; v1 squared the mean and anti-correlated with Suite-Zero's).
-    Reference: Theis et al. 2018; Turner et al., ICLR 2020 (BlockSwap); foresight ``fisher.py``."""
-    return float(sum(probe.layer_fisher))
+    """Σ_layers fan_in · Σ_channels ½ mean_n (Σ_spatial a ⊙ ∂L/∂a)², a = each Conv/Linear output.
+    The fan-in factor (numel of a channel's weights) is foresight's ``reshape_elements``: each
+    channel's value is broadcast to every weight of that channel before the sum (v3; v2 summed
+    channels, ρ 0.90 with Suite-Zero's scores; v1 squared the sample mean).
+    Reference: Theis et al. 2018; Turner et al., ICLR 2020 (BlockSwap); foresight/NASLib ``fisher.py``."""
+    return float(sum(f * w[0].numel() for f, w in zip(probe.layer_fisher, probe.weights, strict=True)))
 
 
 @register_proxy("synflow", needs=("synflow_terms",))
