@@ -16,7 +16,7 @@ from zcnas.spaces import AutoFormerSpace
 
 CELL = "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_3x3~0|avg_pool_3x3~1|nor_conv_3x3~2|"
 DECLARED_NAN = {("autoformer", "aznas_progressivity")}  # AZ-NAS omits progressivity for ViTs
-ARTIFACTS = {"acts", "codes", "layers", "grads", "weights", "input_grad", "hessian_grad", "layer_fisher",
+ARTIFACTS = {"acts", "codes", "layers", "grads", "full_grads", "weights", "input_grad", "hessian_grad", "layer_fisher",
              "synflow_terms", "zen_terms", "block_terms", "ntk_eigs", "linear_regions",
              "first_sample_features", "dss_terms", "n_params", "flops"}
 

@@ -126,3 +126,24 @@ def test_fused_engine_equals_one_probe_per_proxy(which, tiny_nb201, batch16):
     assert set(fused) == set(list_proxies())
     for name in proxies:
         assert fused[name] == pytest.approx(alone[name], rel=1e-5, nan_ok=True), name
+
+
+def test_fused_engine_runs_one_full_batch_pass_for_the_suite_zero_proxies(tiny_nb201, batch16):
+    """The 13 Suite-Zero proxies on one probe: one forward of the network serves activations, the
+    loss gradient, Fisher, H g and the input gradient; the FLOP count adds a 1-image forward. One
+    probe per proxy runs the network once per proxy (zen and synflow run on copies)."""
+    from omegaconf import OmegaConf
+
+    from zcnas.run import probe_and_score
+
+    net = tiny_nb201.build(tiny_nb201.decode("|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_3x3~0|avg_pool_3x3~1|nor_conv_3x3~2|"))
+    sizes: list[int] = []
+    net.register_forward_pre_hook(lambda mod, inp: sizes.append(len(inp[0])) if mod is net else None)
+    suite = ["params", "flops", "synflow", "snip", "grasp", "fisher", "grad_norm", "jacov", "nwot", "epe_nas",
+             "zen", "plain", "l2_norm"]
+    cfg = OmegaConf.create({"share_passes": False, "share_splits": 2})
+    probe_and_score(net, *batch16, {n: {} for n in suite}, cfg, "a", fused=True)
+    assert sorted(sizes) == [1, 16]
+    sizes.clear()
+    probe_and_score(net, *batch16, {n: {} for n in suite}, cfg, "a", fused=False)
+    assert sorted(sizes) == [1] + [16] * 9  # snip, plain, grad_norm, grasp, fisher, jacov, epe_nas, nwot, l2_norm

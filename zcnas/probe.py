@@ -29,9 +29,10 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, nullcontext
 from functools import cached_property
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -117,6 +118,20 @@ def linearised_copy(model: nn.Module, drop_norms: bool) -> nn.Module:
     return net.eval()
 
 
+FULL_PASS = ("acts", "full_grads", "layer_fisher", "hessian_grad", "input_grad")
+"""Artifacts one full-batch train-mode pass can serve together (:meth:`Probe._full_pass`)."""
+
+
+def fisher_term(a: torch.Tensor | None, grad: torch.Tensor | None) -> float:
+    """Σ_channels ½ mean_n (Σ_spatial a ⊙ ∂L/∂a)² of one layer output ``a`` (square, then mean over
+    samples, as foresight's ``g_nk.pow(2).mean(0).mul(0.5)``; Theis et al. 2018); 0 without a gradient."""
+    if a is None or grad is None:
+        return 0.0
+    prod = (a.detach() * grad.detach())  # (N, C), (N, tokens, C) or (N, C, *spatial)
+    per = prod.sum(1) if prod.dim() == 3 else prod.flatten(2).sum(2) if prod.dim() > 3 else prod
+    return float((0.5 * (per ** 2).mean(0)).sum())
+
+
 def depth_bins(n_layers: int, bins: int = 10) -> list[int]:
     """Depth bucket of each of ``n_layers`` layers: ``int((l/D)*100 // (100/bins))``, l = 1..D."""
     return [int((i / n_layers) * 100 // (100 / bins)) for i in range(1, n_layers + 1)]
@@ -151,6 +166,8 @@ class Probe:
         self.share_splits = share_splits
         self.thin = thin
         self._grads: dict[int, list[torch.Tensor]] = {}
+        self._store: dict[str, Any] = {}
+        self._planned: set[str] = set()
         self._ntk: dict[int, torch.Tensor] = {}
         self._regions: dict[tuple[int, int], int] = {}
         self._acts: list[torch.Tensor] | None = None
@@ -172,34 +189,32 @@ class Probe:
             self.model.zero_grad(set_to_none=True)
             self.model.train(was_training)
 
-    def _passes(self, n_chunks: int, backward: bool) -> list[torch.Tensor] | None:
-        """Hooked passes over ``n_chunks`` sub-batches: record layer order and activation
-        patterns (concatenated over chunks); with ``backward``, return per-layer stacked grads."""
-        names = {m: n for n, m in self.model.named_modules()}
+    def plan(self, needs: Iterable[str]) -> None:
+        """Declare the artifacts the coming proxies will read, so that one full-batch pass serves all
+        of :data:`FULL_PASS` that are wanted (called by :func:`zcnas.proxies.score`)."""
+        self._planned |= {"acts" if n == "codes" else n for n in needs}
+
+    def _passes(self, n_chunks: int) -> list[torch.Tensor]:
+        """Forward+backward over ``n_chunks`` sub-batches: per-layer stacked weight grads; with
+        ``share_passes``, also the activation patterns (concatenated over chunks)."""
         order: dict[nn.Module, None] = {}
         chunks: list[list[torch.Tensor]] = []
-
-        def on_weight(mod: nn.Module, _inp: object, _out: object) -> None:
-            order.setdefault(mod, None)
 
         def on_act(_mod: nn.Module, _inp: object, out: torch.Tensor) -> None:
             chunks[-1].append((out.detach() > 0).reshape(out.shape[0], -1))
 
-        handles = [m.register_forward_hook(on_weight) for m in self.model.modules()
-                   if isinstance(m, WEIGHT_TYPES)]
-        want_acts = self._acts is None and (not backward or self.share_passes)
+        handles = [m.register_forward_hook(lambda mod, _i, _o: order.setdefault(mod, None))
+                   for m in self.model.modules() if isinstance(m, WEIGHT_TYPES)]
+        want_acts = self._acts is None and self.share_passes
         handles += [m.register_forward_hook(on_act) for m in self.model.modules()
                     if want_acts and isinstance(m, ACT_TYPES)]
         per_split: list[list[torch.Tensor]] = []
         try:
-            with self._pass(), torch.set_grad_enabled(backward):
+            with self._pass(), torch.enable_grad():
                 for xs, ys in zip(self.inputs.chunk(n_chunks), self.targets.chunk(n_chunks), strict=True):
                     chunks.append([])
                     self.model.zero_grad(set_to_none=True)
-                    out = self.model(xs)
-                    if not backward:
-                        continue
-                    self.loss_fn(out, ys).backward()
+                    self.loss_fn(self.model(xs), ys).backward()
                     if not per_split:
                         per_split = [[] for _ in order]
                     for store, mod in zip(per_split, order, strict=True):
@@ -209,21 +224,87 @@ class Probe:
         finally:
             for h in handles:
                 h.remove()
-        if self._layers is None:
-            self._layers = [(names[m], m) for m in order]
+        self._set_layers(order)
         if want_acts:
             self._acts = [torch.cat(per_layer) for per_layer in zip(*chunks, strict=True)]
-        return [torch.stack(s) for s in per_split] if backward else None
+        return [torch.stack(s) for s in per_split]
+
+    def _set_layers(self, order: dict[nn.Module, None]) -> None:
+        if self._layers is None:
+            names = {m: n for n, m in self.model.named_modules()}
+            self._layers = [(names[m], m) for m in order]
+
+    def _full_pass(self, wanted: set[str]) -> None:
+        """One train-mode forward of the whole batch that serves every artifact of :data:`FULL_PASS`
+        wanted now or planned and not yet computed: activation patterns (hooks), the loss gradient
+        w.r.t. the weights (``grads(1)``) and the Conv/Linear outputs (Fisher) in one backward —
+        built differentiable when ``H g`` is wanted, then ``H g`` by a second backward — and the
+        input gradient of Σ f(x) by a backward of its own."""
+        from torch.nn.attention import SDPBackend, sdpa_kernel  # noqa: PLC0415
+
+        todo = {a for a in (wanted | self._planned) & set(FULL_PASS) if a not in self._store}
+        if self._acts is not None or (self.share_passes and self.share_splits > 1):
+            todo.discard("acts")
+        order: dict[nn.Module, None] = {}
+        outs: dict[nn.Module, torch.Tensor] = {}
+        patterns: list[torch.Tensor] = []
+
+        def on_weight(mod: nn.Module, _inp: object, out: torch.Tensor) -> None:
+            order.setdefault(mod, None)
+            if "layer_fisher" in todo and out.requires_grad:
+                outs[mod] = out  # the last call's output, as foresight's ``layer.act``
+
+        def on_act(_mod: nn.Module, _inp: object, out: torch.Tensor) -> None:
+            patterns.append((out.detach() > 0).reshape(out.shape[0], -1))
+
+        handles = [m.register_forward_hook(on_weight) for m in self.model.modules() if isinstance(m, WEIGHT_TYPES)]
+        handles += [m.register_forward_hook(on_act) for m in self.model.modules()
+                    if "acts" in todo and isinstance(m, ACT_TYPES)]
+        backward = bool(todo - {"acts"})
+        x = self.inputs.detach().clone().requires_grad_("input_grad" in todo)
+        double = "hessian_grad" in todo
+        try:  # fused attention kernels have no double backward
+            with self._pass(), torch.set_grad_enabled(backward), (
+                    sdpa_kernel(SDPBackend.MATH) if double else nullcontext()):
+                out = self.model(x)
+                self._set_layers(order)
+                weights = self.weights
+                if todo & {"full_grads", "layer_fisher", "hessian_grad"}:
+                    mods = [m for _, m in self.layers if m in outs]
+                    loss = self.loss_fn(out, self.targets)
+                    g = torch.autograd.grad(loss, [*weights, *(outs[m] for m in mods)], create_graph=double,
+                                            retain_graph=True, allow_unused=True)
+                    gw = [gi if gi is not None else torch.zeros_like(w) for gi, w in zip(g, weights, strict=False)]
+                    self._store["full_grads"] = [gi.detach().flatten().clone()[None] for gi in gw]
+                    if "layer_fisher" in todo:
+                        ga = dict(zip(mods, g[len(weights):], strict=True))
+                        self._store["layer_fisher"] = [fisher_term(outs.get(m), ga.get(m)) for _, m in self.layers]
+                    if double:
+                        pairs = [(gi, w) for gi, w in zip(g, weights, strict=False) if gi is not None]
+                        z = torch.stack([(gi * gi.detach()).sum() for gi, _ in pairs]).sum()
+                        hg = iter(torch.autograd.grad(z, [w for _, w in pairs], retain_graph=True, allow_unused=True))
+                        hgs = []
+                        for gi, w in zip(g, weights, strict=False):
+                            hv = next(hg) if gi is not None else None
+                            hgs.append((hv if hv is not None else torch.zeros_like(w)).detach().flatten())
+                        self._store["hessian_grad"] = hgs
+                if "input_grad" in todo:
+                    self._store["input_grad"] = torch.autograd.grad(out.sum(), x)[0].detach().reshape(len(x), -1)
+        finally:
+            for h in handles:
+                h.remove()
+        if "acts" in todo:
+            self._acts = patterns
 
     # ------------------------------------------------------------------ artifacts
     @property
     def acts(self) -> list[torch.Tensor]:
         """Per activation call, in forward order: bool ``(S, units)`` of ``output > 0``."""
         if self._acts is None:
-            if self.share_passes:
+            if self.share_passes and self.share_splits > 1:
                 self.grads(self.share_splits)
             else:
-                self._passes(1, backward=False)
+                self._full_pass({"acts"})
         assert self._acts is not None
         return self._acts
 
@@ -236,7 +317,7 @@ class Probe:
     def layers(self) -> list[tuple[str, nn.Module]]:
         """Weight-bearing Conv/Linear modules ``(name, module)`` in forward (first-call) order."""
         if self._layers is None:
-            self.acts  # noqa: B018 - any pass records the order
+            self._full_pass({"acts"} if self._acts is None else set())
         assert self._layers is not None
         return self._layers
 
@@ -245,78 +326,48 @@ class Probe:
 
         The batch is cut into ``n_splits`` equal chunks (``n_splits = S`` gives per-sample
         gradients); gradients are zeroed between chunks. Layers follow :attr:`layers`.
+        ``n_splits = 1`` comes from the shared full-batch pass.
         """
         if n_splits not in self._grads:
             if not 1 <= n_splits <= len(self.inputs):
                 raise ValueError(f"n_splits={n_splits} must be in [1, batch size {len(self.inputs)}]")
-            grads = self._passes(n_splits, backward=True)
-            assert grads is not None
-            self._grads[n_splits] = grads
+            if n_splits == 1:
+                self._full_pass({"full_grads", "acts"} if self.share_passes else {"full_grads"})
+                self._grads[1] = self._store["full_grads"]
+            else:
+                self._grads[n_splits] = self._passes(n_splits)
         return self._grads[n_splits]
+
+    @property
+    def full_grads(self) -> list[torch.Tensor]:
+        """Per layer, the whole-batch loss gradient ``(1, numel)`` (``grads(1)``, from the shared pass)."""
+        return self.grads(1)
 
     @property
     def weights(self) -> list[torch.Tensor]:
         """The weight tensors of :attr:`layers` (live parameters; never written by the probe)."""
         return [m.weight for _, m in self.layers]  # type: ignore[misc]
 
-    @cached_property
+    def _shared(self, name: str) -> Any:
+        if name not in self._store:
+            self._full_pass({name})
+        return self._store[name]
+
+    @property
     def input_grad(self) -> torch.Tensor:
         """Per-sample input gradient of the summed outputs, ``(S, numel)``: ∂(Σ f(x))/∂x (jacov, epe_nas)."""
-        x = self.inputs.detach().clone().requires_grad_(True)
-        with self._pass(), torch.enable_grad():
-            self.model(x).sum().backward()
-        assert x.grad is not None
-        return x.grad.detach().reshape(len(x), -1)
+        return self._shared("input_grad")
 
-    @cached_property
+    @property
     def hessian_grad(self) -> list[torch.Tensor]:
         """Per layer, the Hessian-gradient product ``H g`` of the loss w.r.t. the Conv/Linear weights
         (double backprop, GraSP): ``g = ∂L/∂θ``, ``H g = ∂(g · stopgrad(g))/∂θ``; flattened."""
-        from torch.nn.attention import SDPBackend, sdpa_kernel  # noqa: PLC0415
+        return self._shared("hessian_grad")
 
-        weights = self.weights
-        with self._pass(), torch.enable_grad(), sdpa_kernel(SDPBackend.MATH):  # fused attention has no double backward
-            loss = self.loss_fn(self.model(self.inputs), self.targets)
-            g = torch.autograd.grad(loss, weights, create_graph=True, allow_unused=True)
-            pairs = [(gi, w) for gi, w in zip(g, weights, strict=True) if gi is not None]
-            z = torch.stack([(gi * gi.detach()).sum() for gi, _ in pairs]).sum()
-            hg = torch.autograd.grad(z, [w for _, w in pairs], allow_unused=True) if pairs else []
-        out, it = [], iter(hg)
-        for gi, w in zip(g, weights, strict=True):
-            h = next(it) if gi is not None else None
-            out.append((h if h is not None else torch.zeros_like(w)).detach().flatten())
-        return out
-
-    @cached_property
+    @property
     def layer_fisher(self) -> list[float]:
-        """Per Conv/Linear layer, Σ_channels ½ mean_n (Σ_spatial a ⊙ ∂L/∂a)² of its output ``a``
-        (square, then mean over samples, as foresight's ``g_nk.pow(2).mean(0).mul(0.5)``;
-        Theis et al. 2018), in :attr:`layers` order."""
-        outs: dict[nn.Module, torch.Tensor] = {}
-
-        def keep(mod: nn.Module, _inp: object, out: torch.Tensor) -> None:
-            if out.requires_grad:
-                out.retain_grad()
-                outs[mod] = out
-
-        mods = [m for _, m in self.layers]
-        handles = [m.register_forward_hook(keep) for m in mods]
-        try:
-            with self._pass(), torch.enable_grad():
-                self.loss_fn(self.model(self.inputs), self.targets).backward()
-                scores = []
-                for m in mods:
-                    a = outs.get(m)
-                    if a is None or a.grad is None:
-                        scores.append(0.0)
-                        continue
-                    prod = (a * a.grad).detach()  # (N, C), (N, tokens, C) or (N, C, *spatial)
-                    per = prod.sum(1) if prod.dim() == 3 else prod.flatten(2).sum(2) if prod.dim() > 3 else prod
-                    scores.append(float((0.5 * (per ** 2).mean(0)).sum()))
-        finally:
-            for h in handles:
-                h.remove()
-        return scores
+        """Per Conv/Linear layer, :func:`fisher_term` of its output, in :attr:`layers` order."""
+        return self._shared("layer_fisher")
 
     @cached_property
     def synflow_terms(self) -> list[float]:

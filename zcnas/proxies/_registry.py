@@ -70,6 +70,7 @@ def score(probe: Probe, proxies: Mapping[str, Mapping[str, Any]]) -> dict[str, f
     ends the run (out-of-memory is re-raised for the caller to retry with a smaller batch). Non-finite results (inf, NaN) are also recorded as NaN and logged.
     """
     out: dict[str, float] = {}
+    probe.plan(need for name in proxies for need in get_proxy(name).needs)
     for name, params in proxies.items():
         spec = get_proxy(name)
         try:

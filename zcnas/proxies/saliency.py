@@ -23,22 +23,22 @@ def _weights(probe: Probe) -> list[torch.Tensor]:
     return [w.detach().flatten() for w in probe.weights]
 
 
-@register_proxy("snip", needs=("grads", "weights"))
+@register_proxy("snip", needs=("full_grads", "weights"))
 def snip(probe: Probe) -> float:
     """Σ |g ⊙ θ|. Reference: Lee et al., ICLR 2019 (SNIP); foresight ``snip.py``."""
-    return float(sum((g[0] * w).abs().sum() for g, w in zip(probe.grads(1), _weights(probe), strict=True)))
+    return float(sum((g[0] * w).abs().sum() for g, w in zip(probe.full_grads, _weights(probe), strict=True)))
 
 
-@register_proxy("plain", needs=("grads", "weights"))
+@register_proxy("plain", needs=("full_grads", "weights"))
 def plain(probe: Probe) -> float:
     """Σ g ⊙ θ (no absolute value). Reference: Mozer & Smolensky 1989; foresight ``plain.py``."""
-    return float(sum((g[0] * w).sum() for g, w in zip(probe.grads(1), _weights(probe), strict=True)))
+    return float(sum((g[0] * w).sum() for g, w in zip(probe.full_grads, _weights(probe), strict=True)))
 
 
-@register_proxy("grad_norm", needs=("grads",))
+@register_proxy("grad_norm", needs=("full_grads",))
 def grad_norm(probe: Probe) -> float:
     """Σ_layers ‖g_l‖₂. Reference: Abdelfattah et al., ICLR 2021; foresight ``grad_norm.py``."""
-    return float(sum(g[0].norm() for g in probe.grads(1)))
+    return float(sum(g[0].norm() for g in probe.full_grads))
 
 
 @register_proxy("l2_norm", needs=("weights",))
