@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 PORT   ?= 5000
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-slow test-browser test-slurm slurm-up slurm-down lint bench ci ui calibrate experiment-nb201 clean
+.PHONY: help install run test test-slow test-gpu test-browser test-slurm slurm-up slurm-down lint bench ci ui calibrate experiment-nb201 clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-18s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ test-slow: install ## Integration tests over real data (minutes)
 
 test-browser: install ## MLflow UI in headless Chromium (apt: chromium chromium-driver); screenshots in test-artifacts/
 	$(PY) -m pytest -m browser
+
+test-gpu: install ## The proxy contract and a run on CUDA (skipped, with the reason, where there is no GPU)
+	$(PY) -m pytest -m gpu -rs
 
 test-slurm: install ## A 4-shard sweep and a pre-empted job on a real Slurm (make slurm-up first)
 	$(PY) -m pytest -m slurm

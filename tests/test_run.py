@@ -15,6 +15,7 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.errors import MissingConfigException
+from scipy import stats
 
 from zcnas.data import Task, asset_path, load_nb201, verify_file
 from zcnas.run import score_archs
@@ -198,3 +199,41 @@ def test_torchvision_layouts_svhn_flowers_pets(tmp_path):
     assert pix.shape == (3, 24, 24, 3) and lab.tolist() == [0, 3, 25]
     with pytest.raises(FileNotFoundError, match="no Oxford-IIIT Pet data under"):
         Task(source="pets", root=str(tmp_path / "x")).pixels()
+
+
+def test_results_table_keeps_long_proxy_names_apart():
+    """The end-of-run table widens its first column to the longest proxy name."""
+    from zcnas.results import format_table
+
+    recs = [{"proxy": p, "target": "cifar10", "spearman": 0.5, "kendall": 0.4, "n": 10, "n_nan": 0}
+            for p in ("nwot", "aznas_progressivity")]
+    lines = format_table(recs).splitlines()
+    assert lines[2].split()[:2] == ["aznas_progressivity", "cifar10"]
+    assert len({line.index("cifar10") for line in lines[1:]}) == 1
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine (the gpu marker needs one)")
+def test_run_on_cuda_matches_the_cpu_ranking(tmp_path):
+    """``device=cuda``: a whole run on the GPU scores the same cells as on the CPU, to float tolerance
+    (cuDNN may pick TF32 / other summation orders, so the ranks, not the bits, must agree)."""
+    args = ("n_archs=8", "batch_size=16", "proxy=[lswag,nwot,synflow,snip]", "tracking=none", "space.C=4", "space.N=1")
+    score_archs(cfg_with(*args, "device=cpu"), tmp_path / "cpu")
+    score_archs(cfg_with(*args, "device=cuda"), tmp_path / "cuda")
+    cpu, gpu = (pd.read_csv(tmp_path / d / "scores.csv") for d in ("cpu", "cuda"))
+    assert list(cpu["arch"]) == list(gpu["arch"])
+    for p in ("lswag", "nwot", "synflow", "snip"):
+        assert np.isfinite(gpu[p]).all(), p
+        assert stats.spearmanr(cpu[p], gpu[p])[0] > 0.95, p
+
+
+def test_archs_in_flight_give_the_same_scores(tmp_path):
+    """engine.in_flight=3 (threads; CUDA streams on a GPU) scores each cell exactly as one at a time:
+    inits are seeded under one lock, TE-NAS's thin copy too, and rows keep the sample order."""
+    args = ("n_archs=6", "batch_size=16", "proxy=[lswag,tenas_lr,zen,nwot,snip]", "tracking=none", "space.C=4",
+            "space.N=1", "cache.path=null")
+    score_archs(cfg_with(*args), tmp_path / "one")
+    score_archs(cfg_with(*args, "engine.in_flight=3"), tmp_path / "three")
+    one, three = (pd.read_csv(tmp_path / d / "scores.csv") for d in ("one", "three"))
+    pd.testing.assert_frame_equal(one, three)
+    assert one[["lswag", "tenas_lr", "zen", "nwot", "snip"]].nunique().min() > 1

@@ -143,6 +143,7 @@ BAD = [  # (overrides, setup(tmp) -> extra overrides, expected one-line message)
     (["batch_size=2000"], None, "batch_size=2000 exceeds the 1000 images of task cifar10"),
     (["seed=-1"], None, "seed=-1 must be an integer >= 0"),
     (["threads=0"], None, "threads=0 must be an integer >= 1"),
+    (["engine.in_flight=0"], None, "engine.in_flight=0 must be an integer >= 1"),
     (["shard.index=3", "shard.count=3"], None, "shard.index=3 must be < shard.count=3"),
     (["shard.count=0"], None, "shard.count=0 must be an integer >= 1"),
     (["shard.count=2", "search=random"], None, "a search .* cannot be sharded"),

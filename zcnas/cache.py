@@ -1,8 +1,9 @@
 """Persistent score cache: every proxy score is written to SQLite the moment it is computed.
 
 A score is keyed by everything that determines it: the space and task configs, the batch size and
-seed (hence the probe batch and the per-arch init), the probe settings, the arch string, the proxy
-name and a hash of its parameters. Reruns read instead of recomputing; a run killed at any point
+seed (hence the probe batch and the per-arch init), the probe settings, the device type (CPU and
+CUDA scores agree only to float tolerance), the arch string, the proxy name and a hash of its
+parameters. Reruns read instead of recomputing; a run killed at any point
 loses at most the architecture in flight. WAL mode and a busy timeout let concurrent jobs (Slurm
 arrays, submitit) share one database file.
 """

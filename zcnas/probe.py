@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import copy
 import math
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from functools import cached_property
@@ -117,6 +118,10 @@ def linearised_copy(model: nn.Module, drop_norms: bool) -> nn.Module:
                 t.abs_()
     return net.eval()
 
+
+RNG_LOCK = threading.Lock()
+"""Held while the global torch RNG is seeded and used (model init, TE-NAS thin copy), so architectures
+probed in several threads (``engine.in_flight``) get the same weights as one at a time."""
 
 FULL_PASS = ("acts", "full_grads", "layer_fisher", "hessian_grad", "input_grad")
 """Artifacts one full-batch train-mode pass can serve together (:meth:`Probe._full_pass`)."""
@@ -480,7 +485,7 @@ class Probe:
         key = (n, size)
         if key not in self._regions:
             if self.thin is not None:
-                with torch.random.fork_rng(devices=[]):
+                with RNG_LOCK, torch.random.fork_rng(devices=[]):
                     torch.manual_seed(0)
                     net = self.thin().to(self.inputs.device)
                 shape: tuple[int, ...] = (n, *self.inputs.shape[1:-2], size, size)

@@ -71,10 +71,11 @@ def scatter_plot(path: Path, table: pd.DataFrame, proxy: str, targets: Sequence[
 
 def format_table(correlations: list[dict[str, Any]]) -> str:
     """A small fixed-width table: proxy, target, Spearman, Kendall, n (n_nan when any)."""
-    lines = [f"{'proxy':<14}{'target':<18}{'Spearman':>9}{'Kendall':>9}{'n':>7}"]
+    w = max([14, *(len(str(r["proxy"])) + 2 for r in correlations)])
+    lines = [f"{'proxy':<{w}}{'target':<18}{'Spearman':>9}{'Kendall':>9}{'n':>7}"]
     for r in correlations:
         nan = f"  ({r['n_nan']} NaN)" if r["n_nan"] else ""
-        lines.append(f"{r['proxy']:<14}{r['target']:<18}{r['spearman']:>9.4f}{r['kendall']:>9.4f}"
+        lines.append(f"{r['proxy']:<{w}}{r['target']:<18}{r['spearman']:>9.4f}{r['kendall']:>9.4f}"
                      f"{r['n']:>7}{nan}")
     return "\n".join(lines)
 

@@ -18,7 +18,10 @@ import math
 import sys
 import time
 import zlib
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -30,7 +33,7 @@ from tqdm import tqdm
 
 from zcnas.cache import NullCache, ScoreCache
 from zcnas.metrics import correlate
-from zcnas.probe import Probe
+from zcnas.probe import RNG_LOCK, Probe
 from zcnas.proxies import get_proxy, score
 from zcnas.results import ScoreWriter, format_table, write_outputs
 
@@ -56,6 +59,7 @@ def check_config(cfg: Any) -> None:
     for key, lo in (("n_archs", 1), ("seed", 0), ("batch_size", 1), ("log_every", 1), ("threads", 1)):
         if cfg.get(key) is not None or key == "n_archs":
             integer(key, cfg.get(key), lo)
+    integer("engine.in_flight", cfg.engine.in_flight, 1)
     integer("shard.count", cfg.shard.count, 1)
     integer("shard.index", cfg.shard.index, 0)
     if cfg.shard.index >= cfg.shard.count:
@@ -147,26 +151,34 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
 
     context = {**{k: OmegaConf.to_container(cfg[k], resolve=True) for k in ("space", "task", "probe")},
-               "batch_size": cfg.batch_size, "seed": cfg.seed}
+               "batch_size": cfg.batch_size, "seed": cfg.seed, "device": device.type}
     cache = ScoreCache(cfg.cache.path, context) if cfg.cache.path else NullCache()
     keyed = {n: {**p, "_version": get_proxy(n).version} for n, p in proxies.items()}  # cache keys
     n_cached = 0
+
+    def probe_one(arch: Any, key: str, todo: dict[str, Any]) -> dict[str, float]:
+        """Build ``arch`` (seeded by (seed, arch) alone) and score ``todo`` on it; any worker thread."""
+        if not todo:
+            return {}
+        with RNG_LOCK:  # the global RNG seeds the init; worker threads take turns
+            torch.manual_seed(arch_seed(cfg.seed, key))
+            model = space.build(arch, num_classes=task.num_classes).to(device)
+        thin = partial(space.thin, arch, task.num_classes) if hasattr(space, "thin") else None
+        with torch.cuda.stream(torch.cuda.Stream(device)) if device.type == "cuda" else nullcontext():
+            return probe_and_score(model, x, y, todo, cfg.probe, key, fused=cfg.engine.fused, thin=thin)
 
     def score_batch(archs: list[Any]) -> list[dict[str, float]]:
         nonlocal n_cached
         keys = [space.encode(a) for a in archs]
         truth = benchmark.lookup(keys) if benchmark is not None else None
         read = precomputed.reindex(keys) if precomputed is not None else None
+        cached = [cache.get(key, keyed) for key in keys]
+        jobs = [(a, k, {n: p for n, p in proxies.items() if n not in c}) for a, k, c in zip(archs, keys, cached, strict=True)]
+        done = in_order(lambda job: probe_one(*job), jobs, cfg.engine.in_flight)
         out = []
-        for arch in tqdm(archs, desc="scoring", disable=None, mininterval=2, leave=False):
-            key = space.encode(arch)
-            scores = cache.get(key, keyed)
-            todo = {n: p for n, p in proxies.items() if n not in scores}
+        for key, scores, (_, _, todo), new in tqdm(zip(keys, cached, jobs, done, strict=True), total=len(keys), desc="scoring",
+                                                   disable=None, mininterval=2, leave=False):
             if todo:
-                torch.manual_seed(arch_seed(cfg.seed, key))
-                model = space.build(arch, num_classes=task.num_classes).to(device)
-                thin = partial(space.thin, arch, task.num_classes) if hasattr(space, "thin") else None
-                new = probe_and_score(model, x, y, todo, cfg.probe, key, fused=cfg.engine.fused, thin=thin)
                 cache.put(key, keyed, new)
                 scores.update(new)
             else:
@@ -215,6 +227,22 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
     print(format_table(correlations))
     print(f"{len(archs)} archs in {seconds:.1f} s -> {out_dir}" + (f" (MLflow run {run_id})" if run_id else ""))
     return {"correlations": correlations, "summary": summary, "run_id": run_id}
+
+
+def in_order(fn: Callable[[Any], Any], items: list[Any], in_flight: int) -> Iterator[Any]:
+    """``fn`` over ``items``, results in input order, at most ``in_flight`` computed at once (threads;
+    1 = plain sequential map). Keeps a GPU busy with several small architectures in flight."""
+    if in_flight <= 1:
+        yield from map(fn, items)
+        return
+    with ThreadPoolExecutor(max_workers=in_flight) as pool:
+        pending: deque[Future[Any]] = deque()
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= in_flight:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def probe_and_score(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, proxies: dict[str, Any],

@@ -1,50 +1,110 @@
-"""Summarise experiments/proxy_validation: each NAS-Bench-Suite-Zero proxy computed by zcnas vs the
-precomputed score in Suite-Zero's file (same cells), and both vs the ground truth.
+"""Summarise experiments/proxy_validation (the markdown tables of its README).
 
-Usage: python experiments/proxy_validation/summarize.py <merged run dir> [<run dir whose proxy columns replace those>]
+1. The 13 NAS-Bench-Suite-Zero proxies computed by zcnas vs the precomputed scores in Suite-Zero's
+   file (same 725 cells), both vs the ground truth, and ours on a second batch of 64 images
+   (``--batch1``: how much of a gap the batch alone explains).
+2. The rest of the zoo on the same cells (``--extra`` run dirs add columns, e.g. tenas_ntk on 150).
+3. foresight's six proxies on 1000+ random cells (``--foresight``) next to the public numbers.
+
+Usage: python experiments/proxy_validation/summarize.py --main DIR [--batch1 DIR] [--extra DIR ...]
+       [--foresight DIR]
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.stats import spearmanr
+from scipy.stats import kendalltau, spearmanr
 
 from zcnas.data import load_nb201
+from zcnas.proxies import list_proxies
 
 SUITE = ["params", "flops", "synflow", "snip", "grasp", "fisher", "grad_norm", "jacov", "nwot", "epe_nas",
          "zen", "plain", "l2_norm"]
+# SamsungLabs/zero-cost-nas (Abdelfattah et al., ICLR 2021), all 15,625 cells, batch 64, CIFAR-10
+# validation accuracy (docs/proxies.md).
+FORESIGHT_C10 = {"grad_norm": 0.594, "snip": 0.596, "grasp": 0.514, "fisher": 0.360, "synflow": 0.737,
+                 "jacov": 0.731}
 
 
 def rho(a: pd.Series, b: pd.Series) -> float:
+    """Spearman over the rows where both are finite."""
     ok = np.isfinite(a.to_numpy(float)) & np.isfinite(b.to_numpy(float))
     return float(spearmanr(a[ok], b[ok])[0]) if ok.sum() > 2 else float("nan")
 
 
-def main(run_dir: Path, *extras: Path) -> None:
-    """Print the markdown table."""
-    df = pd.read_csv(run_dir / "scores.csv").set_index("arch")
-    for extra in extras:  # e.g. a rerun of one fixed proxy on the same cells
-        new = pd.read_csv(extra / "scores.csv").set_index("arch")
-        for c in (c for c in new.columns if c in SUITE):
-            df[c] = new[c].reindex(df.index)
-    target = [c for c in df.columns if c not in SUITE and not c.startswith("sz_")][0]
-    truth = load_nb201(target=target).table[target].reindex(df.index)
-    print(f"{len(df)} cells; ground truth: Suite-Zero's `{target}` validation accuracy and NB201's 200-epoch test accuracy\n")
-    print("| proxy | ρ(ours, Suite-Zero's) | ours vs val acc | Suite-Zero's vs val acc | gap | ours vs NB201 test acc |")
-    print("|---|---|---|---|---|---|")
+def scores(run_dir: Path) -> pd.DataFrame:
+    """A run's scores.csv indexed by arch string."""
+    return pd.read_csv(run_dir / "scores.csv").set_index("arch")
+
+
+def suite_table(df: pd.DataFrame, target: str, truth: pd.Series, batch1: pd.DataFrame | None) -> None:
+    """Table 1: ours vs Suite-Zero's for the 13."""
+    print("| proxy | ρ(ours, Suite-Zero's) | ours vs val acc | Suite-Zero's vs val acc | gap | ours vs NB201 test acc"
+          " | ρ(ours batch 0, ours batch 1) | ours batch 1 vs val acc |")
+    print("|---|---|---|---|---|---|---|---|")
     for p in SUITE:
-        ours, a = df[p], rho(df[p], df[target])
-        if f"sz_{p}" not in df:  # Suite-Zero's NB201 file has no column for it
-            print(f"| {p} | – | {a:.3f} | – | – | {rho(ours, truth):.3f} |")
-            continue
-        theirs = df[f"sz_{p}"]
-        b = rho(theirs, df[target])
-        print(f"| {p} | {rho(ours, theirs):.3f} | {a:.3f} | {b:.3f} | {a - b:+.3f} | {rho(ours, truth):.3f} |")
+        a = rho(df[p], df[target])
+        row = [p, "–", f"{a:.3f}", "–", "–", f"{rho(df[p], truth):.3f}", "–", "–"]
+        if f"sz_{p}" in df:  # Suite-Zero's NB201 file has no zen column
+            b = rho(df[f"sz_{p}"], df[target])
+            row[1], row[3], row[4] = f"{rho(df[p], df[f'sz_{p}']):.3f}", f"{b:.3f}", f"{a - b:+.3f}"
+        if batch1 is not None and p in batch1:
+            other = batch1[p].reindex(df.index)
+            row[6], row[7] = f"{rho(df[p], other):.3f}", f"{rho(other, df[target]):.3f}"
+        print("| " + " | ".join(row) + " |")
+
+
+def zoo_table(df: pd.DataFrame, target: str, truth: pd.Series) -> None:
+    """Table 2: every other proxy on the same cells."""
+    print("| proxy | n | NaN | vs val acc (Spearman) | vs val acc (Kendall) | vs NB201 test acc |")
+    print("|---|---|---|---|---|---|")
+    for p in (p for p in list_proxies() if p in df and p not in SUITE):
+        col = df[p].to_numpy(float)
+        ok = np.isfinite(col) & np.isfinite(df[target].to_numpy(float))
+        tau = float(kendalltau(col[ok], df[target].to_numpy(float)[ok])[0])
+        print(f"| {p} | {int(ok.sum())} | {int((~np.isfinite(col)).sum())} | {rho(df[p], df[target]):.3f} | "
+              f"{tau:.3f} | {rho(df[p], truth):.3f} |")
+
+
+def foresight_table(run_dir: Path) -> None:
+    """Table 3: foresight's six on random cells vs NB201's 200-epoch test accuracy."""
+    df = scores(run_dir)
+    target = next(c for c in df.columns if c not in list_proxies() and not c.startswith("sz_"))
+    print(f"{len(df)} random NB201 cells (seed 0), ground truth NB201 `{target}` 200-epoch test accuracy\n")
+    print("| proxy | ours (Spearman) | foresight, 15,625 cells, val acc |")
+    print("|---|---|---|")
+    for p, public in FORESIGHT_C10.items():
+        print(f"| {p} | {rho(df[p], df[target]):.3f} | {public:.3f} |")
+
+
+def main() -> None:
+    """Print the markdown tables."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--main", type=Path, required=True, help="merged run dir over Suite-Zero's cells")
+    ap.add_argument("--batch1", type=Path, help="rerun with probe.batch_seed=1 on the same cells")
+    ap.add_argument("--extra", type=Path, nargs="*", default=[], help="runs whose columns are added")
+    ap.add_argument("--foresight", type=Path, help="run of foresight's six on random cells")
+    args = ap.parse_args()
+    df = scores(args.main)
+    for extra in args.extra:
+        new = scores(extra)
+        for c in (c for c in new.columns if c in list_proxies() and c not in df):
+            df[c] = new[c].reindex(df.index)
+    target = next(c for c in df.columns if c not in list_proxies() and not c.startswith("sz_"))
+    truth = load_nb201(target=target).table[target].reindex(df.index)
+    print(f"{len(df)} cells; ground truth: Suite-Zero's `{target}` validation accuracy and NB201's "
+          "200-epoch test accuracy\n")
+    suite_table(df, target, truth, scores(args.batch1) if args.batch1 else None)
+    print()
+    zoo_table(df, target, truth)
+    if args.foresight:
+        print()
+        foresight_table(args.foresight)
 
 
 if __name__ == "__main__":
-    main(*map(Path, sys.argv[1:]))
+    main()

@@ -45,11 +45,11 @@ def count_unique_patterns(codes: list[torch.Tensor]) -> int:
 def nwot(probe: Probe) -> float:
     """log|det K|, K = Σ_layers c cᵀ + (1−c)(1−c)ᵀ over binary codes c. Reference: Mellor+ ICML'21."""
     s = probe.inputs.shape[0]
-    k = torch.zeros(s, s, dtype=torch.float64)
+    k = torch.zeros(s, s, dtype=torch.float64, device=probe.inputs.device)
     for pattern in probe.acts:  # c cᵀ + (1−c)(1−c)ᵀ = 2 c cᵀ − r_i − r_j + units, r = row sums
         c = pattern.float()
         r = c.sum(1)
-        k += (2 * (c @ c.T) - r[:, None] - r[None, :] + c.shape[1]).double().cpu()
+        k += (2 * (c @ c.T) - r[:, None] - r[None, :] + c.shape[1]).double()
     return float(torch.linalg.slogdet(k)[1])
 
 
