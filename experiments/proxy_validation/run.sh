@@ -3,7 +3,8 @@
 # zoo) computed by zcnas on all 725 of Suite-Zero's NB201 cells, next to Suite-Zero's precomputed
 # scores (benchmark.precomputed=all), 2 local shards -- all but tenas_ntk (32 backward passes a cell,
 # ~55% of the time), which runs on the first 150 cells only; then the batch-variance rerun (probe.batch_seed=1,
-# same cells and inits, another 64 images) of the data-dependent Suite-Zero proxies; then foresight's six
+# same cells and inits, another 64 images) of the data-dependent Suite-Zero proxies, the init-variance
+# rerun (seed=1, same images); then foresight's six
 # proxies on 1000 random cells.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -17,8 +18,12 @@ OUT=logs/experiments/proxy_validation
 "$PY" -m zcnas.run -m launcher=local shard.count=2 shard.index=0,1 benchmark=suite_zero_nb201 \
   benchmark.target=cifar10 'proxy=[snip,grasp,fisher,grad_norm,jacov,epe_nas,plain,nwot]' \
   n_archs=${N:-725} threads=1 probe.batch_seed=1 hydra.sweep.dir=$OUT/cifar10_batch1
+# the init-variance rerun: seed=1 re-initialises every cell, probe.batch_seed=0 keeps the images
+"$PY" -m zcnas.run -m launcher=local shard.count=2 shard.index=0,1 benchmark=suite_zero_nb201 \
+  benchmark.target=cifar10 'proxy=[snip,grasp,fisher,grad_norm,jacov,epe_nas,plain,nwot]' \
+  n_archs=${N:-725} threads=1 seed=1 probe.batch_seed=0 hydra.sweep.dir=$OUT/cifar10_init1
 # foresight's six on 1000 random NB201 cells (seed 0) against NB201's 200-epoch test accuracy
 "$PY" -m zcnas.run -m launcher=local shard.count=2 shard.index=0,1 \
   'proxy=[grad_norm,snip,grasp,fisher,synflow,jacov]' n_archs=1000 threads=1 hydra.sweep.dir=$OUT/foresight_1000
 "$PY" experiments/proxy_validation/summarize.py --main $OUT/cifar10/merged --batch1 $OUT/cifar10_batch1/merged \
-  --extra $OUT/cifar10_ntk/merged --foresight $OUT/foresight_1000/merged
+  --init1 $OUT/cifar10_init1/merged --extra $OUT/cifar10_ntk/merged --foresight $OUT/foresight_1000/merged

@@ -2,11 +2,12 @@
 
 1. The 13 NAS-Bench-Suite-Zero proxies computed by zcnas vs the precomputed scores in Suite-Zero's
    file (same 725 cells), both vs the ground truth, and ours on a second batch of 64 images
-   (``--batch1``: how much of a gap the batch alone explains).
+   (``--batch1``) and with other inits (``--init1``): how much of a gap the batch or the init
+   alone explains.
 2. The rest of the zoo on the same cells (``--extra`` run dirs add columns, e.g. tenas_ntk on 150).
 3. foresight's six proxies on 1000+ random cells (``--foresight``) next to the public numbers.
 
-Usage: python experiments/proxy_validation/summarize.py --main DIR [--batch1 DIR] [--extra DIR ...]
+Usage: python experiments/proxy_validation/summarize.py --main DIR [--batch1 DIR] [--init1 DIR] [--extra DIR ...]
        [--foresight DIR]
 """
 
@@ -41,20 +42,21 @@ def scores(run_dir: Path) -> pd.DataFrame:
     return pd.read_csv(run_dir / "scores.csv").set_index("arch")
 
 
-def suite_table(df: pd.DataFrame, target: str, truth: pd.Series, batch1: pd.DataFrame | None) -> None:
-    """Table 1: ours vs Suite-Zero's for the 13."""
+def suite_table(df: pd.DataFrame, target: str, truth: pd.Series, reruns: dict[str, pd.DataFrame]) -> None:
+    """Table 1: ours vs Suite-Zero's for the 13; per rerun (another batch, another init), the agreement
+    of ours with itself and the rerun's ρ with the ground truth."""
     print("| proxy | ρ(ours, Suite-Zero's) | ours vs val acc | Suite-Zero's vs val acc | gap | ours vs NB201 test acc"
-          " | ρ(ours batch 0, ours batch 1) | ours batch 1 vs val acc |")
-    print("|---|---|---|---|---|---|---|---|")
+          + "".join(f" | ρ(ours, ours {r}) | ours {r} vs val acc" for r in reruns) + " |")
+    print("|---" * (6 + 2 * len(reruns)) + "|")
     for p in SUITE:
         a = rho(df[p], df[target])
-        row = [p, "–", f"{a:.3f}", "–", "–", f"{rho(df[p], truth):.3f}", "–", "–"]
+        row = [p, "–", f"{a:.3f}", "–", "–", f"{rho(df[p], truth):.3f}"]
         if f"sz_{p}" in df:  # Suite-Zero's NB201 file has no zen column
             b = rho(df[f"sz_{p}"], df[target])
             row[1], row[3], row[4] = f"{rho(df[p], df[f'sz_{p}']):.3f}", f"{b:.3f}", f"{a - b:+.3f}"
-        if batch1 is not None and p in batch1:
-            other = batch1[p].reindex(df.index)
-            row[6], row[7] = f"{rho(df[p], other):.3f}", f"{rho(other, df[target]):.3f}"
+        for rerun in reruns.values():
+            other = rerun[p].reindex(df.index) if p in rerun else None
+            row += [f"{rho(df[p], other):.3f}", f"{rho(other, df[target]):.3f}"] if other is not None else ["–", "–"]
         print("| " + " | ".join(row) + " |")
 
 
@@ -86,6 +88,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--main", type=Path, required=True, help="merged run dir over Suite-Zero's cells")
     ap.add_argument("--batch1", type=Path, help="rerun with probe.batch_seed=1 on the same cells")
+    ap.add_argument("--init1", type=Path, help="rerun with seed=1 probe.batch_seed=0 (other inits)")
     ap.add_argument("--extra", type=Path, nargs="*", default=[], help="runs whose columns are added")
     ap.add_argument("--foresight", type=Path, help="run of foresight's six on random cells")
     args = ap.parse_args()
@@ -98,7 +101,8 @@ def main() -> None:
     truth = load_nb201(target=target).table[target].reindex(df.index)
     print(f"{len(df)} cells; ground truth: Suite-Zero's `{target}` validation accuracy and NB201's "
           "200-epoch test accuracy\n")
-    suite_table(df, target, truth, scores(args.batch1) if args.batch1 else None)
+    reruns = {name: scores(d) for name, d in (("batch 1", args.batch1), ("init 1", args.init1)) if d}
+    suite_table(df, target, truth, reruns)
     print()
     zoo_table(df, target, truth)
     if args.foresight:
