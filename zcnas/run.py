@@ -21,7 +21,7 @@ import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import nullcontext
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -164,7 +164,7 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
             torch.manual_seed(arch_seed(cfg.seed, key))
             model = space.build(arch, num_classes=task.num_classes).to(device)
         thin = partial(space.thin, arch, task.num_classes) if hasattr(space, "thin") else None
-        with torch.cuda.stream(torch.cuda.Stream(device)) if device.type == "cuda" else nullcontext():
+        with own_stream(device):
             return probe_and_score(model, x, y, todo, cfg.probe, key, fused=cfg.engine.fused, thin=thin)
 
     def score_batch(archs: list[Any]) -> list[dict[str, float]]:
@@ -227,6 +227,19 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
     print(format_table(correlations))
     print(f"{len(archs)} archs in {seconds:.1f} s -> {out_dir}" + (f" (MLflow run {run_id})" if run_id else ""))
     return {"correlations": correlations, "summary": summary, "run_id": run_id}
+
+
+@contextmanager
+def own_stream(device: torch.device) -> Iterator[None]:
+    """On CUDA, a fresh stream that first waits for the current one (the batch and the weights were
+    queued there); elsewhere nothing."""
+    if device.type != "cuda":
+        yield
+        return
+    stream = torch.cuda.Stream(device)
+    stream.wait_stream(torch.cuda.current_stream(device))
+    with torch.cuda.stream(stream):
+        yield
 
 
 def in_order(fn: Callable[[Any], Any], items: list[Any], in_flight: int) -> Iterator[Any]:
