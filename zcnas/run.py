@@ -59,7 +59,8 @@ def check_config(cfg: Any) -> None:
     for key, lo in (("n_archs", 1), ("seed", 0), ("batch_size", 1), ("log_every", 1), ("threads", 1)):
         if cfg.get(key) is not None or key == "n_archs":
             integer(key, cfg.get(key), lo)
-    integer("engine.in_flight", cfg.engine.in_flight, 1)
+    if "engine" in cfg:
+        integer("engine.in_flight", cfg.engine.in_flight, 1)
     integer("shard.count", cfg.shard.count, 1)
     integer("shard.index", cfg.shard.index, 0)
     if cfg.shard.index >= cfg.shard.count:
