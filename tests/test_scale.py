@@ -68,6 +68,15 @@ def test_shards_merge_to_the_unsharded_run_with_mlflow_children(tmp_path):
     assert merged_run.data.metrics["spearman/nwot/cifar10"] == whole_run.data.metrics["spearman/nwot/cifar10"]
 
 
+def test_submitit_local_sweep_pickles_the_run_and_merges(tmp_path):
+    """launcher=local (submitit) pickles the task function of ``python -m zcnas.run`` by value, with
+    every global it reads: a lock or cache object there breaks every sweep (it did, twice)."""
+    cli(tmp_path, "-m", "launcher=local", "shard.count=2", "shard.index=0,1", "n_archs=4", *TINY,
+        "tracking=none", "proxy=[nwot,tenas_lr]", "engine.in_flight=2", "hydra.sweep.dir=sweep")
+    merged = pd.read_csv(tmp_path / "sweep" / "merged" / "scores.csv")
+    assert len(merged) == 4 and np.isfinite(merged[["nwot", "tenas_lr"]].to_numpy()).all()
+
+
 @pytest.mark.slow
 def test_merge_command_names_missing_shards(tmp_path, capsys):
     cli(tmp_path, "-m", "shard.count=3", "shard.index=0,2", "n_archs=6", *TINY, "tracking=none",

@@ -119,9 +119,17 @@ def linearised_copy(model: nn.Module, drop_norms: bool) -> nn.Module:
     return net.eval()
 
 
-RNG_LOCK = threading.Lock()
-"""Held while the global torch RNG is seeded and used (model init, TE-NAS thin copy), so architectures
-probed in several threads (``engine.in_flight``) get the same weights as one at a time."""
+_RNG_LOCK = threading.Lock()
+
+
+@contextmanager
+def seeded(seed: int, restore: bool = False) -> Iterator[None]:
+    """The global torch RNG seeded with ``seed`` while this thread holds a lock, so architectures built
+    in several threads (``engine.in_flight``) get the same weights as one at a time; ``restore`` puts
+    the RNG state back afterwards."""
+    with _RNG_LOCK, (torch.random.fork_rng(devices=[]) if restore else nullcontext()):
+        torch.manual_seed(seed)
+        yield
 
 FULL_PASS = ("acts", "full_grads", "layer_fisher", "hessian_grad", "input_grad")
 """Artifacts one full-batch train-mode pass can serve together (:meth:`Probe._full_pass`)."""
@@ -485,8 +493,7 @@ class Probe:
         key = (n, size)
         if key not in self._regions:
             if self.thin is not None:
-                with RNG_LOCK, torch.random.fork_rng(devices=[]):
-                    torch.manual_seed(0)
+                with seeded(0, restore=True):
                     net = self.thin().to(self.inputs.device)
                 shape: tuple[int, ...] = (n, *self.inputs.shape[1:-2], size, size)
             else:

@@ -33,7 +33,7 @@ from tqdm import tqdm
 
 from zcnas.cache import NullCache, ScoreCache
 from zcnas.metrics import correlate
-from zcnas.probe import RNG_LOCK, Probe
+from zcnas.probe import Probe, seeded
 from zcnas.proxies import get_proxy, score
 from zcnas.results import ScoreWriter, format_table, write_outputs
 
@@ -161,8 +161,7 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
         """Build ``arch`` (seeded by (seed, arch) alone) and score ``todo`` on it; any worker thread."""
         if not todo:
             return {}
-        with RNG_LOCK:  # the global RNG seeds the init; worker threads take turns
-            torch.manual_seed(arch_seed(cfg.seed, key))
+        with seeded(arch_seed(cfg.seed, key)):  # worker threads take turns with the global RNG
             model = space.build(arch, num_classes=task.num_classes).to(device)
         thin = partial(space.thin, arch, task.num_classes) if hasattr(space, "thin") else None
         with own_stream(device):
