@@ -60,16 +60,26 @@ def suite_table(df: pd.DataFrame, target: str, truth: pd.Series, reruns: dict[st
         print("| " + " | ".join(row) + " |")
 
 
-def zoo_table(df: pd.DataFrame, target: str, truth: pd.Series) -> None:
-    """Table 2: every other proxy on the same cells."""
+def zoo_table(df: pd.DataFrame, target: str, truth: pd.Series, scored: dict[str, pd.Index]) -> None:
+    """Table 2: every other proxy on the same cells (``scored``: the cells a partial run covered)."""
     print("| proxy | n | NaN | vs val acc (Spearman) | vs val acc (Kendall) | vs NB201 test acc |")
     print("|---|---|---|---|---|---|")
     for p in (p for p in list_proxies() if p in df and p not in SUITE):
-        col = df[p].to_numpy(float)
-        ok = np.isfinite(col) & np.isfinite(df[target].to_numpy(float))
-        tau = float(kendalltau(col[ok], df[target].to_numpy(float)[ok])[0])
-        print(f"| {p} | {int(ok.sum())} | {int((~np.isfinite(col)).sum())} | {rho(df[p], df[target]):.3f} | "
-              f"{tau:.3f} | {rho(df[p], truth):.3f} |")
+        rows = df.loc[scored.get(p, df.index)]
+        col, truth_p = rows[p].to_numpy(float), truth.reindex(rows.index)
+        print(f"| {p} | {int(np.isfinite(col).sum())} | {int((~np.isfinite(col)).sum())} | "
+              f"{rho(rows[p], rows[target]):.3f} | {tau(rows[p], rows[target]):.3f} | {rho(rows[p], truth_p):.3f} |")
+    az = ["aznas_expressivity", "aznas_progressivity", "aznas_trainability", "flops"]
+    if all(c in df for c in az):  # AZ-NAS's own aggregation, complexity = FLOPs (Lee & Ham, CVPR 2024)
+        combined = sum(np.log(df[c].rank() / len(df)) for c in az)
+        print(f"\nAZ-NAS, Σ log(rank/N) of expressivity, progressivity, trainability and FLOPs: Spearman "
+              f"{rho(combined, df[target]):.3f}, Kendall {tau(combined, df[target]):.3f} vs val acc")
+
+
+def tau(a: pd.Series, b: pd.Series) -> float:
+    """Kendall over the rows where both are finite."""
+    ok = np.isfinite(a.to_numpy(float)) & np.isfinite(b.to_numpy(float))
+    return float(kendalltau(a[ok], b[ok])[0]) if ok.sum() > 2 else float("nan")
 
 
 def foresight_table(run_dir: Path) -> None:
@@ -93,10 +103,11 @@ def main() -> None:
     ap.add_argument("--foresight", type=Path, help="run of foresight's six on random cells")
     args = ap.parse_args()
     df = scores(args.main)
+    scored: dict[str, pd.Index] = {}
     for extra in args.extra:
         new = scores(extra)
         for c in (c for c in new.columns if c in list_proxies() and c not in df):
-            df[c] = new[c].reindex(df.index)
+            df[c], scored[c] = new[c].reindex(df.index), new.index
     target = next(c for c in df.columns if c not in list_proxies() and not c.startswith("sz_"))
     truth = load_nb201(target=target).table[target].reindex(df.index)
     print(f"{len(df)} cells; ground truth: Suite-Zero's `{target}` validation accuracy and NB201's "
@@ -104,7 +115,7 @@ def main() -> None:
     reruns = {name: scores(d) for name, d in (("batch 1", args.batch1), ("init 1", args.init1)) if d}
     suite_table(df, target, truth, reruns)
     print()
-    zoo_table(df, target, truth)
+    zoo_table(df, target, truth, scored)
     if args.foresight:
         print()
         foresight_table(args.foresight)
