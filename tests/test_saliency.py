@@ -147,3 +147,14 @@ def test_fused_engine_runs_one_full_batch_pass_for_the_suite_zero_proxies(tiny_n
     sizes.clear()
     probe_and_score(net, *batch16, {n: {} for n in suite}, cfg, "a", fused=False)
     assert sorted(sizes) == [1] + [16] * 9  # snip, plain, grad_norm, grasp, fisher, jacov, epe_nas, nwot, l2_norm
+
+
+def test_input_independent_network_has_no_jacobian_correlation(tiny_nb201, batch16):
+    """A cell with no path from input to output (every input gradient 0): corrcoef is undefined, so
+    jacov and epe_nas are NaN as in the references (NASLib stores −1e8), never a top score."""
+    torch.manual_seed(0)
+    net = tiny_nb201.build(tiny_nb201.decode("|none~0|+|skip_connect~0|avg_pool_3x3~1|+|none~0|skip_connect~1|none~2|"))
+    out = score(Probe(net, *batch16), {"jacov": {}, "epe_nas": {}, "nwot": {}})
+    assert math.isnan(out["jacov"]) and math.isnan(out["epe_nas"])
+    live = tiny_nb201.build(tiny_nb201.decode("|nor_conv_3x3~0|+|skip_connect~0|avg_pool_3x3~1|+|none~0|skip_connect~1|none~2|"))
+    assert all(math.isfinite(v) for v in score(Probe(live, *batch16), {"jacov": {}, "epe_nas": {}}).values())

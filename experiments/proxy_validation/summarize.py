@@ -4,11 +4,12 @@
    file (same 725 cells), both vs the ground truth, and ours on a second batch of 64 images
    (``--batch1``) and with other inits (``--init1``): how much of a gap the batch or the init
    alone explains.
-2. The rest of the zoo on the same cells (``--extra`` run dirs add columns, e.g. tenas_ntk on 150).
+2. The rest of the zoo on the same cells (``--extra`` run dirs add columns, e.g. tenas_ntk on 150, or
+   replace them, e.g. a proxy rerun after a fix).
 3. foresight's six proxies on 1000+ random cells (``--foresight``) next to the public numbers.
 
 Usage: python experiments/proxy_validation/summarize.py --main DIR [--batch1 DIR] [--init1 DIR] [--extra DIR ...]
-       [--foresight DIR]
+       [--foresight DIR]     (a DIR is a run directory or its scores.csv, e.g. one of results/)
 """
 
 from __future__ import annotations
@@ -37,9 +38,9 @@ def rho(a: pd.Series, b: pd.Series) -> float:
     return float(spearmanr(a[ok], b[ok])[0]) if ok.sum() > 2 else float("nan")
 
 
-def scores(run_dir: Path) -> pd.DataFrame:
-    """A run's scores.csv indexed by arch string."""
-    return pd.read_csv(run_dir / "scores.csv").set_index("arch")
+def scores(path: Path) -> pd.DataFrame:
+    """A run's scores.csv (given the run directory or the file) indexed by arch string."""
+    return pd.read_csv(path / "scores.csv" if path.is_dir() else path).set_index("arch")
 
 
 def suite_table(df: pd.DataFrame, target: str, truth: pd.Series, reruns: dict[str, pd.DataFrame]) -> None:
@@ -99,14 +100,14 @@ def main() -> None:
     ap.add_argument("--main", type=Path, required=True, help="merged run dir over Suite-Zero's cells")
     ap.add_argument("--batch1", type=Path, help="rerun with probe.batch_seed=1 on the same cells")
     ap.add_argument("--init1", type=Path, help="rerun with seed=1 probe.batch_seed=0 (other inits)")
-    ap.add_argument("--extra", type=Path, nargs="*", default=[], help="runs whose columns are added")
+    ap.add_argument("--extra", type=Path, nargs="*", default=[], help="runs whose proxy columns are added (or replace)")
     ap.add_argument("--foresight", type=Path, help="run of foresight's six on random cells")
     args = ap.parse_args()
     df = scores(args.main)
     scored: dict[str, pd.Index] = {}
     for extra in args.extra:
         new = scores(extra)
-        for c in (c for c in new.columns if c in list_proxies() and c not in df):
+        for c in (c for c in new.columns if c in list_proxies()):  # added, or replacing a rerun proxy
             df[c], scored[c] = new[c].reindex(df.index), new.index
     target = next(c for c in df.columns if c not in list_proxies() and not c.startswith("sz_"))
     truth = load_nb201(target=target).table[target].reindex(df.index)

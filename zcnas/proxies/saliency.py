@@ -72,23 +72,30 @@ def synflow(probe: Probe) -> float:
     return math.log(total) if total > 0 else -math.inf
 
 
-def _corr_eigs(j: torch.Tensor) -> torch.Tensor:
+def _corrcoef(j: torch.Tensor) -> torch.Tensor | None:
+    """corrcoef of the rows of ``j`` in float64; None where it is undefined (a row of zero variance,
+    e.g. every row of an input-independent network: the references' NaN)."""
     c = torch.corrcoef(j.double())
-    return torch.linalg.eigvalsh(torch.nan_to_num(c, nan=0.0))
+    return None if bool(torch.isnan(c).any()) else c
 
 
-@register_proxy("jacov", needs=("input_grad",))
+@register_proxy("jacov", needs=("input_grad",), version=2)
 def jacov(probe: Probe, k: float = 1e-5) -> float:
     """−Σ_i (log(λ_i + k) + 1/(λ_i + k)), λ the eigenvalues of corrcoef(J), J the per-sample input
-    gradients. Reference: Mellor et al., arXiv 2006.04647 v1 (jacob_cov); NASLib ``jacov.py``."""
-    lam = _corr_eigs(probe.input_grad)
+    gradients; NaN where a sample's gradient is constant (the reference's failed ``eig``, NASLib's −1e8).
+    Reference: Mellor et al., arXiv 2006.04647 v1 (jacob_cov); NASLib ``jacov.py``."""
+    c = _corrcoef(probe.input_grad)
+    if c is None:
+        return math.nan
+    lam = torch.linalg.eigvalsh(c)
     return float(-(torch.log(lam + k) + 1.0 / (lam + k)).sum())
 
 
-@register_proxy("epe_nas", needs=("input_grad",))
+@register_proxy("epe_nas", needs=("input_grad",), version=2)
 def epe_nas(probe: Probe, k: float = 1e-5) -> float:
     """Σ_c |Σ log(|corr(J_c)| + k)| over classes c of the batch (J_c: input gradients of class-c
-    samples). Reference: Lopes et al., ICANN 2021 (EPE-NAS); NASLib ``epe_nas.py``."""
+    samples); NaN where a correlation is undefined, as the reference (v1 zeroed it, which ranked
+    input-independent networks best). Reference: Lopes et al., ICANN 2021 (EPE-NAS); NASLib ``epe_nas.py``."""
     y = probe.targets
     if y.is_floating_point() or y.dim() != 1:
         raise NotApplicable("epe_nas needs class labels; this task's targets are not 1-D integer classes")
@@ -98,7 +105,9 @@ def epe_nas(probe: Probe, k: float = 1e-5) -> float:
         jc = j[y == c]
         if len(jc) < 2:
             continue
-        corr = torch.nan_to_num(torch.corrcoef(jc.double()), nan=0.0)
+        corr = _corrcoef(jc)
+        if corr is None:
+            return math.nan
         total += abs(float(torch.log(corr.abs() + k).sum()))
     return total
 
