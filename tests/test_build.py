@@ -135,3 +135,22 @@ def test_vit_recipe_trains_an_autoformer_subnet_with_timm_augmentation(tmp_path)
     (row,) = [json.loads(line) for line in build(cfg).read_text().splitlines()]
     assert row["arch"].startswith("embed=") and row["meta"]["status"] == "ok" and row["meta"]["n_train"] == 40
     assert 0 <= row["cifar10"] <= 100 and math.log(10) - 0.5 < row["meta"]["train_loss"] < math.log(10) + 0.5
+
+
+def test_vit_recipe_randaugment_never_hands_pillow_zero_bits():
+    """conf/recipe/vit.yaml's RandAugment over 1000 draws: at magnitude 10 timm's PosterizeIncreasing
+    keeps 0 bits, which Pillow >= 12 rejects (a CI failure); the recipe clips magnitudes at 9."""
+    import random
+
+    from omegaconf import OmegaConf
+    from PIL import Image
+
+    from zcnas.build import timm_transform
+
+    recipe = OmegaConf.load(ROOT / "conf" / "recipe" / "vit.yaml")
+    transform = timm_transform(32, recipe.auto_augment)
+    random.seed(0)
+    np.random.seed(0)  # noqa: NPY002
+    img = Image.fromarray(np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8))
+    outs = [transform(img) for _ in range(1000)]
+    assert all(o.shape == (3, 32, 32) for o in outs)

@@ -17,6 +17,7 @@ import json
 import logging
 import math
 import os
+import random
 import sys
 import time
 from dataclasses import dataclass
@@ -162,7 +163,10 @@ def train(model: nn.Module, recipe: Recipe, task: Any, data: dict[str, torch.Ten
 
         erase = RandomErasing(recipe.re_prob, device=str(device))
     for epoch in range(start, recipe.epochs):
-        torch.manual_seed(seed * 100_003 + epoch)
+        epoch_seed = seed * 100_003 + epoch  # timm's RandAugment draws from `random` and numpy too
+        torch.manual_seed(epoch_seed)
+        random.seed(epoch_seed)
+        np.random.seed(epoch_seed % 2**32)  # noqa: NPY002
         perm = torch.randperm(n)
         model.train()
         total = 0.0
