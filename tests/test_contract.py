@@ -1,5 +1,5 @@
-"""The proxy contract over the whole registry (timm-style): on a tiny NB201 cell network and a tiny
-AutoFormer, on the CPU and (marker ``gpu``, skipped without CUDA) on CUDA, every registered proxy is finite (or NaN where it is declared not to apply), deterministic,
+"""The proxy contract over the whole registry (timm-style): on a tiny NB201 cell network, a tiny
+AutoFormer and timm's test_resnet / test_vit, on the CPU and (marker ``gpu``, skipped without CUDA) on CUDA, every registered proxy is finite (or NaN where it is declared not to apply), deterministic,
 leaves every weight and buffer unchanged, and reads only the probe artifacts it declares."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from zcnas.proxies import get_proxy, list_proxies, score
 from zcnas.spaces import AutoFormerSpace
 
 CELL = "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_3x3~0|avg_pool_3x3~1|nor_conv_3x3~2|"
-DECLARED_NAN = {("autoformer", "aznas_progressivity")}  # AZ-NAS omits progressivity for ViTs
+DECLARED_NAN = {("autoformer", "aznas_progressivity"), ("timm_vit", "aznas_progressivity")}  # AZ-NAS omits it for ViTs
 ARTIFACTS = {"acts", "codes", "layers", "grads", "full_grads", "weights", "input_grad", "hessian_grad", "layer_fisher",
              "synflow_terms", "zen_terms", "block_terms", "ntk_eigs", "linear_regions",
              "first_sample_features", "dss_terms", "n_params", "flops"}
@@ -38,6 +38,11 @@ def network(which, tiny_nb201):
     if which == "nb201":
         arch = tiny_nb201.decode(CELL)
         return tiny_nb201.build(arch, 10), lambda: tiny_nb201.thin(arch, 10)
+    if which.startswith("timm"):  # timm's own tiny test models, random init (no weights downloaded)
+        import timm
+
+        kw = {"img_size": 32} if which == "timm_vit" else {}
+        return timm.create_model("test_vit" if which == "timm_vit" else "test_resnet", num_classes=10, **kw), None
     space = AutoFormerSpace(variant="test", img_size=32, patch=8)
     return space.build(space.sample(1, np.random.default_rng(0))[0], num_classes=10), None
 
@@ -51,7 +56,7 @@ CUDA = pytest.param("cuda", marks=[pytest.mark.gpu, pytest.mark.skipif(
 
 
 @pytest.mark.parametrize("device", ["cpu", CUDA])
-@pytest.mark.parametrize("which", ["nb201", "autoformer"])
+@pytest.mark.parametrize("which", ["nb201", "autoformer", "timm_resnet", "timm_vit"])
 @pytest.mark.parametrize("name", list_proxies())
 def test_every_proxy_keeps_the_contract(name, which, device, tiny_nb201, batch16):
     net, thin = network(which, tiny_nb201)

@@ -65,7 +65,7 @@ def block_modules(model: nn.Module) -> list[nn.Module]:
     all composite modules (NB201 cells, ViT blocks, ResNet/ConvNeXt blocks), in definition order."""
 
     def is_container(m: nn.Module) -> bool:
-        return isinstance(m, nn.Sequential) and len(m) >= 2 and all(next(c.children(), None) is not None for c in m)
+        return isinstance(m, nn.Sequential) and len(m) >= 1 and all(next(c.children(), None) is not None for c in m)
 
     containers = [m for m in model.modules() if is_container(m)]
     inner = [c for c in containers if not any(is_container(d) for d in c.modules() if d is not c)]
