@@ -286,21 +286,16 @@ class Probe:
                     mods = [m for _, m in self.layers if m in outs]
                     loss = self.loss_fn(out, self.targets)
                     g = torch.autograd.grad(loss, [*weights, *(outs[m] for m in mods)], create_graph=double,
-                                            retain_graph=True, allow_unused=True)
-                    gw = [gi if gi is not None else torch.zeros_like(w) for gi, w in zip(g, weights, strict=False)]
+                                            retain_graph=True, allow_unused=True, materialize_grads=True)
+                    gw = g[:len(weights)]  # unused weights get zeros
                     self._store["full_grads"] = [gi.detach().flatten().clone()[None] for gi in gw]
                     if "layer_fisher" in todo:
                         ga = dict(zip(mods, g[len(weights):], strict=True))
                         self._store["layer_fisher"] = [fisher_term(outs.get(m), ga.get(m)) for _, m in self.layers]
-                    if double:
-                        pairs = [(gi, w) for gi, w in zip(g, weights, strict=False) if gi is not None]
-                        z = torch.stack([(gi * gi.detach()).sum() for gi, _ in pairs]).sum()
-                        hg = iter(torch.autograd.grad(z, [w for _, w in pairs], retain_graph=True, allow_unused=True))
-                        hgs = []
-                        for gi, w in zip(g, weights, strict=False):
-                            hv = next(hg) if gi is not None else None
-                            hgs.append((hv if hv is not None else torch.zeros_like(w)).detach().flatten())
-                        self._store["hessian_grad"] = hgs
+                    if double:  # H g = ∂(g · stopgrad(g))/∂θ
+                        z = torch.stack([(gi * gi.detach()).sum() for gi in gw]).sum()
+                        hg = torch.autograd.grad(z, weights, retain_graph=True, allow_unused=True, materialize_grads=True)
+                        self._store["hessian_grad"] = [h.detach().flatten() for h in hg]
                 if "input_grad" in todo:
                     self._store["input_grad"] = torch.autograd.grad(out.sum(), x)[0].detach().reshape(len(x), -1)
         finally:
