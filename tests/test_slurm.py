@@ -47,7 +47,7 @@ def test_four_shards_on_slurm_equal_the_local_run(tmp_path):
     import mlflow
 
     runs = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlruns.db").search_runs(["1"])
-    parent = next(r for r in runs if r.info.run_name == "sweep-sweep")
+    parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags and r.info.run_name.startswith("sweep: "))
     kids = [r.info.run_name for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
     assert sorted(k.rsplit("-", 1)[1] for k in kids) == ["merged4", "shard0of4", "shard1of4", "shard2of4", "shard3of4"]
 

@@ -1,0 +1,78 @@
+"""``python -m zcnas.summarize`` and the sweep summary: mean ± std over seeds per (setting, proxy,
+target), shards replaced by their merged run, the MLflow parent run carrying the summary."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from zcnas.summarize import collect, main, parent_metrics, summarize
+
+from .test_scale import TINY, cli
+
+
+def _write(path, recs):
+    path.write_text(json.dumps(recs))
+
+
+def test_experiment_files_are_grouped_by_name_without_the_seed(tmp_path, capsys):
+    for seed, (a, b) in enumerate([(0.70, 0.50), (0.80, 0.40), (0.75, math.nan)]):
+        _write(tmp_path / f"cifar10_seed{seed}_correlations.json",
+               [{"proxy": "lswag", "target": "cifar10", "spearman": a, "kendall": a / 2, "top10_precision": 0.5, "n": 100},
+                {"proxy": "nwot", "target": "cifar10", "spearman": None if b != b else b, "kendall": 0.1,
+                 "top10_precision": None, "n": 99}])
+        _write(tmp_path / f"cifar100_seed{seed}_correlations.json",
+               [{"proxy": "lswag", "target": "cifar100", "spearman": 0.1 * seed, "kendall": 0.0, "n": 10}])
+    s = summarize(collect([tmp_path])).set_index(["setting", "proxy", "target"])
+    row = s.loc[("cifar10", "lswag", "cifar10")]
+    assert row.spearman == pytest.approx(0.75) and row.spearman_std == pytest.approx(0.05)  # ddof=1
+    assert (row.seeds, row.spearman_n, row.n_archs) == (3, 3, 100)
+    nwot = s.loc[("cifar10", "nwot", "cifar10")]
+    assert nwot.spearman == pytest.approx(0.45) and nwot.spearman_n == 2  # a null is a missing seed, counted
+    assert math.isnan(nwot.top10_precision)
+    assert s.loc[("cifar100", "lswag", "cifar100")].spearman == pytest.approx(0.1)
+    main([str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "0.750 ± 0.050" in out and (tmp_path / "summary.csv").is_file()
+    assert pd.read_parquet(tmp_path / "summary.parquet").shape == pd.read_csv(tmp_path / "summary.csv").shape
+    assert parent_metrics(summarize(collect([tmp_path])))["cifar10/cifar10/spearman/lswag"] == pytest.approx(0.75)
+
+
+def test_bad_paths_are_one_line_errors(tmp_path):
+    with pytest.raises(SystemExit, match="does not exist"):
+        main([str(tmp_path / "nope")])
+    with pytest.raises(SystemExit, match="no finished runs"):
+        main([str(tmp_path)])
+    _write(tmp_path / "x_correlations.json", [{"spearman": 0.3}])
+    with pytest.raises(SystemExit, match="without proxy/target"):
+        main([str(tmp_path)])
+
+
+@pytest.mark.slow
+def test_sweep_summary_uses_merged_shards_and_reaches_the_mlflow_parent(tmp_path):
+    """2 seeds x 2 shards: the summary averages the 2 merged runs (12 archs each), never the shards;
+    the parent run is named after the overrides and holds the summary metrics and files."""
+    proc = cli(tmp_path, "-m", "seed=0,1", "shard.count=2", "shard.index=0,1", "n_archs=12", *TINY,
+               "hydra.sweep.dir=sweep")
+    assert "sweep summary" in proc.stdout
+    summary = pd.read_csv(tmp_path / "sweep" / "summary.csv").set_index("proxy")
+    runs = [json.loads(p.read_text()) for p in sorted((tmp_path / "sweep" / "merged").glob("*/correlations.json"))]
+    assert len(runs) == 2
+    rho = [next(r["spearman"] for r in recs if r["proxy"] == "nwot") for recs in runs]
+    assert summary.loc["nwot", "spearman"] == pytest.approx(np.mean(rho))
+    assert summary.loc["nwot", "spearman_std"] == pytest.approx(np.std(rho, ddof=1))
+    assert (summary.loc["nwot", "seeds"], summary.loc["nwot", "n_archs"]) == (2, 12)
+
+    import mlflow
+
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlruns.db")
+    parent = next(r for r in client.search_runs(["1"]) if "mlflow.parentRunId" not in r.data.tags)
+    assert parent.info.run_name.startswith("sweep: seed=0,1 shard.count=2")
+    assert parent.data.metrics["cifar10/spearman/nwot"] == pytest.approx(np.mean(rho))
+    assert parent.data.params["override.seed"] == "0,1"
+    assert {a.path for a in client.list_artifacts(parent.info.run_id, "summary")} >= {
+        "summary/summary.csv", "summary/summary_heatmap.png", "summary/summary_spearman.png"}

@@ -1,0 +1,206 @@
+"""``python -m zcnas.summarize <sweep_dir | run_dir | results_dir> ...``: compare runs.
+
+Collects every finished run under the given paths (a directory holding ``correlations.json`` and
+``config.yaml``; shards are left out when their merged run is there) plus experiment-style result
+files (``<name>_seed<k>_correlations.json``), and reports, per *setting* (the config values that
+differ between runs, seeds excepted), proxy and target: mean ± std and count of Spearman, Kendall
+and top-10 % precision over seeds. Writes ``summary.csv`` and ``summary.parquet``, a grouped bar
+chart with error bars (``summary_spearman.png``) and a proxy × target heatmap of mean Spearman
+(``summary_heatmap.png``, as the L-SWAG paper's Fig. 3), and prints a table. A multirun does this
+at its end (:class:`zcnas.callbacks.SweepCallback`) and logs it to its MLflow parent run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import re
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+log = logging.getLogger("zcnas.summarize")
+
+STATS = ("spearman", "kendall", "top10_precision")
+# config keys that never define a setting: seeds (averaged over), bookkeeping, places on disk
+IGNORED = re.compile(r"^(seed|probe\.batch_seed|shard\.|tracking\.|cache\.|hydra\.|log_every|threads|"
+                     r"engine\.in_flight|device)")
+_SEED_IN_NAME = re.compile(r"(^|_)seed\d+(?=_|$)")
+
+
+def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    out: dict[str, str] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = json.dumps(v) if isinstance(v, list) else str(v)
+    return out
+
+
+def _run_dirs(paths: Iterable[Path]) -> list[Path]:
+    """Finished run directories under ``paths``; a shard is dropped where its sweep has a merged run."""
+    found: list[Path] = []
+    for root in paths:
+        if not root.exists():
+            raise FileNotFoundError(f"{root} does not exist; give a sweep, run or results directory")
+        files = [root / "correlations.json"] if (root / "correlations.json").is_file() else \
+            sorted(root.rglob("correlations.json"))
+        found += [f.parent for f in files if (f.parent / "config.yaml").is_file()]
+    merged_sweeps = {d.parent for d in found if d.name == "merged"} | \
+                    {d.parent.parent for d in found if d.parent.name == "merged"}
+    return [d for d in dict.fromkeys(found)
+            if not (_is_shard(d) and any(s in d.parents for s in merged_sweeps))]
+
+
+def _is_shard(run_dir: Path) -> bool:
+    from omegaconf import OmegaConf  # noqa: PLC0415
+
+    shard = OmegaConf.load(run_dir / "config.yaml").get("shard")
+    return bool(shard) and int(shard.get("count", 1)) > 1 and "merged" not in run_dir.parts
+
+
+def collect(paths: Sequence[Path]) -> pd.DataFrame:
+    """One row per (run, proxy, target) correlation record, with ``run``, ``setting`` and ``seed``."""
+    from omegaconf import OmegaConf  # noqa: PLC0415
+
+    runs: list[tuple[str, dict[str, str], list[dict[str, Any]]]] = []
+    for d in _run_dirs(paths):
+        cfg = _flat(OmegaConf.to_container(OmegaConf.load(d / "config.yaml"), resolve=False))  # type: ignore[arg-type]
+        runs.append((str(d), cfg, json.loads((d / "correlations.json").read_text())))
+    for root in paths:  # experiment result files: <name>_seed<k>_correlations.json (no config)
+        for f in sorted(root.glob("*_correlations.json")) if root.is_dir() else []:
+            name = f.name.removesuffix("_correlations.json")
+            seed = re.search(r"seed(\d+)", name)
+            runs.append((str(f), {"setting": _SEED_IN_NAME.sub("", name).strip("_") or name,
+                                  "seed": seed.group(1) if seed else "0"}, json.loads(f.read_text())))
+    if not runs:
+        raise FileNotFoundError(f"no finished runs (correlations.json + config.yaml) under {', '.join(map(str, paths))}")
+    keys = sorted({k for _, cfg, _ in runs for k in cfg if not IGNORED.match(k)})
+    varying = [k for k in keys if len({cfg.get(k, "") for _, cfg, _ in runs}) > 1]
+    rows = []
+    for run, cfg, recs in runs:
+        setting = " ".join(cfg.get(k, "") if k == "setting" else f"{k}={cfg.get(k, '')}" for k in varying) or "all"
+        seed = cfg.get("seed", "0")
+        for r in recs:
+            if "proxy" not in r or "target" not in r:
+                raise ValueError(f"{run}: a correlation record without proxy/target ({sorted(r)}); "
+                                 "is this a zcnas correlations.json?")
+            rows.append({"run": run, "setting": setting, "seed": seed, "proxy": r["proxy"],
+                         "target": r["target"], "n": r.get("n"),
+                         **{s: (math.nan if r.get(s) is None else r[s]) for s in STATS}})
+    return pd.DataFrame(rows)
+
+
+def summarize(records: pd.DataFrame) -> pd.DataFrame:
+    """Mean, std (ddof=1; NaN for one seed) and count over seeds per (setting, proxy, target)."""
+    g = records.groupby(["setting", "proxy", "target"], sort=False)
+    out = g[list(STATS)].agg(["mean", "std", "count"])
+    out.columns = [f"{s}_{a}" if a != "mean" else s for s, a in out.columns]
+    out = out.rename(columns={f"{s}_count": f"{s}_n" for s in STATS})
+    out["seeds"] = g["seed"].nunique()
+    out["n_archs"] = g["n"].min()
+    return out.reset_index()
+
+
+def format_summary(summary: pd.DataFrame) -> str:
+    """Fixed-width table: setting, proxy, target, ρ mean ± std, τ mean ± std, seeds, archs."""
+    ws = max([8, *(len(s) + 2 for s in summary.setting)])
+    wp = max([8, *(len(p) + 2 for p in summary.proxy)])
+    lines = [f"{'setting':<{ws}}{'proxy':<{wp}}{'target':<20}{'Spearman':>17}{'Kendall':>17}{'seeds':>6}{'archs':>7}"]
+    for r in summary.itertuples():
+        rho = f"{r.spearman:.3f} ± {0 if math.isnan(r.spearman_std) else r.spearman_std:.3f}"
+        tau = f"{r.kendall:.3f} ± {0 if math.isnan(r.kendall_std) else r.kendall_std:.3f}"
+        lines.append(f"{r.setting:<{ws}}{r.proxy:<{wp}}{r.target:<20}{rho:>17}{tau:>17}{r.seeds:>6}"
+                     f"{int(r.n_archs) if r.n_archs == r.n_archs else 0:>7}")
+    return "\n".join(lines)
+
+
+def plot(summary: pd.DataFrame, out_dir: Path) -> list[Path]:
+    """Grouped bar chart of mean Spearman ± std (one group per target, one bar per setting/proxy) and
+    a heatmap of mean Spearman with proxies as rows and (setting, target) as columns."""
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    s = summary.assign(column=[t if set_ == "all" else f"{set_}\n{t}"
+                               for set_, t in zip(summary.setting, summary.target, strict=True)])
+    bars = s.pivot_table(index="column", columns="proxy", values="spearman", sort=False)
+    errs = s.pivot_table(index="column", columns="proxy", values="spearman_std", sort=False).reindex_like(bars)
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.2 * len(bars) * max(1, bars.shape[1]) ** 0.5), 3.8))
+    bars.plot.bar(ax=ax, yerr=errs.fillna(0), capsize=2, rot=0, width=0.8)
+    ax.set_ylabel("Spearman ρ vs ground truth")
+    ax.set_title(f"mean ± std over seeds (up to {int(s.seeds.max())})", fontsize=9)
+    ax.set_xlabel("")
+    ax.axhline(0, color="k", lw=0.5)
+    ax.legend(fontsize=7, ncol=min(4, bars.shape[1]))
+    fig.tight_layout()
+    bar_path = out_dir / "summary_spearman.png"
+    fig.savefig(bar_path, dpi=90)
+    plt.close(fig)
+
+    heat = bars.T
+    fig, ax = plt.subplots(figsize=(2.5 + 1.1 * heat.shape[1], 1.5 + 0.35 * heat.shape[0]))
+    im = ax.imshow(heat.to_numpy(dtype=float), cmap="viridis", vmin=-1, vmax=1, aspect="auto")
+    ax.set_xticks(range(heat.shape[1]), heat.columns, fontsize=7)
+    ax.set_yticks(range(heat.shape[0]), heat.index, fontsize=7)
+    for (i, j), v in np.ndenumerate(heat.to_numpy(dtype=float)):
+        if v == v:
+            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6, color="w" if v < 0.4 else "k")
+    fig.colorbar(im, ax=ax, label="Spearman ρ")
+    fig.tight_layout()
+    heat_path = out_dir / "summary_heatmap.png"
+    fig.savefig(heat_path, dpi=90)
+    plt.close(fig)
+    return [bar_path, heat_path]
+
+
+def write(paths: Sequence[Path], out_dir: Path) -> tuple[pd.DataFrame, list[Path]]:
+    """Collect, summarise, write ``summary.csv``/``.parquet`` and the plots into ``out_dir``."""
+    summary = summarize(collect(paths))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = [out_dir / "summary.csv", out_dir / "summary.parquet"]
+    summary.to_csv(files[0], index=False)
+    summary.to_parquet(files[1], index=False)
+    return summary, files + plot(summary, out_dir)
+
+
+def parent_metrics(summary: pd.DataFrame) -> dict[str, float]:
+    """MLflow metrics of a sweep: ``<target>/<stat>/<proxy>`` (+ ``_std``), the setting prefixed
+    when a sweep varies more than the seed; keys grouped by target so the chart view shows every
+    proxy side by side."""
+    out: dict[str, float] = {}
+    for r in summary.itertuples():
+        prefix = "" if r.setting == "all" else re.sub(r"[^\w\-. /]", "_", r.setting) + "/"
+        for s in STATS:
+            for suffix in ("", "_std"):
+                v = getattr(r, s + suffix)
+                if v == v:
+                    out[f"{prefix}{r.target}/{s}{suffix}/{r.proxy}"] = float(v)
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m zcnas.summarize PATH... [--out DIR]``."""
+    parser = argparse.ArgumentParser(prog="python -m zcnas.summarize", description=__doc__.splitlines()[0])
+    parser.add_argument("paths", type=Path, nargs="+", help="sweep, run or experiment results directories")
+    parser.add_argument("--out", type=Path, default=None, help="where summary.* go (default: the first path)")
+    args = parser.parse_args(argv)
+    try:
+        out_dir = args.out or (args.paths[0] if args.paths[0].is_dir() else args.paths[0].parent)
+        summary, files = write(args.paths, out_dir)
+    except (ValueError, OSError) as err:
+        sys.exit(f"zcnas.summarize: error: {err}")
+    print(format_summary(summary))
+    print(f"{len(summary)} rows -> {', '.join(str(f) for f in files)}")
+
+
+if __name__ == "__main__":
+    main()
