@@ -74,10 +74,10 @@ class SweepCallback(Callback):
             client = mlflow.MlflowClient(self.tracker.uri)
             run_id = self.tracker.parent_run_id
             if summary is not None:
-                for key, value in parent_metrics(summary).items():
-                    client.log_metric(run_id, key, value)
+                for key, metric in parent_metrics(summary).items():
+                    client.log_metric(run_id, key, metric)
                 for name, value in overrides(config).items():
-                    client.log_param(run_id, f"override.{name}"[:250], value[:6000])
+                    client.log_param(run_id, f"override.{name}"[:250], str(value)[:6000])
                 for path in files:
                     client.log_artifact(run_id, str(path), artifact_path="summary")
             client.set_terminated(run_id)

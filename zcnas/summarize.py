@@ -62,8 +62,8 @@ def _run_dirs(paths: Iterable[Path]) -> list[Path]:
 def _is_shard(run_dir: Path) -> bool:
     from omegaconf import OmegaConf  # noqa: PLC0415
 
-    shard = OmegaConf.load(run_dir / "config.yaml").get("shard")
-    return bool(shard) and int(shard.get("count", 1)) > 1 and "merged" not in run_dir.parts
+    shard: Any = OmegaConf.to_container(OmegaConf.load(run_dir / "config.yaml")).get("shard")  # type: ignore[union-attr]
+    return isinstance(shard, dict) and int(shard.get("count", 1)) > 1 and "merged" not in run_dir.parts
 
 
 def collect(paths: Sequence[Path]) -> pd.DataFrame:
@@ -77,9 +77,9 @@ def collect(paths: Sequence[Path]) -> pd.DataFrame:
     for root in paths:  # experiment result files: <name>_seed<k>_correlations.json (no config)
         for f in sorted(root.glob("*_correlations.json")) if root.is_dir() else []:
             name = f.name.removesuffix("_correlations.json")
-            seed = re.search(r"seed(\d+)", name)
+            found = re.search(r"seed(\d+)", name)
             runs.append((str(f), {"setting": _SEED_IN_NAME.sub("", name).strip("_") or name,
-                                  "seed": seed.group(1) if seed else "0"}, json.loads(f.read_text())))
+                                  "seed": found.group(1) if found else "0"}, json.loads(f.read_text())))
     if not runs:
         raise FileNotFoundError(f"no finished runs (correlations.json + config.yaml) under {', '.join(map(str, paths))}")
     keys = sorted({k for _, cfg, _ in runs for k in cfg if not IGNORED.match(k)})
