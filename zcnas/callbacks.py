@@ -1,6 +1,7 @@
 """Hydra callbacks for multiruns (``python -m zcnas.run -m ...``), on the launching process.
 
 :class:`SweepCallback`:
+* while jobs run elsewhere (submitit), prints one line per finished job (:class:`JobWatcher`);
 * at the start, creates the MLflow database, the experiment and one *parent* run for the sweep,
   and exports its id (``ZCNAS_MLFLOW_PARENT_RUN_ID``) so every job, local or on Slurm (submitit
   passes the environment on), logs a child run (``mlflow.parentRunId``);
@@ -12,8 +13,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +26,67 @@ log = logging.getLogger("zcnas.callbacks")
 ENV = "ZCNAS_MLFLOW_PARENT_RUN_ID"
 
 
+class JobWatcher(threading.Thread):
+    """Prints one line per finished job of a sweep as its ``run_summary.json`` appears (launchers
+    that run jobs in other processes, e.g. submitit local/Slurm, keep their output in log files)."""
+
+    def __init__(self, sweep_dir: Path, every: float = 2.0) -> None:
+        super().__init__(daemon=True)
+        self.sweep_dir, self.every = sweep_dir, every
+        self.seen: set[Path] = set()
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        """Poll until :meth:`stop`."""
+        while not self.done.wait(self.every):
+            self.report()
+
+    def report(self) -> None:
+        """Print a line for every job finished since the last call."""
+        for path in sorted(self.sweep_dir.glob("*/run_summary.json")):
+            if path in self.seen or not (path.parent / "correlations.json").is_file():
+                continue
+            self.seen.add(path)
+            try:
+                print(job_line(path.parent), flush=True)
+            except (ValueError, OSError, KeyError) as err:  # a file still being written: next poll
+                self.seen.discard(path)
+                log.debug("job %s not readable yet (%s)", path.parent, err)
+
+    def stop(self) -> None:
+        """Report what is left and stop polling."""
+        self.done.set()
+        self.report()
+
+
+def job_line(run_dir: Path) -> str:
+    """``job <dir> done: <n> archs in <s> s | <proxy>/<target> ρ=... ...`` from a run directory."""
+    summary = json.loads((run_dir / "run_summary.json").read_text())
+    recs = json.loads((run_dir / "correlations.json").read_text())
+    rhos = " ".join(f"{r['proxy']}/{r['target']} ρ={r['spearman']:.3f}" if r.get("spearman") is not None
+                    else f"{r['proxy']}/{r['target']} ρ=nan" for r in recs[:6])
+    more = f" (+{len(recs) - 6} more)" if len(recs) > 6 else ""
+    return f"job {run_dir.name} done: {summary['n_archs']} archs in {summary['seconds']:.1f} s | {rhos}{more}"
+
+
 class SweepCallback(Callback):
-    """Parent MLflow run per multirun + automatic merge of shards."""
+    """Parent MLflow run per multirun, job lines as jobs finish, merge of shards, sweep summary."""
 
     def __init__(self) -> None:
         self.tracker: Any = None
+        self.watcher: JobWatcher | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """submitit pickles the launcher with its callbacks: the watcher thread stays here."""
+        return {**self.__dict__, "watcher": None}
 
     def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
         """Create the database, experiment and parent run before any job starts."""
         from hydra.utils import instantiate  # noqa: PLC0415
+
+        if "submitit" in str(config.hydra.launcher.get("_target_", "")):  # jobs print elsewhere
+            self.watcher = JobWatcher(Path(config.hydra.sweep.dir))
+            self.watcher.start()
 
         tracker = instantiate(config.tracking)
         if not hasattr(tracker, "experiment_id"):
@@ -57,6 +112,8 @@ class SweepCallback(Callback):
         from zcnas.merge import find_shards, merge  # noqa: PLC0415
         from zcnas.summarize import format_summary, parent_metrics, write  # noqa: PLC0415
 
+        if self.watcher is not None:
+            self.watcher.stop()
         sweep_dir = Path(config.hydra.sweep.dir)
         groups = find_shards(sweep_dir) if sweep_dir.is_dir() else {}
         if groups:
