@@ -1,6 +1,6 @@
 """The MLflow UI in a real headless Chromium (marker ``browser``): after a real small run, ``make
 ui``'s command serves the database on a free 127.0.0.1 port; the experiment page lists the run, the
-run page shows its ``spearman/lswag/cifar10`` metric, and the artifacts page its scatter plot.
+run page shows its ``cifar10/spearman/lswag`` metric, and the artifacts page its scatter plot.
 Screenshots are saved under ``test-artifacts/browser/`` (or ``$ZCNAS_TEST_ARTIFACTS``)."""
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def test_mlflow_ui_shows_run_metric_and_plot(ui):
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1600,1000"):
         opts.add_argument(arg)
     driver = webdriver.Chrome(options=opts, service=Service(DRIVER))
-    metric = "spearman/lswag/cifar10"
+    metric = "cifar10/spearman/lswag"
     value = run.data.metrics[metric]
     assert -1 <= value <= 1
 

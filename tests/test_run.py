@@ -142,9 +142,18 @@ def test_end_to_end_cli_logs_to_mlflow(tmp_path):
     run = runs[0]
     rec = next(r for r in recs if r["proxy"] == "lswag")
     if rec["spearman"] is not None:
-        assert run.data.metrics["spearman/lswag/cifar10"] == pytest.approx(rec["spearman"])
-        assert run.data.metrics["kendall/lswag/cifar10"] == pytest.approx(rec["kendall"])
+        assert run.data.metrics["cifar10/spearman/lswag"] == pytest.approx(rec["spearman"])
+        assert run.data.metrics["cifar10/kendall/lswag"] == pytest.approx(rec["kendall"])
     assert run.data.params["n_archs"] == "6" and run.data.tags["input_stand_in"] == "false"
+    # made for comparison: an informative name, the proxy list and counts as params, no bookkeeping
+    # params, and the run's own start/end time (not the moment it was logged)
+    assert run.info.run_name == "nb201-cifar10-lswag+nwot+params-n6-s0"
+    assert (run.data.params["proxies"], run.data.params["n_proxies"], run.data.params["n_computed"]) == (
+        "lswag,nwot,params", "3", "6")
+    assert not [k for k in run.data.params if k.endswith("_target_") or k.startswith(("tracking.", "cache."))
+                or k == "log_every"]
+    assert run.info.start_time == summary["started_ms"]
+    assert run.info.end_time - run.info.start_time == pytest.approx(summary["seconds"] * 1000, abs=2)
     names = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id)}
     assert {"scores.csv", "correlations.json", "run_summary.json", "config.yaml", "plots"} <= names
     plots = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id, "plots")}

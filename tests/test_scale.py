@@ -64,8 +64,8 @@ def test_shards_merge_to_the_unsharded_run_with_mlflow_children(tmp_path):
         "merged3", "shard0of3", "shard1of3", "shard2of3"]
     assert parent.info.status == "FINISHED" and all(r.info.status == "FINISHED" for r in children)
     merged_run = next(r for r in children if r.info.run_name.endswith("merged3"))
-    whole_run = by_name["nb201-cifar10-nwot+params-s0"]
-    assert merged_run.data.metrics["spearman/nwot/cifar10"] == whole_run.data.metrics["spearman/nwot/cifar10"]
+    whole_run = by_name["nb201-cifar10-nwot+params-n10-s0"]
+    assert merged_run.data.metrics["cifar10/spearman/nwot"] == whole_run.data.metrics["cifar10/spearman/nwot"]
 
 
 def test_submitit_local_sweep_pickles_the_run_and_merges(tmp_path):
@@ -109,7 +109,7 @@ def test_unreachable_tracking_then_zcnas_log(tmp_path):
 
     (run,) = mlflow.MlflowClient(f"sqlite:///{tmp_path}/later.db").search_runs(["1"])
     recs = {r["proxy"]: r for r in json.loads((tmp_path / "run" / "correlations.json").read_text())}
-    assert run.data.metrics["spearman/nwot/cifar10"] == recs["nwot"]["spearman"]
+    assert run.data.metrics["cifar10/spearman/nwot"] == recs["nwot"]["spearman"]
     proc = subprocess.run([sys.executable, "-m", "zcnas.log", "nowhere"], cwd=tmp_path, env=ENV,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1 and proc.stderr.strip().splitlines()[-1].startswith("zcnas.log: error: nowhere")

@@ -50,6 +50,14 @@ def shard_suffix(cfg: Any) -> str:
     return f"-shard{cfg.shard.index}of{cfg.shard.count}" if cfg.shard.count > 1 else ""
 
 
+def run_name(cfg: Any, space: str, task: str, proxies: list[str], n: int) -> str:
+    """``<space>-<task>-<proxies>-n<archs>[-<combiner>][-<search>]-s<seed>[-shard<k>of<n>]``; more than
+    four proxies are counted (``13proxies``), their names are in the params."""
+    names = "+".join(proxies) if len(proxies) <= 4 else f"{len(proxies)}proxies"
+    extra = [x for x in (cfg.combiner.name, cfg.search.name) if x != "none"]
+    return "-".join([space, task, names, f"n{n}", *extra, f"s{cfg.seed}"]) + shard_suffix(cfg)
+
+
 def check_config(cfg: Any) -> None:
     """One-line errors for run-level values of the wrong type or range, before any work."""
     def integer(key: str, value: Any, lo: int) -> None:
@@ -138,7 +146,7 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
     """Run the whole pipeline for a composed config; write outputs into ``out_dir``."""
     from omegaconf import OmegaConf  # noqa: PLC0415
 
-    t0 = time.perf_counter()
+    t0, started_ms = time.perf_counter(), int(time.time() * 1000)
     check_config(cfg)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -240,8 +248,10 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
     # 5. outputs, then tracking from the files on disk (as `python -m zcnas.log <run_dir>` would)
     seconds = time.perf_counter() - t0
     summary = {"n_archs": len(archs), "n_computed": len(archs) - n_cached, "n_cached": n_cached,
-               "seconds": seconds, "shard": dict(cfg.shard),
-               "mlflow": {"name": f"{space.name}-{task.name}-{'+'.join(proxies)}-s{cfg.seed}" + shard_suffix(cfg),
+               "seconds": seconds, "started_ms": started_ms, "finished_ms": started_ms + int(seconds * 1000),
+               "shard": dict(cfg.shard),
+               "mlflow": {"name": run_name(cfg, space.name, task.name, list(proxies),
+                                           cfg.n_archs if cfg.shard.count > 1 else len(archs)),
                           "tags": {"input_stand_in": str(task.stand_in).lower(), "space": space.name,
                                    "task": task.name, "proxies": ",".join(columns), **combiner_tags,
                                    **({"selected_arch": selected["arch"]} if selected else {})}}}

@@ -1,8 +1,11 @@
 """Experiment trackers: MLflow (sqlite store) and a null tracker.
 
-A tracker logs a finished run *directory* (``log_dir``): params from its ``config.yaml``, metrics
-``<stat>/<proxy>/<target>`` from ``correlations.json``, name and tags from ``run_summary.json``,
-every contract file as an artifact. So a run whose tracking failed can be logged later with
+A tracker logs a finished run *directory* (``log_dir``): params from its ``config.yaml`` (without
+bookkeeping keys, see :data:`NOISE`) plus the proxy list and the counts, metrics
+``<target>/<stat>/<proxy>`` from ``correlations.json`` (grouped by target, so MLflow's chart view
+shows every proxy side by side; zcnas before 0.2 wrote ``<stat>/<proxy>/<target>``: re-log an old
+run directory with ``python -m zcnas.log`` to get the new names), name, tags and the run's real
+start and end time from ``run_summary.json``, every contract file as an artifact. So a run whose tracking failed can be logged later with
 ``python -m zcnas.log <run_dir>``. Secret-looking params are masked (:func:`redact`). MLflow is
 imported lazily: the scoring path imports without it.
 """
@@ -27,6 +30,10 @@ _SECRET_KEY = re.compile(r"(password|passwd|secret|token|api_key|access_key|cred
 _URI_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
 
 
+# config keys that say where files go or how the run was bookkept, not what was measured
+NOISE = re.compile(r"(^|\.)_target_$|^tracking\.|^cache\.|^log_every$|^hydra\.|\._partial_$")
+
+
 def redact(params: dict[str, Any]) -> dict[str, Any]:
     """Params safe to log: values of secret-looking keys and the user:password part of URIs masked."""
     return {k: "***" if _SECRET_KEY.search(k) else _URI_USERINFO.sub("***@", v) if isinstance(v, str) else v
@@ -44,12 +51,20 @@ def read_run_dir(out_dir: Path) -> dict[str, Any]:
         raise FileNotFoundError(f"{out_dir} is not a finished zcnas run directory: it lacks {missing}")
     summary = json.loads((out_dir / "run_summary.json").read_text())
     correlations = json.loads((out_dir / "correlations.json").read_text())
-    metrics = {f"{m}/{r['proxy']}/{r['target']}": r[m] for r in correlations for m in STATS
+    metrics = {f"{r['target']}/{m}/{r['proxy']}": r[m] for r in correlations for m in STATS
                if r.get(m) is not None}
     meta = summary.get("mlflow", {})
+    config = flatten(OmegaConf.to_container(OmegaConf.load(out_dir / "config.yaml")))  # type: ignore[arg-type]
+    proxies = meta.get("tags", {}).get("proxies", "")
+    counts = {k.replace("n_archs", "n_scored"): summary[k] for k in ("n_archs", "n_computed", "n_cached")
+              if k in summary}
+    params = {k: v for k, v in config.items() if not NOISE.search(k) and not k.startswith("proxy.")}
+    params |= {f"proxy.{k[6:]}": v for k, v in config.items() if k.startswith("proxy.") and not NOISE.search(k)}
     return {"name": meta.get("name", out_dir.name), "tags": meta.get("tags", {}),
-            "params": redact(flatten(OmegaConf.to_container(OmegaConf.load(out_dir / "config.yaml")))),  # type: ignore[arg-type]
+            "params": redact({**params, "proxies": proxies, "n_proxies": len([p for p in proxies.split(",") if p]),
+                              **counts}),
             "metrics": {**metrics, "seconds": summary["seconds"]},
+            "times": (summary.get("started_ms"), summary.get("finished_ms")),
             "artifacts": [out_dir / f for f in FILES if (out_dir / f).is_file()]
             + sorted(out_dir.glob("combiner_*.csv")) + sorted(out_dir.glob("scatter_*.png"))}
 
@@ -114,16 +129,25 @@ class MlflowTracker:
 
     def _log(self, run: dict[str, Any]) -> str:
         import mlflow  # noqa: PLC0415
+        from mlflow.entities import Metric, Param  # noqa: PLC0415
 
         exp_id = self.experiment_id()
         tags = {k: str(v) for k, v in run["tags"].items()}
         if self.parent_run_id:
             tags["mlflow.parentRunId"] = self.parent_run_id
-        with mlflow.start_run(experiment_id=exp_id, run_name=run["name"], tags=tags) as active:
-            items = [(k, str(v)[:6000]) for k, v in run["params"].items()]
-            for i in range(0, len(items), 100):
-                mlflow.log_params(dict(items[i:i + 100]))
-            mlflow.log_metrics({k: v for k, v in run["metrics"].items() if v == v})
+        client = mlflow.MlflowClient(self.uri)
+        started, finished = run["times"]
+        run_id = client.create_run(exp_id, start_time=started, tags=tags, run_name=run["name"]).info.run_id
+        try:
+            params = [Param(k, str(v)[:6000]) for k, v in run["params"].items()]
+            now = int(time.time() * 1000)
+            metrics = [Metric(k, v, finished or now, 0) for k, v in run["metrics"].items() if v == v]
+            for i in range(0, max(len(params), len(metrics)), 100):
+                client.log_batch(run_id, metrics=metrics[i:i + 100], params=params[i:i + 100])
             for path in run["artifacts"]:
-                mlflow.log_artifact(str(path), artifact_path="plots" if path.suffix == ".png" else None)
-            return str(active.info.run_id)
+                client.log_artifact(run_id, str(path), artifact_path="plots" if path.suffix == ".png" else None)
+        except BaseException:
+            client.set_terminated(run_id, "FAILED")
+            raise
+        client.set_terminated(run_id, "FINISHED", end_time=finished)
+        return str(run_id)
