@@ -32,14 +32,18 @@ from zcnas.probe import ACT_TYPES, Probe, pack_patterns, register_artifact, seed
 from zcnas.proxies._registry import register_proxy
 
 
-def count_unique_patterns(codes: list[torch.Tensor]) -> int:
-    """Number of distinct per-unit sample patterns across the given layers' packed codes (|A|)."""
-    if not codes:
-        return 0
+def unique_patterns(codes: list[torch.Tensor]) -> torch.Tensor:
+    """The distinct per-unit sample patterns ``(n, words)`` of packed codes ``(units, words)`` of one or
+    more layers (one 64-bit word per 64 samples; a single word takes the faster 1-D ``unique``)."""
     allc = torch.cat(codes, 0)
     if allc.shape[1] == 1:
-        return int(torch.unique(allc[:, 0]).numel())
-    return int(torch.unique(allc, dim=0).shape[0])
+        return torch.unique(allc[:, 0])[:, None]
+    return torch.unique(allc, dim=0)
+
+
+def count_unique_patterns(codes: list[torch.Tensor]) -> int:
+    """Number of distinct per-unit sample patterns across the given layers' packed codes (|A|)."""
+    return len(unique_patterns(codes)) if codes else 0
 
 
 @register_artifact("linear_regions")
