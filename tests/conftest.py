@@ -27,5 +27,7 @@ def batch16() -> tuple[torch.Tensor, torch.Tensor]:
 
 @pytest.fixture(autouse=True)
 def _run_in_tmp(tmp_path, monkeypatch):
-    """Each test runs in its own directory: default outputs (score cache, mlruns.db) land there."""
+    """Each test runs in its own directory: default outputs (score cache, mlruns.db) land there, and
+    its own user config dir (calibrated windows), not yours."""
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ZCNAS_CONFIG_DIR", str(tmp_path / "user_conf"))

@@ -55,3 +55,38 @@ def test_calibrate_command_writes_window(tmp_path):
     assert f"lo: {result['window'][0]}\nhi: {result['window'][1]}\n" in text
     assert result["chosen_by"] == "spike" and result["window"] == result["spike_window"]
     assert (tmp_path / "window_sweep.csv").is_file() and (tmp_path / "decile_profile.csv").is_file()
+
+
+def test_decile_record_with_batch_128_counts_patterns_wider_than_one_word(tiny_nb201):
+    """128 samples pack into two 64-bit words per unit: Ψ must still count them (it was 0)."""
+    from zcnas.data import Task
+    from zcnas.proxies.activation import count_unique_patterns
+
+    torch.manual_seed(0)
+    probe = Probe(tiny_nb201.build(decode(ARCH)), *Task().batch(128, 0))
+    assert {c.shape[1] for c in probe.codes} == {2}
+    rec = decile_profile(probe, n_splits=2, accumulate=False, bins=10)
+    assert rec["psi"][-1] == count_unique_patterns(probe.codes) > 128  # every unit pattern, all layers
+    for lo, hi in [(0, 10), (0, 6), (3, 7)]:
+        direct = get_proxy("lswag").fn(probe, lo=lo, hi=hi)
+        assert direct != 0 and rec["lam"][lo:hi + 1].sum() * rec["psi"][hi] == pytest.approx(direct, rel=1e-9)
+
+
+def test_calibrated_window_goes_to_the_user_config_dir_and_wins_over_the_shipped_one(tmp_path):
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose(config_name="calibrate", overrides=[
+            "space.C=4", "space.N=1", "batch_size=16", "calibrate.n_archs=6"])
+    shipped = (ROOT / "conf" / "window" / "nb201_cifar10.yaml").read_text()
+    result = calibrate(cfg, tmp_path, "nb201", "cifar10")
+    written = tmp_path / "user_conf" / "calibrated" / "nb201_cifar10.yaml"  # $ZCNAS_CONFIG_DIR (conftest)
+    assert f"lo: {result['window'][0]}\nhi: {result['window'][1]}\n" in written.read_text()
+    assert (ROOT / "conf" / "window" / "nb201_cifar10.yaml").read_text() == shipped  # the source tree untouched
+
+    def composed_window():
+        with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+            run_cfg = compose(config_name="config", overrides=["tracking=none"])
+        return [run_cfg.window.lo, run_cfg.window.hi], [run_cfg.proxy.lswag.lo, run_cfg.proxy.lswag.hi]
+
+    assert composed_window() == (result["window"], result["window"])
+    written.write_text("lo: 3\nhi: 4\n")  # the shipped nb201_cifar10 window is [0, 6]
+    assert composed_window() == ([3, 4], [3, 4])

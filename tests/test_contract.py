@@ -11,14 +11,12 @@ import pytest
 import torch
 
 from zcnas.probe import Probe
-from zcnas.proxies import get_proxy, list_proxies, score
+from zcnas.proxies import get_proxy, list_artifacts, list_proxies, score
 from zcnas.spaces import AutoFormerSpace
 
 CELL = "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_3x3~0|avg_pool_3x3~1|nor_conv_3x3~2|"
 DECLARED_NAN = {("autoformer", "aznas_progressivity"), ("timm_vit", "aznas_progressivity")}  # AZ-NAS omits it for ViTs
-ARTIFACTS = {"acts", "codes", "layers", "grads", "full_grads", "weights", "input_grad", "hessian_grad", "layer_fisher",
-             "synflow_terms", "zen_terms", "block_terms", "ntk_eigs", "linear_regions",
-             "first_sample_features", "dss_terms", "n_params", "flops"}
+ARTIFACTS = set(list_artifacts())  # the engine's and every family's registered ones (zcnas.probe)
 
 
 class Recorder:

@@ -81,3 +81,60 @@ def test_bad_split_count(batch16, tiny_nb201):
     probe = Probe(tiny_nb201.build(decode(FULL)), *batch16)
     with pytest.raises(ValueError, match="n_splits=17"):
         probe.grads(17)
+
+
+def test_registered_artifact_is_cached_per_arguments_and_planned_into_the_shared_pass(monkeypatch):
+    """A family artifact: computed once per argument tuple; its ``needs`` fold into the one full pass."""
+    import zcnas.probe as probe_module
+
+    monkeypatch.setattr(probe_module, "_ARTIFACTS", dict(probe_module._ARTIFACTS))
+    calls = []
+
+    @probe_module.register_artifact("toy_grad_head", needs=("full_grads",))
+    def toy_grad_head(probe: Probe, k: int) -> float:
+        calls.append(k)
+        return float(probe.full_grads[0][0, :k].sum())
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(5, 7), nn.ReLU(), nn.Linear(7, 3))
+    x, y = torch.randn(8, 5), torch.randint(0, 3, (8,))
+    probe = Probe(net, x, y)
+    forwards = []
+    net.register_forward_hook(lambda *_: forwards.append(1))
+    probe.plan(["acts", "toy_grad_head"])
+    assert len(probe.acts) == 1 and len(forwards) == 1  # the planned pass also served full_grads ...
+    expected = float(torch.autograd.grad(F.cross_entropy(net.train()(x), y), net[0].weight)[0].flatten()[:4].sum())
+    forwards.clear()
+    assert probe.toy_grad_head(4) == pytest.approx(expected, rel=1e-6) and forwards == []  # ... so no new pass
+    assert probe.toy_grad_head(4) == probe.artifact("toy_grad_head", 4) and calls == [4]  # computed once
+    probe.toy_grad_head(2)
+    assert calls == [4, 2]
+    with pytest.raises(ValueError, match="registered twice"):
+        probe_module.register_artifact("toy_grad_head")(toy_grad_head)
+    with pytest.raises(ValueError, match="registered twice"):
+        probe_module.register_artifact("acts")(toy_grad_head)
+
+
+def test_unknown_artifact_is_a_one_line_error(batch16, tiny_nb201):
+    probe = Probe(tiny_nb201.build(decode(FULL)), *batch16)
+    with pytest.raises(KeyError, match="unknown probe artifact 'nope'; valid: acts, block_terms"):
+        probe.plan(["codes", "nope"])
+    with pytest.raises(AttributeError, match="no attribute or artifact 'nope'"):
+        _ = probe.nope
+
+
+def test_hooks_and_restore_path_undo_everything_on_error():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU()).eval()
+    probe = Probe(net, torch.randn(4, 3, 8, 8), torch.zeros(4, dtype=torch.long))
+    before = state_digest(net)
+    seen = []
+    with pytest.raises(RuntimeError, match="boom"):
+        with probe.hooks(probe.modules_of((nn.ReLU,)), lambda _m, _i, out: seen.append(out.shape)), probe.restored():
+            assert net.training
+            net(probe.inputs).sum().backward()
+            raise RuntimeError("boom")
+    assert seen == [(4, 4, 6, 6)]
+    assert all(not m._forward_hooks for m in net.modules())
+    assert state_digest(net) == before and not net.training  # BN running stats and mode back
+    assert all(p.grad is None for p in net.parameters())

@@ -1,3 +1,120 @@
-"""zcnas: zero-cost neural architecture search (L-SWAG and LIBRA-NAS, CVPR 2025)."""
+"""zcnas: zero-cost neural architecture search (L-SWAG and LIBRA-NAS, CVPR 2025).
+
+Python API (the command-line tools are ``python -m zcnas.run`` / ``zcnas-run`` and friends)::
+
+    import timm, torch, zcnas
+    model = timm.create_model("resnet18", num_classes=10)
+    x, y = zcnas.images(64)                      # 64 real CIFAR-10 test images (seed 0), or your own
+    zcnas.score(model, x, y, proxies=["lswag", "nwot"])   # {"lswag": ..., "nwot": ...}
+    zcnas.list_proxies()                         # every registered proxy name
+    net = zcnas.network("nb201", "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+"
+                        "|nor_conv_3x3~0|avg_pool_3x3~1|nor_conv_3x3~2|", seed=0)
+
+``zcnas.network(space, arch, seed=s)`` builds the network ``python -m zcnas.run space=<space> seed=s``
+scores for the arch string ``arch`` (the ``arch`` column of ``scores.csv``), with the same weights.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 __version__ = "0.1.0"
+__all__ = ["images", "list_proxies", "network", "score", "user_config_dir"]
+
+SPACES = {"nb201": "NB201Space", "autoformer": "AutoFormerSpace", "timm": "TimmSpace"}
+"""Space names of :func:`network` -> classes of :mod:`zcnas.spaces` (``conf/space/<name>.yaml``)."""
+
+
+def list_proxies() -> list[str]:
+    """Sorted names of every registered proxy (``zcnas.proxies``)."""
+    from zcnas.proxies import list_proxies as _list  # noqa: PLC0415
+
+    return _list()
+
+
+def score(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
+          proxies: Iterable[str] | Mapping[str, Mapping[str, Any]] = ("lswag",), *,
+          loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+          share_passes: bool = False, thin: Callable[[], nn.Module] | None = None) -> dict[str, float]:
+    """Zero-cost proxy scores of ``model`` (untrained, any ``nn.Module``) on one batch: ``{name: value}``.
+
+    ``proxies``: names (each with its registered defaults) or ``{name: {param: value}}``; all share one
+    :class:`~zcnas.probe.Probe`, so shared passes run once, exactly as in ``python -m zcnas.run``.
+    A proxy that fails or is not finite is NaN, with the reason logged; the model is left unchanged.
+    ``loss_fn`` defaults to cross-entropy; ``thin`` builds a thin copy for ``tenas_lr`` (NB201 only).
+    Unknown names raise ``KeyError`` listing the valid ones."""
+    import torch.nn.functional as F  # noqa: PLC0415
+
+    from zcnas.probe import Probe  # noqa: PLC0415
+    from zcnas.proxies import score as _score  # noqa: PLC0415
+
+    if isinstance(proxies, str):
+        proxies = [proxies]
+    wanted = ({n: dict(p or {}) for n, p in proxies.items()} if isinstance(proxies, Mapping)
+              else dict.fromkeys(proxies, {}))
+    probe = Probe(model, inputs, targets, loss_fn=loss_fn or F.cross_entropy, share_passes=share_passes, thin=thin)
+    return _score(probe, wanted)
+
+
+def network(space: str, arch: str, num_classes: int = 10, seed: int | None = None, **options: Any) -> nn.Module:
+    """The network of arch string ``arch`` in ``space`` (``nb201``, ``autoformer``, ``timm``: a timm model
+    name), untrained; ``options`` go to the space (e.g. ``C=16, N=5``; ``variant="tiny"``). With
+    ``seed``, initialised as ``python -m zcnas.run seed=<seed>`` initialises that arch."""
+    from contextlib import nullcontext  # noqa: PLC0415
+
+    import zcnas.spaces  # noqa: PLC0415
+    from zcnas.probe import seeded  # noqa: PLC0415
+
+    if space not in SPACES:
+        raise KeyError(f"unknown space {space!r}; valid: {', '.join(SPACES)}")
+    if space == "timm":
+        options.setdefault("models", (arch,))
+    sp = getattr(zcnas.spaces, SPACES[space])(**options)
+    decoded = sp.decode(arch)
+    if seed is None:
+        ctx: Any = nullcontext()
+    else:
+        from zcnas.run import arch_seed  # noqa: PLC0415
+
+        ctx = seeded(arch_seed(seed, sp.encode(decoded)))
+    with ctx:
+        return sp.build(decoded, num_classes=num_classes)
+
+
+def images(n: int = 64, seed: int = 0, resolution: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` real CIFAR-10 test images (shipped), normalised, at ``resolution`` px, and their labels: the
+    batch ``python -m zcnas.run batch_size=<n> seed=<seed>`` probes with (``task=cifar10_224``: 224)."""
+    from zcnas.data import Task  # noqa: PLC0415
+
+    return Task(resolution=resolution).batch(n, seed)
+
+
+def user_config_dir() -> Path:
+    """Your own configs, searched by Hydra after the shipped ``conf/``: ``$ZCNAS_CONFIG_DIR``, else
+    ``~/.config/zcnas``. ``python -m zcnas.calibrate`` writes L-SWAG windows to its ``calibrated/``."""
+    env = os.environ.get("ZCNAS_CONFIG_DIR")
+    return Path(env) if env else Path.home() / ".config" / "zcnas"
+
+
+def _config_search_dir() -> str:
+    """``hydra.searchpath`` entry of the configs: :func:`user_config_dir` where it exists, else the
+    shipped ``conf/`` again (a harmless repeat, where a missing directory would warn on every run)."""
+    user = user_config_dir()
+    return str(user if user.is_dir() else Path(__file__).resolve().parent / "conf")
+
+
+def _register_resolvers() -> None:
+    from omegaconf import OmegaConf  # noqa: PLC0415
+
+    if not OmegaConf.has_resolver("zcnas.config_search_dir"):
+        OmegaConf.register_new_resolver("zcnas.config_search_dir", _config_search_dir)
+
+
+_register_resolvers()

@@ -1,6 +1,7 @@
-"""``python -m zcnas.calibrate``: the L-SWAG layer-window calibration (method.md §1.4, §7.5).
+"""``python -m zcnas.calibrate``: the L-SWAG layer-window calibration.
 
-The paper's one-off procedure per benchmark, made a command:
+Reference: Casarin, Escalera, Lanz, "L-SWAG", CVPR 2025, arXiv 2505.07300, Sec. 3.2 and Fig. 2 (no
+public code). The paper's one-off procedure per benchmark, made a command:
 
 1. Sample ``calibrate.n_archs`` random networks of the space (default 1000), probe each on one
    batch of the task, and record every Conv/Linear layer's mean ``log σ_w`` (σ_w = std of |g_w|
@@ -12,7 +13,9 @@ The paper's one-off procedure per benchmark, made a command:
    scores every window [lo, hi] (Fig. 2a) from per-decile Λ terms and cumulative Ψ counts, and
    ``calibrate.choose=sweep`` writes the best one instead.
 
-The window goes to ``conf/window/<space>_<task>.yaml``, which ``config.yaml`` loads for that pair.
+The window goes to ``<user config dir>/calibrated/<space>_<task>.yaml`` (:func:`zcnas.user_config_dir`:
+``$ZCNAS_CONFIG_DIR``, else ``~/.config/zcnas``), which Hydra searches: ``python -m zcnas.run`` loads it
+for that pair over the window shipped in ``conf/window/`` (``calibrate.write_to=`` writes elsewhere).
 
 Example:
     python -m zcnas.calibrate space=nb201 task=cifar10 calibrate.n_archs=1000 calibrate.sweep=true
@@ -30,14 +33,17 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
+from zcnas import user_config_dir
 from zcnas.metrics import correlate
 from zcnas.probe import Probe, depth_bins
+from zcnas.proxies.activation import unique_patterns
 from zcnas.proxies.gradstats import as_stats_input, layer_inv_sigma, std0
 from zcnas.results import write_json
 from zcnas.run import arch_seed, instantiate
 
 log = logging.getLogger("zcnas.calibrate")
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+LOG_EVERY = 50
+"""A progress log line every this many calibrated architectures."""
 
 
 def decile_profile(probe: Probe, *, n_splits: int, accumulate: bool, bins: int) -> dict[str, np.ndarray]:
@@ -57,13 +63,13 @@ def decile_profile(probe: Probe, *, n_splits: int, accumulate: bool, bins: int) 
             log_sigma[b].append(float(sigma.log().mean()))
             lam[b] += layer_inv_sigma(g)
     psi = np.zeros(bins + 1)
-    seen = torch.zeros(0, dtype=torch.int64)
     codes, act_bins = probe.codes, depth_bins(len(probe.codes), bins)
-    for d in range(bins + 1):
+    seen = torch.zeros((0, codes[0].shape[1] if codes else 1), dtype=torch.int64)
+    for d in range(bins + 1):  # the distinct patterns so far, grown decile by decile (any batch size)
         new = [c for c, b in zip(codes, act_bins, strict=True) if b == d]
-        if new and all(c.shape[1] == 1 for c in new):
-            seen = torch.unique(torch.cat([seen, *(c[:, 0] for c in new)]))
-        psi[d] = seen.numel()
+        if new:
+            seen = unique_patterns([seen.to(new[0].device), *new])
+        psi[d] = len(seen)
     return {"log_sigma": np.array([np.mean(v) if v else np.nan for v in log_sigma]), "lam": lam, "psi": psi}
 
 
@@ -117,7 +123,7 @@ def calibrate(cfg: Any, out_dir: Path, space_choice: str, task_choice: str) -> d
         probe = Probe(space.build(space.decode(arch), num_classes=task.num_classes), x, y,
                       share_passes=cfg.probe.share_passes, share_splits=c.n_splits)
         recs.append(decile_profile(probe, n_splits=c.n_splits, accumulate=c.accumulate, bins=c.bins))
-        if i % 50 == 0:
+        if i % LOG_EVERY == 0:
             log.info("calibrated %d/%d archs (%.0f s)", i, len(archs), time.perf_counter() - t0)
     log_sigma = np.stack([r["log_sigma"] for r in recs])
     profile = pd.DataFrame({"decile": np.arange(c.bins + 1), "mean_log_sigma": np.nanmean(log_sigma, 0),
@@ -139,7 +145,8 @@ def calibrate(cfg: Any, out_dir: Path, space_choice: str, task_choice: str) -> d
             lo, hi = int(best.lo), int(best.hi)
     result.update(window=[lo, hi], chosen_by=c.choose, seconds=time.perf_counter() - t0)
     write_json(out_dir / "calibration.json", result)
-    target = Path(c.write_to) if c.write_to else CONF_DIR / "window" / f"{space_choice}_{task_choice}.yaml"
+    target = Path(c.write_to) if c.write_to else user_config_dir() / "calibrated" / f"{space_choice}_{task_choice}.yaml"
+    target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(
         f"# L-SWAG layer window for space={space_choice} task={task_choice}, written by\n"
         f"#   python -m zcnas.calibrate space={space_choice} task={task_choice} "
@@ -155,7 +162,7 @@ def main() -> None:
     import hydra  # noqa: PLC0415
     from hydra.core.hydra_config import HydraConfig  # noqa: PLC0415
 
-    @hydra.main(version_base="1.3", config_path="../conf", config_name="calibrate")
+    @hydra.main(version_base="1.3", config_path="conf", config_name="calibrate")
     def _run(cfg: Any) -> None:
         hc = HydraConfig.get()
         calibrate(cfg, Path(hc.runtime.output_dir), hc.runtime.choices["space"], hc.runtime.choices["task"])

@@ -1,25 +1,38 @@
-"""The shared probe: hooked passes over one batch whose artifacts every proxy reads.
+"""The shared probe: the engine that runs hooked passes over one batch, and the artifacts proxies read.
 
-A :class:`Probe` wraps an untrained network and one batch. Artifacts are computed lazily, once,
-and cached, so proxies that share an artifact share the pass that produced it:
+A :class:`Probe` wraps an untrained network and one batch. Every artifact is computed lazily, once, and
+kept in one cache (``Probe._cache``, keyed by name and arguments), so proxies that share an artifact
+share the pass that produced it. :meth:`Probe.plan` is told the artifacts the coming proxies need
+(:func:`zcnas.proxies.score` calls it with their ``needs``), so one full-batch pass serves all of them.
 
-* :attr:`Probe.acts`: per activation module (ReLU, GELU, ... found by *type*, so any
-  ``nn.Module`` works), the binary pattern ``output > 0`` as a bool ``(S, units)`` tensor, in
-  forward order, from one no-grad forward of the whole batch (or, with ``share_passes``, from
-  the sub-batch passes that also give the gradients).
+Engine artifacts, served by the shared passes (this file):
+
+* :attr:`Probe.acts`: per activation module (ReLU, GELU, ... found by *type*, so any ``nn.Module``
+  works), the binary pattern ``output > 0`` as a bool ``(S, units)`` tensor, in forward order, from
+  one forward of the whole batch (or, with ``share_passes``, from the sub-batch gradient passes).
 * :attr:`Probe.codes`: the same patterns packed into int64 codes, one bit per sample.
-* :attr:`Probe.layers`: the weight-bearing ``Conv``/``Linear`` modules in forward order.
+* :attr:`Probe.layers` / :attr:`Probe.weights`: the weight-bearing ``Conv``/``Linear`` modules in
+  forward order, and their weights.
 * :meth:`Probe.grads`: per layer, the weight gradients of each of ``n_splits`` sub-batches
-  (``zero_grad`` between them), stacked ``(n_splits, numel)``.
+  (``zero_grad`` between them), stacked ``(n_splits, numel)``; :attr:`Probe.full_grads` = ``grads(1)``.
 * :attr:`Probe.input_grad` (input Jacobian rows), :attr:`Probe.hessian_grad` (``H g``),
-  :attr:`Probe.layer_fisher`, :attr:`Probe.synflow_terms` (a float64 |θ| copy, norms removed).
-* :attr:`Probe.n_params`, :attr:`Probe.flops`.
-* :attr:`Probe.block_terms` (AZ-NAS per-block spectra), :meth:`Probe.ntk_eigs` (TE-NAS NTK),
-  :meth:`Probe.linear_regions` (TE-NAS), :attr:`Probe.first_sample_features` (MeCo),
-  :attr:`Probe.dss_terms` (TF-TAS).
+  :attr:`Probe.layer_fisher`.
 
-Depth percentiles (L-SWAG, method.md §1.4): layer ``l`` of ``D`` (1-based) falls in bucket
-``int((l / D) * 100 // (100 / bins))``, buckets ``0..bins``.
+Family artifacts are registered next to the proxies that read them, exactly like proxies::
+
+    @register_artifact("synflow_terms")                 # proxies/saliency.py
+    def synflow_terms(probe: Probe) -> list[float]: ...  # read as probe.synflow_terms
+
+    @register_artifact("ntk_eigs", needs=("weights",))  # proxies/spectral.py
+    def ntk_eigs(probe: Probe, n: int) -> torch.Tensor: ...  # read as probe.ntk_eigs(n)
+
+They run their passes through :meth:`Probe.restored` (the one restore path) and hook modules with
+:meth:`Probe.hooks`; ``needs`` names the artifacts they read in turn, so :meth:`Probe.plan` can fold
+those into the shared full-batch pass. A new proxy family therefore touches only its family file
+(and its conf), never this engine.
+
+Depth percentiles (L-SWAG, Casarin et al., CVPR 2025, arXiv 2505.07300, Eq. 6): layer ``l`` of ``D``
+(1-based) falls in bucket ``int((l / D) * 100 // (100 / bins))``, buckets ``0..bins``.
 
 The probe leaves the model as it found it: weights are never written, BatchNorm running
 statistics are restored after every pass, ``.grad`` is cleared and the train/eval mode restored.
@@ -27,12 +40,12 @@ statistics are restored after every pass, ``.grad`` is cleared and the train/eva
 
 from __future__ import annotations
 
-import copy
-import math
+import inspect
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
-from functools import cached_property
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import torch
@@ -42,6 +55,7 @@ from torch import nn
 ACT_TYPES: tuple[type[nn.Module], ...] = (
     nn.ReLU, nn.ReLU6, nn.GELU, nn.SiLU, nn.LeakyReLU, nn.ELU, nn.Hardswish, nn.Mish)
 WEIGHT_TYPES: tuple[type[nn.Module], ...] = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
+Hook = Callable[[nn.Module, Any, Any], None]
 
 
 def pack_patterns(pattern: torch.Tensor) -> torch.Tensor:
@@ -72,53 +86,6 @@ def block_modules(model: nn.Module) -> list[nn.Module]:
     return [b for c in inner for b in c.children()]
 
 
-def channels_last_rows(f: torch.Tensor) -> torch.Tensor:
-    """A feature ``(B, C, *spatial)``, ``(B, tokens, C)`` or ``(B, C)`` as rows ``(B·positions, C)``."""
-    if f.dim() > 3:
-        return f.flatten(2).transpose(1, 2).reshape(-1, f.shape[1])
-    return f.reshape(-1, f.shape[-1])
-
-
-def spectral_entropy(f: torch.Tensor) -> float:
-    """Entropy −Σ p log(p + 1e-8) of the normalised eigenvalues p of the feature covariance over
-    rows ``(B·positions, C)`` (AZ-NAS expressivity of one feature; 0 for a constant feature)."""
-    rows = channels_last_rows(f.detach()).double()
-    rows = rows - rows.mean(0, keepdim=True)
-    s = torch.linalg.eigvalsh(rows.T @ rows / len(rows)).clamp_min(0)
-    if float(s.sum()) == 0:
-        return 0.0
-    p = s / s.sum()
-    return float(-(p * torch.log(p + 1e-8)).sum())
-
-
-def block_trainability(g_in: torch.Tensor, g_out: torch.Tensor) -> float:
-    """−σ − 1/(σ + 1e-6) + 2, σ the spectral norm of the block's cross-covariance g_inᵀ g_out / rows
-    (AZ-NAS trainability; 0 is best, at σ = 1); strided CNN inputs are pixel-unshuffled first."""
-    if g_in.dim() == 4 and g_in.shape[2:] != g_out.shape[2:]:
-        g_in = F.pixel_unshuffle(g_in, g_in.shape[2] // g_out.shape[2])
-    a, b = channels_last_rows(g_in).double(), channels_last_rows(g_out).double()
-    if len(a) != len(b):
-        return math.nan
-    sigma = float(torch.linalg.matrix_norm(a.T @ b / len(b), ord=2))
-    return -sigma - 1 / (sigma + 1e-6) + 2
-
-
-def linearised_copy(model: nn.Module, drop_norms: bool) -> nn.Module:
-    """A float64 eval-mode copy with every parameter and buffer replaced by its absolute value
-    (SynFlow/DSS linearisation); ``drop_norms`` replaces BatchNorm/LayerNorm/GroupNorm by identity."""
-    net = copy.deepcopy(model).double()
-    norm_types = (nn.modules.batchnorm._BatchNorm, nn.LayerNorm, nn.GroupNorm)
-    for mod in list(net.modules()):
-        for child_name, child in list(mod.named_children()):
-            if drop_norms and isinstance(child, norm_types):
-                setattr(mod, child_name, nn.Identity())
-    with torch.no_grad():
-        for t in net.state_dict().values():
-            if t.is_floating_point():
-                t.abs_()
-    return net.eval()
-
-
 _RNG_LOCK = threading.Lock()
 
 
@@ -131,8 +98,55 @@ def seeded(seed: int, restore: bool = False) -> Iterator[None]:
         torch.manual_seed(seed)
         yield
 
+
 FULL_PASS = ("acts", "full_grads", "layer_fisher", "hessian_grad", "input_grad")
 """Artifacts one full-batch train-mode pass can serve together (:meth:`Probe._full_pass`)."""
+ENGINE_ARTIFACTS = frozenset({*FULL_PASS, "codes", "layers", "weights", "grads"})
+"""Artifacts the probe's own passes serve; every other name is a registered family artifact."""
+
+
+@dataclass(frozen=True)
+class ArtifactSpec:
+    """A registered family artifact: ``fn(probe, *args)``, the artifacts it reads (planned with it),
+    and whether it takes arguments (read as ``probe.<name>(*args)``, cached per argument tuple)."""
+
+    name: str
+    fn: Callable[..., Any]
+    needs: tuple[str, ...]
+    takes_args: bool
+
+
+_ARTIFACTS: dict[str, ArtifactSpec] = {}
+
+
+def register_artifact(name: str, needs: tuple[str, ...] = ()) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator: register ``fn(probe) -> value`` (or ``fn(probe, *args)``) as probe artifact ``name``,
+    computed on first read and cached by the probe; ``needs``: artifacts ``fn`` reads (duplicates raise)."""
+
+    def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
+        if name in _ARTIFACTS or name in ENGINE_ARTIFACTS:
+            raise ValueError(f"artifact {name!r} is registered twice")
+        takes_args = len(inspect.signature(fn).parameters) > 1
+        _ARTIFACTS[name] = ArtifactSpec(name, fn, tuple(needs), takes_args)
+        return fn
+
+    return wrap
+
+
+def artifact_spec(name: str) -> ArtifactSpec:
+    """The spec of registered artifact ``name`` (registering the proxy families on first use)."""
+    if name not in _ARTIFACTS:
+        import zcnas.proxies  # noqa: F401, PLC0415  (registration side effect; imports this module)
+    if name not in _ARTIFACTS:
+        raise KeyError(f"unknown probe artifact {name!r}; valid: {', '.join(list_artifacts())}")
+    return _ARTIFACTS[name]
+
+
+def list_artifacts() -> list[str]:
+    """Sorted names of every artifact a proxy may declare in ``needs`` (engine and registered)."""
+    import zcnas.proxies  # noqa: F401, PLC0415
+
+    return sorted(ENGINE_ARTIFACTS | set(_ARTIFACTS))
 
 
 def fisher_term(a: torch.Tensor | None, grad: torch.Tensor | None) -> float:
@@ -163,8 +177,10 @@ class Probe:
             passes. Exact for per-sample normalisation (LayerNorm ViTs); with BatchNorm in train
             mode each sub-batch is normalised with its own statistics.
         share_splits: the sub-batch count those shared passes use.
-        thin: builds a thin copy of the same architecture (NB201: C=1, N=1), used by
-            :meth:`linear_regions` as TE-NAS does; built once, under a fixed seed.
+        thin: builds a thin copy of the same architecture (NB201: C=1, N=1), used by the
+            ``linear_regions`` artifact as TE-NAS does; built once, under a fixed seed.
+
+    Registered artifacts are read as attributes (``probe.block_terms``, ``probe.ntk_eigs(32)``).
     """
 
     def __init__(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
@@ -178,34 +194,76 @@ class Probe:
         self.share_passes = share_passes
         self.share_splits = share_splits
         self.thin = thin
-        self._grads: dict[int, list[torch.Tensor]] = {}
-        self._store: dict[str, Any] = {}
+        self._cache: dict[tuple[Any, ...], Any] = {}
         self._planned: set[str] = set()
-        self._ntk: dict[int, torch.Tensor] = {}
-        self._regions: dict[tuple[int, int], int] = {}
-        self._acts: list[torch.Tensor] | None = None
-        self._layers: list[tuple[str, nn.Module]] | None = None
 
-    # ------------------------------------------------------------------ helpers
+    # ------------------------------------------------------------------ engine
     @contextmanager
-    def _pass(self) -> Iterator[None]:
-        """Train mode for the duration of a pass; buffers, grads and mode restored after."""
-        was_training = self.model.training
-        saved = [(b, b.detach().clone()) for b in self.model.buffers()]
-        self.model.train()
+    def restored(self, net: nn.Module | None = None, train: bool = True) -> Iterator[None]:
+        """The one restore path of every pass: ``net`` (default the probed model) in train (or eval)
+        mode while inside; then its buffers (BatchNorm running statistics), ``.grad`` and mode put back."""
+        net = self.model if net is None else net
+        was_training = net.training
+        saved = [(b, b.detach().clone()) for b in net.buffers()]
+        net.train(train)
         try:
             yield
         finally:
             with torch.no_grad():
-                for buf, copy in saved:
-                    buf.copy_(copy)
-            self.model.zero_grad(set_to_none=True)
-            self.model.train(was_training)
+                for buf, old in saved:
+                    buf.copy_(old)
+            net.zero_grad(set_to_none=True)
+            net.train(was_training)
+
+    @staticmethod
+    @contextmanager
+    def hooks(modules: Iterable[nn.Module], hook: Hook) -> Iterator[None]:
+        """Forward hook ``hook(module, inputs, output)`` on each of ``modules`` while inside; removed on
+        exit, also on error."""
+        handles = [m.register_forward_hook(hook) for m in modules]
+        try:
+            yield
+        finally:
+            for h in handles:
+                h.remove()
+
+    def modules_of(self, types: tuple[type[nn.Module], ...], net: nn.Module | None = None) -> list[nn.Module]:
+        """The modules of ``net`` (default the probed model) that are instances of ``types``."""
+        return [m for m in (self.model if net is None else net).modules() if isinstance(m, types)]
 
     def plan(self, needs: Iterable[str]) -> None:
-        """Declare the artifacts the coming proxies will read, so that one full-batch pass serves all
-        of :data:`FULL_PASS` that are wanted (called by :func:`zcnas.proxies.score`)."""
-        self._planned |= {"acts" if n == "codes" else n for n in needs}
+        """Declare the artifacts the coming proxies will read (and, through registered artifacts'
+        ``needs``, what those read in turn), so one full-batch pass serves all of :data:`FULL_PASS`
+        that are wanted; unknown names raise (called by :func:`zcnas.proxies.score`)."""
+        todo = list(needs)
+        while todo:
+            name = todo.pop()
+            name = "acts" if name == "codes" else name
+            if name in self._planned:
+                continue
+            if name not in ENGINE_ARTIFACTS:
+                todo += artifact_spec(name).needs
+            self._planned.add(name)
+
+    def artifact(self, name: str, *args: Any) -> Any:
+        """Registered artifact ``name`` (with ``args``), computed on first read and cached."""
+        key = (name, *args)
+        if key not in self._cache:
+            self._cache[key] = artifact_spec(name).fn(self, *args)
+        return self._cache[key]
+
+    def __getattr__(self, name: str) -> Any:
+        """``probe.<artifact>`` for registered artifacts (``probe.<artifact>(*args)`` when they take any)."""
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            spec = artifact_spec(name)
+        except KeyError as err:
+            raise AttributeError(f"Probe has no attribute or artifact {name!r} ({err.args[0]})") from None
+        return partial(self.artifact, name) if spec.takes_args else self.artifact(name)
+
+    def _has(self, name: str) -> bool:
+        return (name,) in self._cache
 
     def _passes(self, n_chunks: int) -> list[torch.Tensor]:
         """Forward+backward over ``n_chunks`` sub-batches: per-layer stacked weight grads; with
@@ -216,36 +274,30 @@ class Probe:
         def on_act(_mod: nn.Module, _inp: object, out: torch.Tensor) -> None:
             chunks[-1].append((out.detach() > 0).reshape(out.shape[0], -1))
 
-        handles = [m.register_forward_hook(lambda mod, _i, _o: order.setdefault(mod, None))
-                   for m in self.model.modules() if isinstance(m, WEIGHT_TYPES)]
-        want_acts = self._acts is None and self.share_passes
-        handles += [m.register_forward_hook(on_act) for m in self.model.modules()
-                    if want_acts and isinstance(m, ACT_TYPES)]
+        want_acts = not self._has("acts") and self.share_passes
         per_split: list[list[torch.Tensor]] = []
-        try:
-            with self._pass(), torch.enable_grad():
-                for xs, ys in zip(self.inputs.chunk(n_chunks), self.targets.chunk(n_chunks), strict=True):
-                    chunks.append([])
-                    self.model.zero_grad(set_to_none=True)
-                    self.loss_fn(self.model(xs), ys).backward()
-                    if not per_split:
-                        per_split = [[] for _ in order]
-                    for store, mod in zip(per_split, order, strict=True):
-                        w: torch.Tensor = mod.weight  # type: ignore[assignment]  # Conv/Linear weights
-                        g = w.grad
-                        store.append((g if g is not None else torch.zeros_like(w)).detach().flatten().clone())
-        finally:
-            for h in handles:
-                h.remove()
+        with (self.hooks(self.modules_of(WEIGHT_TYPES), lambda mod, _i, _o: order.setdefault(mod, None)),
+              self.hooks(self.modules_of(ACT_TYPES) if want_acts else [], on_act),
+              self.restored(), torch.enable_grad()):
+            for xs, ys in zip(self.inputs.chunk(n_chunks), self.targets.chunk(n_chunks), strict=True):
+                chunks.append([])
+                self.model.zero_grad(set_to_none=True)
+                self.loss_fn(self.model(xs), ys).backward()
+                if not per_split:
+                    per_split = [[] for _ in order]
+                for store, mod in zip(per_split, order, strict=True):
+                    w: torch.Tensor = mod.weight  # type: ignore[assignment]  # Conv/Linear weights
+                    g = w.grad
+                    store.append((g if g is not None else torch.zeros_like(w)).detach().flatten().clone())
         self._set_layers(order)
         if want_acts:
-            self._acts = [torch.cat(per_layer) for per_layer in zip(*chunks, strict=True)]
+            self._cache["acts",] = [torch.cat(per_layer) for per_layer in zip(*chunks, strict=True)]
         return [torch.stack(s) for s in per_split]
 
     def _set_layers(self, order: dict[nn.Module, None]) -> None:
-        if self._layers is None:
+        if not self._has("layers"):
             names = {m: n for n, m in self.model.named_modules()}
-            self._layers = [(names[m], m) for m in order]
+            self._cache["layers",] = [(names[m], m) for m in order]
 
     def _full_pass(self, wanted: set[str]) -> None:
         """One train-mode forward of the whole batch that serves every artifact of :data:`FULL_PASS`
@@ -255,8 +307,8 @@ class Probe:
         input gradient of Σ f(x) by a backward of its own."""
         from torch.nn.attention import SDPBackend, sdpa_kernel  # noqa: PLC0415
 
-        todo = {a for a in (wanted | self._planned) & set(FULL_PASS) if a not in self._store}
-        if self._acts is not None or (self.share_passes and self.share_splits > 1):
+        todo = {a for a in (wanted | self._planned) & set(FULL_PASS) if not self._has(a)}
+        if self.share_passes and self.share_splits > 1:
             todo.discard("acts")
         order: dict[nn.Module, None] = {}
         outs: dict[nn.Module, torch.Tensor] = {}
@@ -270,64 +322,70 @@ class Probe:
         def on_act(_mod: nn.Module, _inp: object, out: torch.Tensor) -> None:
             patterns.append((out.detach() > 0).reshape(out.shape[0], -1))
 
-        handles = [m.register_forward_hook(on_weight) for m in self.model.modules() if isinstance(m, WEIGHT_TYPES)]
-        handles += [m.register_forward_hook(on_act) for m in self.model.modules()
-                    if "acts" in todo and isinstance(m, ACT_TYPES)]
         backward = bool(todo - {"acts"})
         x = self.inputs.detach().clone().requires_grad_("input_grad" in todo)
         double = "hessian_grad" in todo
-        try:  # fused attention kernels have no double backward
-            with self._pass(), torch.set_grad_enabled(backward), (
-                    sdpa_kernel(SDPBackend.MATH) if double else nullcontext()):
-                out = self.model(x)
-                self._set_layers(order)
-                weights = self.weights
-                if todo & {"full_grads", "layer_fisher", "hessian_grad"}:
-                    mods = [m for _, m in self.layers if m in outs]
-                    loss = self.loss_fn(out, self.targets)
-                    g = torch.autograd.grad(loss, [*weights, *(outs[m] for m in mods)], create_graph=double,
-                                            retain_graph=True, allow_unused=True, materialize_grads=True)
-                    gw = g[:len(weights)]  # unused weights get zeros
-                    self._store["full_grads"] = [gi.detach().flatten().clone()[None] for gi in gw]
-                    if "layer_fisher" in todo:
-                        ga = dict(zip(mods, g[len(weights):], strict=True))
-                        self._store["layer_fisher"] = [fisher_term(outs.get(m), ga.get(m)) for _, m in self.layers]
-                    if double:  # H g = ∂(g · stopgrad(g))/∂θ
-                        z = torch.stack([(gi * gi.detach()).sum() for gi in gw]).sum()
-                        hg = torch.autograd.grad(z, weights, retain_graph=True, allow_unused=True, materialize_grads=True)
-                        self._store["hessian_grad"] = [h.detach().flatten() for h in hg]
-                if "input_grad" in todo:
-                    self._store["input_grad"] = torch.autograd.grad(out.sum(), x)[0].detach().reshape(len(x), -1)
-        finally:
-            for h in handles:
-                h.remove()
+        with (self.hooks(self.modules_of(WEIGHT_TYPES), on_weight),
+              self.hooks(self.modules_of(ACT_TYPES) if "acts" in todo else [], on_act),
+              self.restored(), torch.set_grad_enabled(backward),
+              sdpa_kernel(SDPBackend.MATH) if double else nullcontext()):  # fused attention has no double backward
+            out = self.model(x)
+            self._set_layers(order)
+            weights = self.weights
+            if todo & {"full_grads", "layer_fisher", "hessian_grad"}:
+                mods = [m for _, m in self.layers if m in outs]
+                loss = self.loss_fn(out, self.targets)
+                g = torch.autograd.grad(loss, [*weights, *(outs[m] for m in mods)], create_graph=double,
+                                        retain_graph=True, allow_unused=True, materialize_grads=True)
+                gw = g[:len(weights)]  # unused weights get zeros
+                self._cache["full_grads",] = [gi.detach().flatten().clone()[None] for gi in gw]
+                if "layer_fisher" in todo:
+                    ga = dict(zip(mods, g[len(weights):], strict=True))
+                    self._cache["layer_fisher",] = [fisher_term(outs.get(m), ga.get(m)) for _, m in self.layers]
+                if double:  # H g = ∂(g · stopgrad(g))/∂θ
+                    z = torch.stack([(gi * gi.detach()).sum() for gi in gw]).sum()
+                    hg = torch.autograd.grad(z, weights, retain_graph=True, allow_unused=True, materialize_grads=True)
+                    self._cache["hessian_grad",] = [h.detach().flatten() for h in hg]
+            if "input_grad" in todo:
+                self._cache["input_grad",] = torch.autograd.grad(out.sum(), x)[0].detach().reshape(len(x), -1)
         if "acts" in todo:
-            self._acts = patterns
+            self._cache["acts",] = patterns
 
-    # ------------------------------------------------------------------ artifacts
+    def _shared(self, name: str, also: frozenset[str] = frozenset()) -> Any:
+        """Engine artifact ``name`` of :data:`FULL_PASS`, from the shared full-batch pass (with ``also``)."""
+        if not self._has(name):
+            self._full_pass({name, *also})
+        return self._cache[name,]
+
+    # ------------------------------------------------------------------ engine artifacts
     @property
     def acts(self) -> list[torch.Tensor]:
         """Per activation call, in forward order: bool ``(S, units)`` of ``output > 0``."""
-        if self._acts is None:
+        if not self._has("acts"):
             if self.share_passes and self.share_splits > 1:
                 self.grads(self.share_splits)
             else:
                 self._full_pass({"acts"})
-        assert self._acts is not None
-        return self._acts
+        return self._cache["acts",]
 
-    @cached_property
+    @property
     def codes(self) -> list[torch.Tensor]:
         """:attr:`acts` packed per layer into int64 codes ``(units, ceil(S/64))`` (one bit a sample)."""
-        return [pack_patterns(a) for a in self.acts]
+        if not self._has("codes"):
+            self._cache["codes",] = [pack_patterns(a) for a in self.acts]
+        return self._cache["codes",]
 
     @property
     def layers(self) -> list[tuple[str, nn.Module]]:
         """Weight-bearing Conv/Linear modules ``(name, module)`` in forward (first-call) order."""
-        if self._layers is None:
-            self._full_pass({"acts"} if self._acts is None else set())
-        assert self._layers is not None
-        return self._layers
+        if not self._has("layers"):
+            self._full_pass(set() if self._has("acts") else {"acts"})
+        return self._cache["layers",]
+
+    @property
+    def weights(self) -> list[torch.Tensor]:
+        """The weight tensors of :attr:`layers` (live parameters; never written by the probe)."""
+        return [m.weight for _, m in self.layers]  # type: ignore[misc]
 
     def grads(self, n_splits: int = 2) -> list[torch.Tensor]:
         """Per layer, weight gradients of each sub-batch: ``(n_splits, numel)`` float32.
@@ -336,30 +394,18 @@ class Probe:
         gradients); gradients are zeroed between chunks. Layers follow :attr:`layers`.
         ``n_splits = 1`` comes from the shared full-batch pass.
         """
-        if n_splits not in self._grads:
-            if not 1 <= n_splits <= len(self.inputs):
-                raise ValueError(f"n_splits={n_splits} must be in [1, batch size {len(self.inputs)}]")
-            if n_splits == 1:
-                self._full_pass({"full_grads", "acts"} if self.share_passes else {"full_grads"})
-                self._grads[1] = self._store["full_grads"]
-            else:
-                self._grads[n_splits] = self._passes(n_splits)
-        return self._grads[n_splits]
+        if not 1 <= n_splits <= len(self.inputs):
+            raise ValueError(f"n_splits={n_splits} must be in [1, batch size {len(self.inputs)}]")
+        if n_splits == 1:
+            return self.full_grads
+        if ("grads", n_splits) not in self._cache:
+            self._cache["grads", n_splits] = self._passes(n_splits)
+        return self._cache["grads", n_splits]
 
     @property
     def full_grads(self) -> list[torch.Tensor]:
         """Per layer, the whole-batch loss gradient ``(1, numel)`` (``grads(1)``, from the shared pass)."""
-        return self.grads(1)
-
-    @property
-    def weights(self) -> list[torch.Tensor]:
-        """The weight tensors of :attr:`layers` (live parameters; never written by the probe)."""
-        return [m.weight for _, m in self.layers]  # type: ignore[misc]
-
-    def _shared(self, name: str) -> Any:
-        if name not in self._store:
-            self._full_pass({name})
-        return self._store[name]
+        return self._shared("full_grads", frozenset({"acts"}) if self.share_passes else frozenset())
 
     @property
     def input_grad(self) -> torch.Tensor:
@@ -376,199 +422,3 @@ class Probe:
     def layer_fisher(self) -> list[float]:
         """Per Conv/Linear layer, :func:`fisher_term` of its output, in :attr:`layers` order."""
         return self._shared("layer_fisher")
-
-    @cached_property
-    def synflow_terms(self) -> list[float]:
-        """Per Conv/Linear layer, Σ |θ ⊙ ∂R/∂θ| with R = 1ᵀ f(𝟙) on a float64 copy of the network
-        with |θ| and normalisation layers removed (Tanaka et al. 2020; foresight ``synflow``, bn=False)."""
-        net = linearised_copy(self.model, drop_norms=True)
-        layers = [m for m in net.modules() if isinstance(m, WEIGHT_TYPES)]
-        x = torch.ones((1, *self.inputs.shape[1:]), dtype=torch.float64, device=self.inputs.device)
-        with torch.enable_grad():
-            net.zero_grad(set_to_none=True)
-            net(x).sum().backward()
-        weights: list[torch.Tensor] = [m.weight for m in layers]  # type: ignore[misc]
-        return [float((w * w.grad).detach().abs().sum()) if w.grad is not None else 0.0 for w in weights]
-
-    @cached_property
-    def zen_terms(self) -> tuple[float, float]:
-        """Zen-NAS on a Gaussian re-initialised copy (Conv/Linear θ ~ N(0, 1), norm layers 1/0), train
-        mode, data-free: (E_n ‖f(x) − f(x + γε)‖₁ of the pre-pooling features, Σ_BN log √mean(running
-        var)), x, ε ~ N(0, I), γ = 1e-2, a fixed generator (Lin et al., ICCV 2021; ZenNAS reference)."""
-        net = copy.deepcopy(self.model)
-        gen = torch.Generator(device="cpu").manual_seed(0)
-        with torch.no_grad():
-            for m in net.modules():
-                if isinstance(m, WEIGHT_TYPES):
-                    w: torch.Tensor = m.weight  # type: ignore[assignment]
-                    w.copy_(torch.randn(w.shape, generator=gen))
-                    if isinstance(m.bias, torch.Tensor):
-                        m.bias.zero_()
-                elif isinstance(m, nn.modules.batchnorm._BatchNorm | nn.LayerNorm) and m.weight is not None:
-                    m.weight.fill_(1.0)
-                    m.bias.zero_()
-        pools = [m for m in net.modules() if isinstance(m, nn.AdaptiveAvgPool2d | nn.AdaptiveAvgPool1d)]
-        tap = pools[-1] if pools else [m for m in net.modules() if isinstance(m, nn.Linear)][-1]
-        feats: list[torch.Tensor] = []
-        handle = tap.register_forward_hook(lambda _m, inp, _o: feats.append(inp[0].detach()))
-        shape = self.inputs.shape
-        x = torch.randn(shape, generator=gen).to(self.inputs.device)
-        eps = torch.randn(shape, generator=gen).to(self.inputs.device)
-        net.train()
-        try:
-            with torch.no_grad():
-                net(x)
-                net(x + 1e-2 * eps)
-        finally:
-            handle.remove()
-        diff = (feats[0] - feats[1]).abs().reshape(shape[0], -1).sum(1).mean()
-        bn = sum(math.log(math.sqrt(float(m.running_var.mean()))) for m in net.modules()
-                 if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.running_var is not None)
-        return float(diff), float(bn)
-
-    @cached_property
-    def block_terms(self) -> tuple[list[float], list[float], bool]:
-        """AZ-NAS terms over :func:`block_modules` from one train-mode forward of the batch:
-        (spectral entropy of the first block's input and of every block output, in forward order;
-        per block, :func:`block_trainability` of ∂(g_outᵀ out)/∂in for Rademacher g_out (a fixed
-        generator), identity blocks skipped; whether the features are token sequences (ViTs))."""
-        blocks = block_modules(self.model)
-        if not blocks:
-            raise ValueError("no blocks found: AZ-NAS needs an nn.Sequential of composite modules (cells, blocks)")
-        record: list[tuple[torch.Tensor, torch.Tensor]] = []
-
-        def keep(_mod: nn.Module, inp: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
-            record.append((inp[0], out))
-
-        handles = [b.register_forward_hook(keep) for b in blocks]
-        gen = torch.Generator(device="cpu").manual_seed(0)
-        try:
-            with self._pass(), torch.enable_grad():
-                self.model(self.inputs)
-                expressivity = [spectral_entropy(f) for f in [record[0][0]] + [o for _, o in record]]
-                trainability = []
-                for inp, out in reversed(record):
-                    if not (inp.requires_grad and out.requires_grad):
-                        continue
-                    g_out = (torch.randint(0, 2, out.shape, generator=gen) * 2 - 1).to(out)
-                    g_in = torch.autograd.grad(out, inp, g_out, retain_graph=True, allow_unused=True)[0]
-                    g_in = torch.zeros_like(inp) if g_in is None else g_in
-                    if g_in.shape == g_out.shape and torch.equal(g_in, g_out):
-                        continue  # an identity block says nothing about trainability (AZ-NAS ViT code)
-                    trainability.append(block_trainability(g_in.detach(), g_out))
-        finally:
-            for h in handles:
-                h.remove()
-        return expressivity, trainability, record[0][1].dim() == 3
-
-    def ntk_eigs(self, n: int) -> torch.Tensor:
-        """Eigenvalues (ascending, float64) of the NTK Θ = J Jᵀ on the first ``n`` samples,
-        J_i = ∂(1ᵀ f(x_i))/∂θ over the Conv/Linear weights, one train-mode forward (TE-NAS ``get_ntk_n``)."""
-        if n not in self._ntk:
-            x = self.inputs[:n]
-            weights = self.weights
-            with self._pass(), torch.enable_grad():
-                out = self.model(x)
-                rows = []
-                for i in range(len(x)):
-                    go = torch.zeros_like(out)
-                    go[i] = 1
-                    g = torch.autograd.grad(out, weights, go, retain_graph=i < len(x) - 1, allow_unused=True)
-                    rows.append(torch.cat([gi.flatten() for gi in g if gi is not None]).double())
-                j = torch.stack(rows)
-            self._ntk[n] = torch.linalg.eigvalsh(j @ j.T)
-        return self._ntk[n]
-
-    def linear_regions(self, n: int, size: int) -> int:
-        """Distinct whole-network activation patterns (all activation layers, ``output > 0``) over N(0, 1)
-        inputs (a fixed generator), one train-mode no-grad forward: TE-NAS's ``LinearRegionCount``.
-
-        With :attr:`thin` (TE-NAS): ``n`` inputs of ``size x size`` pixels through the thin copy.
-        Without: the network itself on as many inputs as the batch, at its resolution (AZ-NAS's port)."""
-        key = (n, size)
-        if key not in self._regions:
-            if self.thin is not None:
-                with seeded(0, restore=True):
-                    net = self.thin().to(self.inputs.device)
-                shape: tuple[int, ...] = (n, *self.inputs.shape[1:-2], size, size)
-            else:
-                net, shape = self.model, tuple(self.inputs.shape)
-            x = torch.randn(shape, generator=torch.Generator().manual_seed(0)).to(self.inputs)
-            codes: list[torch.Tensor] = []
-
-            def on_act(_mod: nn.Module, _inp: object, out: torch.Tensor) -> None:
-                codes.append(pack_patterns((out > 0).reshape(len(out), -1).T))  # (n, words): one row a sample
-
-            handles = [m.register_forward_hook(on_act) for m in net.modules() if isinstance(m, ACT_TYPES)]
-            was_training = net.training
-            saved = [(b, b.detach().clone()) for b in net.buffers()]
-            try:
-                with torch.no_grad():
-                    net.train()
-                    net(x)
-                    for buf, old in saved:
-                        buf.copy_(old)
-            finally:
-                net.train(was_training)
-                for h in handles:
-                    h.remove()
-            self._regions[key] = int(torch.unique(torch.cat(codes, 1), dim=0).shape[0]) if codes else 1
-        return self._regions[key]
-
-    @cached_property
-    def first_sample_features(self) -> list[torch.Tensor]:
-        """Per module (forward order) whose output has a spatial or token axis: the first sample's
-        output as ``(channels, positions)`` from one train-mode no-grad forward (MeCo's hook)."""
-        feats: list[torch.Tensor] = []
-
-        def keep(_mod: nn.Module, _inp: object, out: object) -> None:
-            if isinstance(out, torch.Tensor) and out.dim() >= 3:
-                f = out[0].detach()
-                feats.append(f.reshape(f.shape[0], -1) if out.dim() > 3 else f.T)
-
-        handles = [m.register_forward_hook(keep) for m in self.model.modules()]
-        try:
-            with self._pass(), torch.no_grad():
-                self.model(self.inputs)
-        finally:
-            for h in handles:
-                h.remove()
-        return feats
-
-    @cached_property
-    def dss_terms(self) -> tuple[float, float]:
-        """TF-TAS on the linearised float64 copy (|θ|, norms kept, eval), R = 1ᵀ f(𝟙): (Σ over Linear
-        layers inside attention modules of ‖∂R/∂W‖_* ‖W‖_*, Σ over the other Conv/Linear of |W ⊙ ∂R/∂W|)."""
-        net = linearised_copy(self.model, drop_norms=False)
-        attn = {m for mod in net.modules() if "attention" in type(mod).__name__.lower()
-                for m in mod.modules()}
-        x = torch.ones((1, *self.inputs.shape[1:]), dtype=torch.float64, device=self.inputs.device)
-        with torch.enable_grad():
-            net(x).sum().backward()
-        msa, mlp = 0.0, 0.0
-        for m in net.modules():
-            weight = m.weight if isinstance(m, WEIGHT_TYPES) else None
-            if not isinstance(weight, torch.Tensor) or weight.grad is None:
-                continue
-            w, g = weight.detach(), weight.grad
-            if m in attn and isinstance(m, nn.Linear):
-                msa += float(torch.linalg.matrix_norm(g, "nuc") * torch.linalg.matrix_norm(w, "nuc"))
-            else:
-                mlp += float((w * g).abs().sum())
-        return msa, mlp
-
-    @cached_property
-    def n_params(self) -> int:
-        """Number of trainable parameters."""
-        return sum(p.numel() for p in self.model.parameters() if p.requires_grad)
-
-    @cached_property
-    def flops(self) -> int:
-        """Forward FLOPs of one sample (``torch.utils.flop_counter``; a MAC counts 2)."""
-        from torch.utils.flop_counter import FlopCounterMode  # noqa: PLC0415
-
-        counter = FlopCounterMode(display=False)
-        with self._pass(), torch.no_grad(), counter:
-            self.model.eval()
-            self.model(self.inputs[:1])
-        return int(counter.get_total_flops())

@@ -338,7 +338,7 @@ def main() -> None:
     import hydra  # noqa: PLC0415
     from hydra.core.hydra_config import HydraConfig  # noqa: PLC0415
 
-    @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+    @hydra.main(version_base="1.3", config_path="conf", config_name="config")
     def _run(cfg: Any) -> float:
         try:
             out = score_archs(cfg, Path(HydraConfig.get().runtime.output_dir))

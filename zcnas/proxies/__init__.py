@@ -1,6 +1,19 @@
-"""Zero-cost proxies: one registry, one family per file. Importing registers them all."""
+"""Zero-cost proxies: one registry, one family per file. Importing registers them all.
 
-from zcnas.proxies import activation, gradstats, saliency, size, spectral  # noqa: F401  (registration side effect)
+A family file (``zcnas/proxies/<family>.py``, found here by name: no list to edit) declares the probe
+artifacts it computes with :func:`~zcnas.probe.register_artifact` and its proxies with
+:func:`register_proxy`; its settings go in ``conf/proxy/<name>.yaml``. Nothing else changes.
+"""
+
+import importlib
+import pkgutil
+
+from zcnas.probe import list_artifacts, register_artifact
 from zcnas.proxies._registry import NotApplicable, ProxySpec, get_proxy, list_proxies, register_proxy, score
 
-__all__ = ["NotApplicable", "ProxySpec", "get_proxy", "list_proxies", "register_proxy", "score"]
+for _family in pkgutil.iter_modules(__path__):
+    if not _family.name.startswith("_"):
+        importlib.import_module(f"{__name__}.{_family.name}")  # registration side effect
+
+__all__ = ["NotApplicable", "ProxySpec", "get_proxy", "list_artifacts", "list_proxies", "register_artifact",
+           "register_proxy", "score"]

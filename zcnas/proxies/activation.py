@@ -26,19 +26,49 @@ from __future__ import annotations
 import math
 
 import torch
+from torch import nn
 
-from zcnas.probe import Probe
+from zcnas.probe import ACT_TYPES, Probe, pack_patterns, register_artifact, seeded
 from zcnas.proxies._registry import register_proxy
+
+
+def unique_patterns(codes: list[torch.Tensor]) -> torch.Tensor:
+    """The distinct per-unit sample patterns ``(n, words)`` of packed codes ``(units, words)`` of one or
+    more layers (one 64-bit word per 64 samples; a single word takes the faster 1-D ``unique``)."""
+    allc = torch.cat(codes, 0)
+    if allc.shape[1] == 1:
+        return torch.unique(allc[:, 0])[:, None]
+    return torch.unique(allc, dim=0)
 
 
 def count_unique_patterns(codes: list[torch.Tensor]) -> int:
     """Number of distinct per-unit sample patterns across the given layers' packed codes (|A|)."""
-    if not codes:
-        return 0
-    allc = torch.cat(codes, 0)
-    if allc.shape[1] == 1:
-        return int(torch.unique(allc[:, 0]).numel())
-    return int(torch.unique(allc, dim=0).shape[0])
+    return len(unique_patterns(codes)) if codes else 0
+
+
+@register_artifact("linear_regions")
+def linear_regions(probe: Probe, n: int, size: int) -> int:
+    """Distinct whole-network activation patterns (all activation layers, ``output > 0``) over N(0, 1)
+    inputs (a fixed generator), one train-mode no-grad forward: TE-NAS's ``LinearRegionCount``.
+
+    With ``probe.thin`` (TE-NAS): ``n`` inputs of ``size x size`` pixels through the thin copy.
+    Without: the network itself on as many inputs as the batch, at its resolution (AZ-NAS's port)."""
+    net: nn.Module
+    if probe.thin is not None:
+        with seeded(0, restore=True):
+            net = probe.thin().to(probe.inputs.device)
+        shape: tuple[int, ...] = (n, *probe.inputs.shape[1:-2], size, size)
+    else:
+        net, shape = probe.model, tuple(probe.inputs.shape)
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(0)).to(probe.inputs)
+    codes: list[torch.Tensor] = []
+
+    def on_act(_mod: nn.Module, _inp: object, out: torch.Tensor) -> None:
+        codes.append(pack_patterns((out > 0).reshape(len(out), -1).T))  # (n, words): one row a sample
+
+    with probe.hooks(probe.modules_of(ACT_TYPES, net), on_act), probe.restored(net), torch.no_grad():
+        net(x)
+    return int(torch.unique(torch.cat(codes, 1), dim=0).shape[0]) if codes else 1
 
 
 @register_proxy("nwot", needs=("acts",))

@@ -11,12 +11,103 @@ raw value overflows float64 on deep nets); jacov and epe_nas follow NASLib's sig
 
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
+from torch import nn
 
-from zcnas.probe import Probe
+from zcnas.probe import WEIGHT_TYPES, Probe, register_artifact
 from zcnas.proxies._registry import NotApplicable, register_proxy
+
+ZEN_GAMMA = 1e-2
+"""Zen-NAS perturbation scale γ of x + γε (the reference's ``mixup_gamma``)."""
+
+
+def linearised_copy(model: nn.Module, drop_norms: bool) -> nn.Module:
+    """A float64 eval-mode copy with every parameter and buffer replaced by its absolute value
+    (SynFlow/DSS linearisation); ``drop_norms`` replaces BatchNorm/LayerNorm/GroupNorm by identity."""
+    net = copy.deepcopy(model).double()
+    norm_types = (nn.modules.batchnorm._BatchNorm, nn.LayerNorm, nn.GroupNorm)
+    for mod in list(net.modules()):
+        for child_name, child in list(mod.named_children()):
+            if drop_norms and isinstance(child, norm_types):
+                setattr(mod, child_name, nn.Identity())
+    with torch.no_grad():
+        for t in net.state_dict().values():
+            if t.is_floating_point():
+                t.abs_()
+    return net.eval()
+
+
+@register_artifact("synflow_terms")
+def synflow_terms(probe: Probe) -> list[float]:
+    """Per Conv/Linear layer, Σ |θ ⊙ ∂R/∂θ| with R = 1ᵀ f(𝟙) on a float64 copy of the network
+    with |θ| and normalisation layers removed (Tanaka et al. 2020; foresight ``synflow``, bn=False)."""
+    net = linearised_copy(probe.model, drop_norms=True)
+    layers = probe.modules_of(WEIGHT_TYPES, net)
+    x = torch.ones((1, *probe.inputs.shape[1:]), dtype=torch.float64, device=probe.inputs.device)
+    with torch.enable_grad():
+        net.zero_grad(set_to_none=True)
+        net(x).sum().backward()
+    weights: list[torch.Tensor] = [m.weight for m in layers]  # type: ignore[misc]
+    return [float((w * w.grad).detach().abs().sum()) if w.grad is not None else 0.0 for w in weights]
+
+
+@register_artifact("zen_terms")
+def zen_terms(probe: Probe) -> tuple[float, float]:
+    """Zen-NAS on a Gaussian re-initialised copy (Conv/Linear θ ~ N(0, 1), norm layers 1/0), train
+    mode, data-free: (E_n ‖f(x) − f(x + γε)‖₁ of the pre-pooling features, Σ_BN log √mean(running
+    var)), x, ε ~ N(0, I), γ = :data:`ZEN_GAMMA`, a fixed generator (Lin et al., ICCV 2021; ZenNAS reference)."""
+    net = copy.deepcopy(probe.model)  # a throwaway copy: its BatchNorm statistics are read, not restored
+    gen = torch.Generator(device="cpu").manual_seed(0)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, WEIGHT_TYPES):
+                w: torch.Tensor = m.weight  # type: ignore[assignment]
+                w.copy_(torch.randn(w.shape, generator=gen))
+                if isinstance(m.bias, torch.Tensor):
+                    m.bias.zero_()
+            elif isinstance(m, nn.modules.batchnorm._BatchNorm | nn.LayerNorm) and m.weight is not None:
+                m.weight.fill_(1.0)
+                m.bias.zero_()
+    pools = probe.modules_of((nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool1d), net)
+    tap = pools[-1] if pools else probe.modules_of((nn.Linear,), net)[-1]
+    feats: list[torch.Tensor] = []
+    shape = probe.inputs.shape
+    x = torch.randn(shape, generator=gen).to(probe.inputs.device)
+    eps = torch.randn(shape, generator=gen).to(probe.inputs.device)
+    net.train()
+    with probe.hooks([tap], lambda _m, inp, _o: feats.append(inp[0].detach())), torch.no_grad():
+        net(x)
+        net(x + ZEN_GAMMA * eps)
+    diff = (feats[0] - feats[1]).abs().reshape(shape[0], -1).sum(1).mean()
+    bn = sum(math.log(math.sqrt(float(m.running_var.mean()))) for m in net.modules()
+             if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.running_var is not None)
+    return float(diff), float(bn)
+
+
+@register_artifact("dss_terms")
+def dss_terms(probe: Probe) -> tuple[float, float]:
+    """TF-TAS on the linearised float64 copy (|θ|, norms kept, eval), R = 1ᵀ f(𝟙): (Σ over Linear
+    layers inside attention modules of ‖∂R/∂W‖_* ‖W‖_*, Σ over the other Conv/Linear of |W ⊙ ∂R/∂W|)."""
+    net = linearised_copy(probe.model, drop_norms=False)
+    attn = {m for mod in net.modules() if "attention" in type(mod).__name__.lower()
+            for m in mod.modules()}
+    x = torch.ones((1, *probe.inputs.shape[1:]), dtype=torch.float64, device=probe.inputs.device)
+    with torch.enable_grad():
+        net(x).sum().backward()
+    msa, mlp = 0.0, 0.0
+    for m in net.modules():
+        weight = m.weight if isinstance(m, WEIGHT_TYPES) else None
+        if not isinstance(weight, torch.Tensor) or weight.grad is None:
+            continue
+        w, g = weight.detach(), weight.grad
+        if m in attn and isinstance(m, nn.Linear):
+            msa += float(torch.linalg.matrix_norm(g, "nuc") * torch.linalg.matrix_norm(w, "nuc"))
+        else:
+            mlp += float((w * g).abs().sum())
+    return msa, mlp
 
 
 def _weights(probe: Probe) -> list[torch.Tensor]:

@@ -8,8 +8,28 @@ Deliberate deviations:
   counter; both are reported in millions, so values differ by ~2x but rank identically.
 """
 
-from zcnas.probe import Probe
+import torch
+
+from zcnas.probe import Probe, register_artifact
 from zcnas.proxies._registry import register_proxy
+
+
+@register_artifact("n_params")
+def n_params(probe: Probe) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in probe.model.parameters() if p.requires_grad)
+
+
+@register_artifact("flops")
+def flops_count(probe: Probe) -> int:
+    """Forward FLOPs of one sample (``torch.utils.flop_counter``; a MAC counts 2), one eval-mode pass."""
+    from torch.utils.flop_counter import FlopCounterMode  # noqa: PLC0415
+
+    counter = FlopCounterMode(display=False)
+    with probe.restored(train=False), torch.no_grad(), counter:
+        probe.model(probe.inputs[:1])
+    return int(counter.get_total_flops())
+
 
 
 @register_proxy("params", needs=("n_params",))

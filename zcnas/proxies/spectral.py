@@ -26,9 +26,112 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 
-from zcnas.probe import Probe
+from zcnas.probe import Probe, block_modules, register_artifact
 from zcnas.proxies._registry import NotApplicable, register_proxy
+
+AZ_EPS = 1e-8
+"""AZ-NAS's guard in log(p + ε) of the expressivity entropy."""
+AZ_SIGMA_EPS = 1e-6
+"""AZ-NAS's guard in 1/(σ + ε) of the trainability term."""
+
+
+def channels_last_rows(f: torch.Tensor) -> torch.Tensor:
+    """A feature ``(B, C, *spatial)``, ``(B, tokens, C)`` or ``(B, C)`` as rows ``(B·positions, C)``."""
+    if f.dim() > 3:
+        return f.flatten(2).transpose(1, 2).reshape(-1, f.shape[1])
+    return f.reshape(-1, f.shape[-1])
+
+
+def spectral_entropy(f: torch.Tensor) -> float:
+    """Entropy −Σ p log(p + ε) of the normalised eigenvalues p of the feature covariance over
+    rows ``(B·positions, C)`` (AZ-NAS expressivity of one feature; 0 for a constant feature)."""
+    rows = channels_last_rows(f.detach()).double()
+    rows = rows - rows.mean(0, keepdim=True)
+    s = torch.linalg.eigvalsh(rows.T @ rows / len(rows)).clamp_min(0)
+    if float(s.sum()) == 0:
+        return 0.0
+    p = s / s.sum()
+    return float(-(p * torch.log(p + AZ_EPS)).sum())
+
+
+def block_trainability(g_in: torch.Tensor, g_out: torch.Tensor) -> float:
+    """−σ − 1/(σ + ε) + 2, σ the spectral norm of the block's cross-covariance g_inᵀ g_out / rows
+    (AZ-NAS trainability; 0 is best, at σ = 1); strided CNN inputs are pixel-unshuffled first."""
+    if g_in.dim() == 4 and g_in.shape[2:] != g_out.shape[2:]:
+        g_in = F.pixel_unshuffle(g_in, g_in.shape[2] // g_out.shape[2])
+    a, b = channels_last_rows(g_in).double(), channels_last_rows(g_out).double()
+    if len(a) != len(b):
+        return math.nan
+    sigma = float(torch.linalg.matrix_norm(a.T @ b / len(b), ord=2))
+    return -sigma - 1 / (sigma + AZ_SIGMA_EPS) + 2
+
+
+@register_artifact("block_terms")
+def block_terms(probe: Probe) -> tuple[list[float], list[float], bool]:
+    """AZ-NAS terms over :func:`~zcnas.probe.block_modules` from one train-mode forward of the batch:
+    (spectral entropy of the first block's input and of every block output, in forward order;
+    per block, :func:`block_trainability` of ∂(g_outᵀ out)/∂in for Rademacher g_out (a fixed
+    generator), identity blocks skipped; whether the features are token sequences (ViTs))."""
+    blocks = block_modules(probe.model)
+    if not blocks:
+        raise ValueError("no blocks found: AZ-NAS needs an nn.Sequential of composite modules (cells, blocks)")
+    record: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def keep(_mod: nn.Module, inp: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
+        record.append((inp[0], out))
+
+    gen = torch.Generator(device="cpu").manual_seed(0)
+    with probe.hooks(blocks, keep), probe.restored(), torch.enable_grad():
+        probe.model(probe.inputs)
+        expressivity = [spectral_entropy(f) for f in [record[0][0]] + [o for _, o in record]]
+        trainability = []
+        for inp, out in reversed(record):
+            if not (inp.requires_grad and out.requires_grad):
+                continue
+            g_out = (torch.randint(0, 2, out.shape, generator=gen) * 2 - 1).to(out)
+            g_in = torch.autograd.grad(out, inp, g_out, retain_graph=True, allow_unused=True)[0]
+            g_in = torch.zeros_like(inp) if g_in is None else g_in
+            if g_in.shape == g_out.shape and torch.equal(g_in, g_out):
+                continue  # an identity block says nothing about trainability (AZ-NAS ViT code)
+            trainability.append(block_trainability(g_in.detach(), g_out))
+    return expressivity, trainability, record[0][1].dim() == 3
+
+
+@register_artifact("ntk_eigs", needs=("weights",))
+def ntk_eigs(probe: Probe, n: int) -> torch.Tensor:
+    """Eigenvalues (ascending, float64) of the NTK Θ = J Jᵀ on the first ``n`` samples,
+    J_i = ∂(1ᵀ f(x_i))/∂θ over the Conv/Linear weights, one train-mode forward (TE-NAS ``get_ntk_n``)."""
+    x = probe.inputs[:n]
+    weights = probe.weights
+    with probe.restored(), torch.enable_grad():
+        out = probe.model(x)
+        rows = []
+        for i in range(len(x)):
+            go = torch.zeros_like(out)
+            go[i] = 1
+            g = torch.autograd.grad(out, weights, go, retain_graph=i < len(x) - 1, allow_unused=True)
+            rows.append(torch.cat([gi.flatten() for gi in g if gi is not None]).double())
+        j = torch.stack(rows)
+    return torch.linalg.eigvalsh(j @ j.T)
+
+
+@register_artifact("first_sample_features")
+def first_sample_features(probe: Probe) -> list[torch.Tensor]:
+    """Per module (forward order) whose output has a spatial or token axis: the first sample's
+    output as ``(channels, positions)`` from one train-mode no-grad forward (MeCo's hook)."""
+    feats: list[torch.Tensor] = []
+
+    def keep(_mod: nn.Module, _inp: object, out: object) -> None:
+        if isinstance(out, torch.Tensor) and out.dim() >= 3:
+            f = out[0].detach()
+            feats.append(f.reshape(f.shape[0], -1) if out.dim() > 3 else f.T)
+
+    with probe.hooks(probe.model.modules(), keep), probe.restored(), torch.no_grad():
+        probe.model(probe.inputs)
+    return feats
 
 
 def min_corr_eig(f: torch.Tensor) -> float:
