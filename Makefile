@@ -55,7 +55,8 @@ lint: install ## ruff (E,F,I,UP,B) + mypy on zcnas/ + hadolint on docker/Dockerf
 
 ci: lint test test-slow test-browser test-slurm ## Everything .ci/run checks (test-slurm after slurm-up)
 
-ui: install ## MLflow UI on 127.0.0.1:$(PORT) over ./mlruns.db
+ui: install ## MLflow UI on 127.0.0.1:$(PORT) over ./mlruns.db (prints the runs table's URL)
+	@$(PY) -m zcnas.log --url --port $(PORT) || true
 	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(VENV)/bin/mlflow ui \
 	  --backend-store-uri sqlite:///mlruns.db --host 127.0.0.1 --port $(PORT) --workers 1
 

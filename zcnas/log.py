@@ -14,10 +14,17 @@ from zcnas.tracking import MlflowTracker
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments, log the directory, print the run id."""
     parser = argparse.ArgumentParser(prog="python -m zcnas.log", description=__doc__.splitlines()[0])
-    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("run_dir", type=Path, nargs="?")
     parser.add_argument("--tracking-uri", default=None)
     parser.add_argument("--experiment", default=None)
+    parser.add_argument("--url", action="store_true", help="print the MLflow UI URL of the experiment's runs table")
+    parser.add_argument("--port", type=int, default=5000, help="with --url: the UI's port")
     args = parser.parse_args(argv)
+    if args.url:
+        print(runs_table_url(args.tracking_uri or "sqlite:///mlruns.db", args.experiment or "zcnas", args.port))
+        return
+    if args.run_dir is None:
+        parser.error("a run directory is required (or --url)")
     try:
         from omegaconf import OmegaConf  # noqa: PLC0415
 
@@ -33,6 +40,13 @@ def main(argv: list[str] | None = None) -> None:
     if run_id is None:
         sys.exit(f"zcnas.log: error: could not log {args.run_dir} to {tracker.uri} (see the line above)")
     print(f"logged {args.run_dir} as MLflow run {run_id} at {tracker.uri}")
+
+
+def runs_table_url(uri: str, experiment: str, port: int) -> str:
+    """``http://127.0.0.1:<port>/#/experiments/<id>/runs`` (the runs table, not the GenAI overview),
+    creating the experiment if needed so the link opens even before the first run."""
+    experiment_id = MlflowTracker(uri, experiment).experiment_id()
+    return f"runs table: http://127.0.0.1:{port}/#/experiments/{experiment_id}/runs"
 
 
 if __name__ == "__main__":

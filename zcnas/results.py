@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 
@@ -48,21 +49,49 @@ def write_json(path: Path, obj: Any) -> Path:
     return path
 
 
+DATASETS = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "imagenet16-120": "ImageNet16-120",
+            "imagenet": "ImageNet"}
+
+
+def target_label(target: str, values: np.ndarray) -> str:
+    """Axis label of a ground-truth column: ``CIFAR-10 accuracy, %`` (values above 1: percent),
+    ``... accuracy (fraction)`` (values within [0, 1]), else the column's own name."""
+    v = values[np.isfinite(values)]
+    name = DATASETS.get(target.lower(), target)
+    if v.size and v.min() >= 0 and v.max() <= 100 and ("acc" in target.lower() or target.lower() in DATASETS):
+        return f"{name} accuracy, %" if v.max() > 1 else f"{name} accuracy (fraction)"
+    return name
+
+
+def score_axis(values: np.ndarray) -> str:
+    """``log`` for positive scores spanning two decades or more, ``symlog`` for signed ones spanning
+    them, else ``linear`` (an L-SWAG range of 1e8 puts every point at the left edge of a linear axis)."""
+    v = np.abs(values[np.isfinite(values) & (values != 0)])
+    if v.size < 2 or v.max() / v.min() < 100:
+        return "linear"
+    return "log" if (values[np.isfinite(values)] > 0).all() else "symlog"
+
+
 def scatter_plot(path: Path, table: pd.DataFrame, proxy: str, targets: Sequence[str],
-                 correlations: list[dict[str, Any]]) -> Path:
-    """One PNG per proxy: score vs each target, ρ and τ in the panel titles (matplotlib Agg)."""
+                 correlations: list[dict[str, Any]], label: str | None = None) -> Path:
+    """One PNG per proxy (or combiner): score vs each target on a log axis where the scores span
+    decades, the target's name and unit on the y axis, ρ, τ and n in the panel titles (Agg)."""
     import matplotlib  # noqa: PLC0415
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
     fig, axes = plt.subplots(1, len(targets), figsize=(4 * len(targets), 3.6), squeeze=False)
+    x = table[proxy].to_numpy(dtype=float)
+    scale = score_axis(x)
     for ax, target in zip(axes[0], targets, strict=True):
         rec = next(r for r in correlations if r["proxy"] == proxy and r["target"] == target)
-        ax.scatter(table[proxy], table[target], s=6, alpha=0.6)
-        ax.set_xlabel(proxy)
-        ax.set_ylabel(target)
-        ax.set_title(f"ρ={rec['spearman']:.3f}  τ={rec['kendall']:.3f}  n={rec['n']}", fontsize=9)
+        y = table[target].to_numpy(dtype=float)
+        ax.scatter(x, y, s=6, alpha=0.6)
+        ax.set_xscale(scale)
+        ax.set_xlabel(f"{label or proxy} score" + ("" if scale == "linear" else f" ({scale} scale)"))
+        ax.set_ylabel(target_label(target, y))
+        ax.set_title(f"{label or proxy}: ρ={rec['spearman']:.3f}  τ={rec['kendall']:.3f}  n={rec['n']}", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)

@@ -1,10 +1,14 @@
-"""The terminal says where a run is: done/total, rate and ETA in the progress line."""
+"""Reporting people read: progress lines with done/total, rate and ETA; scatter axes that fit the
+range of the scores and say what the ground truth is."""
 
 from __future__ import annotations
 
 import logging
 import re
 
+import numpy as np
+
+from zcnas.results import score_axis, target_label
 from zcnas.run import planned, progress, score_archs
 
 from .test_run import cfg_with
@@ -30,3 +34,13 @@ def test_a_run_logs_progress_against_its_total(tmp_path, caplog):
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("scored ")]
     assert [re.match(r"scored (\d+/\d+) archs \((\d+) %\)", m).groups() for m in lines[:2]] == [("3/6", "50"), ("6/6", "100")]
     assert all("archs/s" in m and "ETA" in m for m in lines[:2])
+
+
+def test_scatter_axes_fit_the_scores_and_name_the_ground_truth():
+    lswag_like = np.array([3e2, 4e5, 2e8, np.nan])
+    assert score_axis(lswag_like) == "log"
+    assert score_axis(np.array([-5e3, 1.0, 2e4])) == "symlog"
+    assert score_axis(np.array([0.0, 0.2, 0.7, 0.9])) == "linear"  # zeros do not make a range "decades"
+    assert target_label("cifar10", np.array([10.0, 93.5])) == "CIFAR-10 accuracy, %"
+    assert target_label("ImageNet16-120", np.array([0.1, 0.46])) == "ImageNet16-120 accuracy (fraction)"
+    assert target_label("autoencoder", np.array([0.4, 0.6])) == "autoencoder"
