@@ -108,3 +108,77 @@ def test_mlflow_ui_shows_run_metric_and_plot(ui):
     finally:
         driver.quit()
     assert (shots / "scatter.png").stat().st_size > 10_000
+
+
+@pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="needs Debian's chromium + chromium-driver")
+def test_sweep_parent_run_shows_the_summary_and_the_chart_view_compares_proxies(tmp_path):
+    """A 2-seed sweep: its parent run (named after the overrides) shows the summary metrics, the
+    runs table lists both seeds' runs, and the chart view shows one ``cifar10/spearman/*`` section
+    holding every proxy; screenshots sweep_*.png."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    proc = subprocess.run([sys.executable, "-m", "zcnas.run", "-m", "seed=0,1", "n_archs=8", "batch_size=8",
+                           "space.C=4", "space.N=1", "proxy=[nwot,params]", "hydra.sweep.dir=sweep"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    import mlflow
+
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlruns.db")
+    exp = client.get_experiment_by_name("zcnas")
+    runs = client.search_runs([exp.experiment_id])
+    parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
+    assert parent.info.run_name == "sweep: seed=0,1 n_archs=8 batch_size=8 space.C=4 space.N=1 proxy=[nwot,params]"
+    mean = parent.data.metrics["cifar10/spearman/nwot"]
+    port = free_port()
+    server = subprocess.Popen([str(Path(sys.executable).parent / "mlflow"), "ui", "--backend-store-uri",
+                               "sqlite:///mlruns.db", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+                              cwd=tmp_path, env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    shots = Path(os.environ.get("ZCNAS_TEST_ARTIFACTS", ROOT / "test-artifacts")) / "browser"
+    shots.mkdir(parents=True, exist_ok=True)
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1600,1000"):
+        opts.add_argument(arg)
+    driver = None
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(url + "/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.5)
+        driver = webdriver.Chrome(options=opts, service=Service(DRIVER))
+
+        def page(path: str, *texts: str, shot: str) -> str:
+            driver.get(url + path)
+            try:
+                WebDriverWait(driver, 60).until(
+                    lambda d: all(t in d.find_element(By.TAG_NAME, "body").text for t in texts))
+            finally:
+                driver.save_screenshot(str(shots / shot))
+            return driver.find_element(By.TAG_NAME, "body").text
+
+        kids = [r.info.run_name for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+        assert sorted(kids) == ["nb201-cifar10-nwot+params-n8-s0", "nb201-cifar10-nwot+params-n8-s1"]
+        page(f"/#/experiments/{exp.experiment_id}/runs", "sweep: seed=0,1", shot="sweep_runs.png")
+        body = page(f"/#/experiments/{exp.experiment_id}/runs/{parent.info.run_id}", "cifar10/spearman/nwot",
+                    shot="sweep_parent.png")
+        assert f"{mean:.3f}"[:4] in body
+        driver.find_element(By.XPATH, "//*[normalize-space(text())='Model metrics']").click()
+        try:  # the chart view: one section per <target>/<stat>, one chart per proxy inside it
+            WebDriverWait(driver, 60).until(lambda d: "cifar10/kendall" in d.find_element(By.TAG_NAME, "body").text)
+            body = driver.find_element(By.TAG_NAME, "body").text
+            first = body[body.index("cifar10/kendall"):].split("cifar10/kendall_std")[0]
+            assert "nwot" in first and "params" in first  # both proxies' charts in the one section
+        finally:
+            driver.save_screenshot(str(shots / "sweep_parent_charts.png"))
+    finally:
+        if driver is not None:
+            driver.quit()
+        server.terminate()
+        server.wait(timeout=30)
