@@ -18,7 +18,7 @@ CELL = "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_3x3~0|avg_poo
 DECLARED_NAN = {("autoformer", "aznas_progressivity"), ("timm_vit", "aznas_progressivity")}  # AZ-NAS omits it for ViTs
 ARTIFACTS = {"acts", "codes", "layers", "grads", "full_grads", "weights", "input_grad", "hessian_grad", "layer_fisher",
              "synflow_terms", "zen_terms", "block_terms", "ntk_eigs", "linear_regions",
-             "first_sample_features", "dss_terms", "n_params", "flops"}
+             "first_sample_features", "dss_terms", "n_params", "flops", "fisher_spectrum"}
 
 
 class Recorder:
