@@ -12,7 +12,13 @@ import torch
 
 from zcnas.probe import Probe
 from zcnas.proxies import score
-from zcnas.proxies.fim import _jacobian_func, _jacobian_hooks, decile_entropy, fisher_spectrum
+from zcnas.proxies.fim import (
+    _jacobian_func,
+    _jacobian_hooks,
+    decile_entropy,
+    fisher_spectrum,
+    kaiming_fan_in_copy,
+)
 
 CELL = "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_3x3~0|avg_pool_3x3~1|nor_conv_3x3~2|"
 
@@ -40,10 +46,14 @@ def reference_vkdnw(model: torch.nn.Module, x: torch.Tensor, n_tensors: int) -> 
 
 
 def test_vkdnw_matches_an_explicit_fisher(tiny_nb201, batch16):
+    """On the Kaiming-fan-in copy the proxy scores (the reference's init), and with init="own"."""
     torch.manual_seed(0)
     net = tiny_nb201.build(tiny_nb201.decode(CELL), 10)
     x, y = batch16
-    want, lam = reference_vkdnw(net, x, 128)
+    own, _ = reference_vkdnw(net, x, 128)
+    assert decile_entropy(fisher_spectrum(net, x, init="own").eigenvalues) == pytest.approx(own, rel=1e-6)
+    want, lam = reference_vkdnw(kaiming_fan_in_copy(net), x, 128)
+    assert abs(want - own) > 1e-3  # the init matters
     spec = fisher_spectrum(net, x)
     np.testing.assert_allclose(spec.eigenvalues.numpy(), lam, rtol=1e-5, atol=1e-12 * lam.max())
     got = score(Probe(net, x, y), {"vkdnw": {}, "vkdnw_single": {}})
@@ -54,7 +64,23 @@ def test_vkdnw_matches_an_explicit_fisher(tiny_nb201, batch16):
     assert 0 < want < math.log(9)
     # only the first k tensors: the reference's params_grad_len
     want5, _ = reference_vkdnw(net, x, 5)
-    assert decile_entropy(fisher_spectrum(net, x, n_tensors=5).eigenvalues) == pytest.approx(want5, rel=1e-6)
+    assert decile_entropy(fisher_spectrum(net, x, n_tensors=5, init="own").eigenvalues) == pytest.approx(want5, rel=1e-6)
+
+
+def test_kaiming_copy_follows_the_reference_init(tiny_nb201):
+    torch.manual_seed(0)
+    net = tiny_nb201.build(tiny_nb201.decode(CELL), 10)
+    copy_ = kaiming_fan_in_copy(net)
+    convs = [m for m in copy_.modules() if isinstance(m, torch.nn.Conv2d) and m.weight.numel() > 500]
+    for m in convs:  # std sqrt(2 / fan_in)
+        fan_in = m.weight[0].numel()
+        assert m.weight.std().item() == pytest.approx(math.sqrt(2 / fan_in), rel=0.15)
+    bns = [m for m in copy_.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert bns and all(torch.all(m.weight == 1) and torch.all(m.bias == 0) for m in bns)
+    assert all(torch.equal(a, b) for a, b in zip(kaiming_fan_in_copy(net).parameters(), copy_.parameters(), strict=True))
+    assert not torch.equal(next(net.parameters()), next(copy_.parameters()))  # the model itself untouched
+    with pytest.raises(ValueError, match="init='xavier'"):
+        fisher_spectrum(net, torch.zeros(2, 3, 32, 32), init="xavier")
 
 
 def test_hook_and_functional_jacobians_agree(tiny_nb201, batch16):

@@ -77,7 +77,7 @@ class Libra(BaseEstimator):
 
     def fit(self, Z: pd.DataFrame, y: np.ndarray) -> Libra:
         """Select z1, z2, z3 on the labelled table; diagnostics go to ``diagnostics_`` (ρ, window,
-        the IG of every proxy given z1 under the chosen estimator and under each binning, bias)."""
+        the IG given z1 of every proxy but z1 under the chosen estimator, bias, role)."""
         if self.binning not in BINNINGS:
             raise ValueError(f"combiner.binning={self.binning!r}: valid are {', '.join(BINNINGS)}")
         if self.merge not in MERGES:
@@ -103,8 +103,6 @@ class Libra(BaseEstimator):
                                     self.miller_madow) if c != z1 else np.nan
 
         diag["ig"] = [ig(c, self.binning) for c in cols]
-        for b in BINNINGS:
-            diag[f"ig_{b}"] = [ig(c, b) for c in cols]
         diag["bias"] = [_rho(Zf[c].to_numpy(), params) for c in cols]
         diag["bias_gap"] = (diag["bias"] - b_val).abs()
         cand = diag[diag.in_window]

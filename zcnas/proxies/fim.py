@@ -17,14 +17,17 @@ The reference, read line by line:
   interpolation, 0.1 ... 0.9); VKDNW = −Σ t log t with t = q / ‖q‖₁ (entropy of the normalised
   deciles: high when the spectrum is flat).
 * ℵ (``vkdnw_dim``) = the number of parameter tensors ("trainable layers").
+* the weights: ``init_model(model, 'kaiming_norm_fanin')`` first (Conv/Linear N(0, 2/fan_in), biases 0,
+  BatchNorm γ = 1, β = 0). This port scores a re-initialised *copy* (a fixed generator, seed 0;
+  ``init="own"`` keeps the network's own weights). It matters: in eval mode BatchNorm does not rescale
+  the activations, and under PyTorch's default init (std 1/√(3 fan_in)) the signal shrinks layer by
+  layer and the spectrum collapses onto a few eigenvalues (experiments/proxy_validation, VKDNW).
 
 ``vkdnw_single`` ranks by ℵ first and VKDNW second: the reference notebook ranks the tuple
 (``vkdnw_dim``, spectral term) lexicographically (``NB201/tss_general.ipynb`` at commit 9a15fe1);
 ℵ + H / ln 9 (H ≤ ln 9) is that order as one number.
 
 Deliberate deviations:
-* the network's own initialisation (the reference re-initialises Kaiming-normal fan-in): VKDNW is
-  invariant to the scale of F (t is normalised), not to the init's shape;
 * the shared probe batch of real images (the reference's NB201 run feeds N(0, 1) noise, and reports
   VKDNW as robust to it);
 * float64 for the eigenvalues, and a network whose logits do not depend on θ at all (F = 0) gets
@@ -36,6 +39,7 @@ as the artifact ``fisher_spectrum`` (self-contained here so that the artifact re
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 from functools import cached_property
@@ -158,10 +162,35 @@ def _jacobian_func(model: nn.Module, inputs: torch.Tensor, names: list[str], chu
     return torch.cat([jac[k].reshape(len(inputs), out.shape[1], -1) for k in names], dim=2), out
 
 
-def fisher_spectrum(model: nn.Module, inputs: torch.Tensor, n_tensors: int = 128, chunk: int = 8) -> FisherSpectrum:
+def kaiming_fan_in_copy(model: nn.Module, seed: int = 0) -> nn.Module:
+    """A copy re-initialised as VKDNW's ``init_model('kaiming_norm_fanin')``: Conv/Linear weights
+    N(0, 2/fan_in), their biases 0, BatchNorm/GroupNorm γ = 1, β = 0; a fixed generator."""
+    net = copy.deepcopy(model)
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, nn.Conv1d | nn.Conv2d | nn.Conv3d | nn.Linear):
+                w = torch.empty(m.weight.shape)
+                nn.init.kaiming_normal_(w, mode="fan_in", nonlinearity="relu", generator=gen)
+                m.weight.copy_(w)
+                if m.bias is not None:
+                    m.bias.zero_()
+            elif isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d | nn.BatchNorm3d | nn.GroupNorm) and m.affine:
+                m.weight.fill_(1.0)
+                m.bias.zero_()
+    return net
+
+
+def fisher_spectrum(model: nn.Module, inputs: torch.Tensor, n_tensors: int = 128, chunk: int = 8,
+                    init: str = "kaiming_fan_in") -> FisherSpectrum:
     """Spectrum of F = (1/N) Σ_n J_nᵀ Σ_n J_n, J_n = ∂f(x_n)/∂θ over the first element of each of the
-    first ``n_tensors`` parameter tensors, in eval mode (VKDNW's ``get_fisher``). The model's
-    parameters, buffers, gradients and mode are left as they were."""
+    first ``n_tensors`` parameter tensors, in eval mode (VKDNW's ``get_fisher``), on a Kaiming-fan-in
+    re-initialised copy (``init="kaiming_fan_in"``, the reference) or the model itself (``init="own"``).
+    The model's parameters, buffers, gradients and mode are left as they were."""
+    if init == "kaiming_fan_in":
+        model = kaiming_fan_in_copy(model)
+    elif init != "own":
+        raise ValueError(f"init={init!r}: valid are kaiming_fan_in, own")
     names = [k for k, _ in model.named_parameters()][:n_tensors]
     was_training = model.training
     model.eval()
@@ -196,7 +225,7 @@ if not hasattr(Probe, "fisher_spectrum"):
     Probe.fisher_spectrum.__set_name__(Probe, "fisher_spectrum")  # type: ignore[attr-defined]
 
 
-@register_proxy("vkdnw", needs=("fisher_spectrum",))
+@register_proxy("vkdnw", needs=("fisher_spectrum",), version=2)
 def vkdnw(probe: Probe) -> float:
     """VKDNW = −Σ t log t, t the L1-normalised deciles of the eigenvalues of the Fisher information of
     the first weight of each of the first 128 parameter tensors. Reference: Týbl & Neumann, CVPR 2025."""
@@ -204,7 +233,7 @@ def vkdnw(probe: Probe) -> float:
     return decile_entropy(spec.eigenvalues)
 
 
-@register_proxy("vkdnw_single", needs=("fisher_spectrum",))
+@register_proxy("vkdnw_single", needs=("fisher_spectrum",), version=2)
 def vkdnw_single(probe: Probe) -> float:
     """ℵ + VKDNW / ln 9: #parameter tensors first, VKDNW breaking ties (lexicographic, as the
     reference ranks (ℵ, VKDNW)). Reference: Týbl & Neumann, CVPR 2025 (VKDNW_single)."""
