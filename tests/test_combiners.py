@@ -36,12 +36,16 @@ def table() -> tuple[pd.DataFrame, np.ndarray]:
     return z, y
 
 
-def test_libra_picks_the_constructed_triplet(table):
+@pytest.mark.parametrize("binning", ["equal_width", "equal_frequency", "quantile_rank"])
+def test_libra_picks_the_constructed_triplet(table, binning):
     z, y = table
-    lib = Libra().fit(z, y)
+    lib = Libra(binning=binning).fit(z, y)
     assert lib.selected_ == ["best", "dup", "match"]
     d = lib.diagnostics_.set_index("proxy")
-    assert d.loc["dup", "ig"] == 0.0 and d.loc["far", "ig"] > 0.3
+    assert d.loc["dup", "ig"] == d.loc[d.in_window, "ig"].min() and d.loc["far", "ig"] > 5 * d.loc["dup", "ig"]
+    # a monotone copy has the same rank bins (no information); exp() moves equal-width bin edges
+    assert (d.loc["dup", "ig"] == 0.0) == (binning != "equal_width") and np.isnan(d.loc["best", "ig"])
+    assert d["ig"].notna().sum() == len(d) - 1  # every proxy but z1, in the window or not
     assert d.loc["match", "bias_gap"] < d.loc["far", "bias_gap"]
     assert not d.loc["weak", "in_window"] and lib.fallback_ == []
     merged = lib.predict(z)

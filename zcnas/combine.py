@@ -1,8 +1,10 @@
 """``python -m zcnas.combine``: a combiner (LIBRA, XGBoost, rank baselines) on precomputed proxies.
 
-For every task of the benchmark: ``repeats`` seeded splits into a calibration part (the combiner is
-fitted there) and an evaluation part (Spearman/Kendall reported there), with every single proxy
-correlated on the same evaluation parts for comparison. Writes ``combine.csv`` (one row per task x
+For every task of the benchmark, ``combiner.protocol=held_out`` (default): ``repeats`` seeded splits into
+a calibration part (the combiner is fitted there) and an evaluation part (Spearman/Kendall reported
+there), with every single proxy correlated on the same evaluation parts for comparison;
+``combiner.protocol=in_sample``: one fit on all labelled archs, scored on the same archs (the
+paper's reading). Every record carries its ``protocol``. Writes ``combine.csv`` (one row per task x
 method x repeat), ``correlations.json`` (means over repeats), the combiner's diagnostics, and logs
 to MLflow.
 
@@ -55,25 +57,28 @@ def run_combine(cfg: Any, out_dir: Path) -> list[dict[str, Any]]:
         cols = list(cfg.proxies) if cfg.proxies else [c for c in df.columns if c != "val_accuracy"]
         df = df.dropna(subset=["val_accuracy"])
         Z, y = df[cols].reset_index(drop=True), df["val_accuracy"].to_numpy()
-        for rep in range(cfg.repeats):
+        protocol = cfg.combiner.get("protocol", "held_out")
+        for rep in range(cfg.repeats if protocol == "held_out" else 1):  # in_sample: one deterministic fit
             seed = cfg.seed + rep
             if cfg.combiner.estimator is not None:
-                res = evaluate(instantiate(cfg.combiner.estimator), Z, y, n_fit=cfg.combiner.n_fit, seed=seed)
+                res = evaluate(instantiate(cfg.combiner.estimator), Z, y, n_fit=cfg.combiner.n_fit, seed=seed,
+                               protocol=protocol)
                 est = res.pop("fitted")
                 rows.append({"task": task, "method": name, "repeat": rep, **res, **describe(est)})
                 if rep == 0:
                     tags.update({f"{name}/{task}/{k}": v for k, v in describe(est).items()})
                     if hasattr(est, "diagnostics_"):
                         est.diagnostics_.to_csv(out_dir / f"combiner_{name}_{task}.csv", index=False)
-            _, ev = split(len(Z), cfg.combiner.n_fit, seed)
+            ev = split(len(Z), cfg.combiner.n_fit, seed)[1] if protocol == "held_out" else slice(None)
             for c in cols:
-                rows.append({"task": task, "method": c, "repeat": rep,
-                             **correlate(Z[c].to_numpy()[ev], y[ev])})
+                rows.append({"task": task, "method": c, "repeat": rep, "protocol": protocol,
+                             **correlate(Z[c].to_numpy()[ev], y[ev], seed=seed)})
     table = pd.DataFrame(rows)
     table.to_csv(out_dir / "combine.csv", index=False)
-    means = (table.groupby(["method", "task"], sort=False)
-             .agg(spearman=("spearman", "mean"), kendall=("kendall", "mean"), n=("n", "min"),
-                  n_nan=("n_nan", "max"))
+    means = (table.groupby(["method", "task", "protocol"], sort=False)
+             .agg(spearman=("spearman", "mean"), spearman_lo=("spearman_lo", "mean"),
+                  spearman_hi=("spearman_hi", "mean"), kendall=("kendall", "mean"),
+                  ndcg10=("ndcg10", "mean"), n=("n", "min"), n_nan=("n_nan", "max"))
              .reset_index().rename(columns={"method": "proxy", "task": "target"}))
     records = means.to_dict("records")
     resolved = OmegaConf.to_container(cfg, resolve=True)

@@ -99,13 +99,17 @@ def scatter_plot(path: Path, table: pd.DataFrame, proxy: str, targets: Sequence[
 
 
 def format_table(correlations: list[dict[str, Any]]) -> str:
-    """A small fixed-width table: proxy, target, Spearman, Kendall, n (n_nan when any)."""
+    """A small fixed-width table: proxy, target, Spearman [95 % bootstrap interval], Kendall, nDCG@10 %,
+    n (n_nan when any)."""
     w = max([14, *(len(str(r["proxy"])) + 2 for r in correlations)])
-    lines = [f"{'proxy':<{w}}{'target':<18}{'Spearman':>9}{'Kendall':>9}{'n':>7}"]
+    lines = [f"{'proxy':<{w}}{'target':<18}{'Spearman':>9}{'95% CI':>17}{'Kendall':>9}{'nDCG':>8}{'n':>7}"]
     for r in correlations:
         nan = f"  ({r['n_nan']} NaN)" if r["n_nan"] else ""
-        lines.append(f"{r['proxy']:<{w}}{r['target']:<18}{r['spearman']:>9.4f}{r['kendall']:>9.4f}"
-                     f"{r['n']:>7}{nan}")
+        lo, hi, ndcg = (r.get(k, math.nan) for k in ("spearman_lo", "spearman_hi", "ndcg10"))
+        ci = f"[{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else "–"
+        ndcg = math.nan if ndcg is None else ndcg
+        lines.append(f"{r['proxy']:<{w}}{r['target']:<18}{r['spearman']:>9.4f}{ci:>17}{r['kendall']:>9.4f}"
+                     f"{ndcg:>8.4f}{r['n']:>7}{nan}")
     return "\n".join(lines)
 
 

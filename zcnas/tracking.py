@@ -21,7 +21,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-STATS = ("spearman", "kendall", "pearson", "top10_precision")
+STATS = ("spearman", "spearman_lo", "spearman_hi", "kendall", "pearson", "top10_precision", "ndcg10")
 REQUIRED = ("correlations.json", "run_summary.json", "config.yaml")
 FILES = (*REQUIRED, "scores.csv", "combine.csv", "selected_arch.json")
 

@@ -1,4 +1,8 @@
-"""Honest combiner evaluation: fit on a seeded calibration part, report on the disjoint rest."""
+"""Combiner evaluation under two protocols, always named in the record:
+
+* ``held_out`` (honest): fit on a seeded calibration part, report on the disjoint rest;
+* ``in_sample`` (LIBRA-NAS's reading of its Table 1): fit and report on the same labelled archs.
+"""
 
 from __future__ import annotations
 
@@ -21,14 +25,24 @@ def split(n: int, n_fit: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(perm[:k]), np.sort(perm[k:])
 
 
-def evaluate(combiner: Any, Z: pd.DataFrame, y: np.ndarray, *, n_fit: float, seed: int) -> dict[str, Any]:
-    """Fit a clone of ``combiner`` on the calibration part and correlate its predictions on the
-    evaluation part. Returns the correlation record plus ``fitted`` (the fitted estimator)."""
+PROTOCOLS = ("held_out", "in_sample")
+
+
+def evaluate(combiner: Any, Z: pd.DataFrame, y: np.ndarray, *, n_fit: float, seed: int,
+             protocol: str = "held_out") -> dict[str, Any]:
+    """Fit a clone of ``combiner`` and correlate its predictions: ``held_out`` fits on the calibration
+    part and scores the evaluation part; ``in_sample`` fits and scores all archs. Returns the
+    correlation record plus ``n_fit``, ``protocol`` and ``fitted`` (the fitted estimator)."""
     y = np.asarray(y, dtype=float)
-    fit_idx, eval_idx = split(len(Z), n_fit, seed)
+    if protocol == "in_sample":
+        fit_idx = eval_idx = np.arange(len(Z))
+    elif protocol == "held_out":
+        fit_idx, eval_idx = split(len(Z), n_fit, seed)
+    else:
+        raise ValueError(f"combiner.protocol={protocol!r}: valid are {', '.join(PROTOCOLS)}")
     est = clone(combiner).fit(Z.iloc[fit_idx].reset_index(drop=True), y[fit_idx])
     pred = est.predict(Z.iloc[eval_idx].reset_index(drop=True))
-    return {**correlate(pred, y[eval_idx]), "n_fit": len(fit_idx), "fitted": est}
+    return {**correlate(pred, y[eval_idx], seed=seed), "n_fit": len(fit_idx), "protocol": protocol, "fitted": est}
 
 
 def describe(est: Any) -> dict[str, str]:

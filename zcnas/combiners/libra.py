@@ -9,9 +9,27 @@ Given labelled archs (proxy table Z, accuracy y):
 3. z3 = among the remaining candidates, the one whose bias b_z = Spearman(z, #params) is closest
    to the accuracy's bias b_val = Spearman(y, #params) (bias *matching*).
 
-The three are merged into one score (UNCONFIRMED in the paper; default sum of ranks, options
-AZ-NAS log-rank and mean z-score). Entropies use ``bins``-bin histograms (24, NAS-Bench-Suite-Zero's
-convention) over equal-frequency bins by default (``binning=uniform`` for equal width).
+The three are merged into one score (UNCONFIRMED in the paper): ``merge=rank_sum`` (default),
+``log_rank`` (AZ-NAS's Σ log(rank/N)) or ``zscore`` (mean z-score).
+
+The information-gain estimator (the paper leaves it open) is explicit: ``binning`` ∈ {equal_width,
+equal_frequency, quantile_rank} over ``bins`` histogram bins per variable, plus an optional
+Miller–Madow bias correction (``miller_madow``); see :func:`zcnas.metrics.discretize`. The z2 pick
+depends on it: with equal-frequency or rank bins #params (21 distinct values on NB201, few bins) has
+the lowest IG on every NB201 column; with equal-width bins a heavy-tailed proxy (Suite-Zero's jacov)
+sits in one or two bins and has the lowest IG instead.
+
+Default ``binning=equal_width, bins=24, miller_madow=False``, chosen by evidence on splits, never on
+the scores that are reported: on each of the 19 NAS-Bench-Suite-Zero columns x 5 seeded halves,
+every estimator was scored by an inner split of the *calibration* half (fit on half of it, ρ on the
+other half), and equal-width had the best mean inner ρ (experiments/libra_table1, "estimator
+choice"). Equal-width is also what NAS-Bench-Suite-Zero's own mutual-information code does
+(``np.histogram_bin_edges`` + ``np.digitize`` in automl/NASLib zerocost branch,
+``plotting/PlotMutualInformation.ipynb``, with round(1 + 3.322 ln n) = 23-24 bins for 725-1000
+archs), although its markdown cell describes equal-frequency bins.
+
+Ties and constant columns: tied values always share a bin; a column constant on the fitted archs is
+dropped before selection (:func:`zcnas.combiners.rank.usable_columns`); NaN rows are dropped pairwise.
 
 Deliberate choices: when the window holds fewer than two candidates, the missing picks are the
 next-best proxies by ρ outside the window (``fallback_`` lists them, and a warning is logged).
@@ -26,14 +44,14 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from zcnas.combiners.rank import merge, usable_columns
-from zcnas.metrics import correlate, information_gain
+from zcnas.combiners.rank import MERGES, merge, usable_columns
+from zcnas.metrics import BINNINGS, correlate, information_gain
 
 log = logging.getLogger(__name__)
 
 
 def _rho(a: np.ndarray, b: np.ndarray) -> float:
-    return float(correlate(a, b)["spearman"])
+    return float(correlate(a, b, n_boot=0)["spearman"])
 
 
 class Libra(BaseEstimator):
@@ -41,27 +59,36 @@ class Libra(BaseEstimator):
 
     Args:
         window: ρ window below the best proxy (0.1 in the paper).
-        bins: histogram bins of the entropy estimates.
-        binning: ``quantile`` (equal-frequency) or ``uniform`` (equal-width) bins.
+        bins: histogram bins per variable of the entropy estimates.
+        binning: ``equal_width`` | ``equal_frequency`` | ``quantile_rank`` (:func:`zcnas.metrics.discretize`).
+        miller_madow: add the Miller–Madow bias correction to every entropy.
         merge: ``rank_sum`` | ``log_rank`` | ``zscore``.
         bias_column: the column holding #params (the bias reference).
     """
 
-    def __init__(self, window: float = 0.1, bins: int = 24, binning: str = "quantile",
-                 merge: str = "rank_sum", bias_column: str = "params") -> None:
+    def __init__(self, window: float = 0.1, bins: int = 24, binning: str = "equal_width",
+                 miller_madow: bool = False, merge: str = "rank_sum", bias_column: str = "params") -> None:
         self.window = window
         self.bins = bins
         self.binning = binning
+        self.miller_madow = miller_madow
         self.merge = merge
         self.bias_column = bias_column
 
     def fit(self, Z: pd.DataFrame, y: np.ndarray) -> Libra:
-        """Select z1, z2, z3 on the labelled table; diagnostics go to ``diagnostics_``."""
+        """Select z1, z2, z3 on the labelled table; diagnostics go to ``diagnostics_`` (ρ, window,
+        the IG given z1 of every proxy but z1 under the chosen estimator, bias, role)."""
+        if self.binning not in BINNINGS:
+            raise ValueError(f"combiner.binning={self.binning!r}: valid are {', '.join(BINNINGS)}")
+        if self.merge not in MERGES:
+            raise ValueError(f"combiner.merge={self.merge!r}: valid are {', '.join(MERGES)}")
         if self.bias_column not in Z.columns:
             raise ValueError(f"LIBRA needs the bias column {self.bias_column!r} (#params) among the "
                              f"proxies {list(Z.columns)}: add it to proxy=[...]")
         y = np.asarray(y, dtype=float)
         cols = usable_columns(Z, y)
+        if self.bias_column not in cols:
+            raise ValueError(f"the bias column {self.bias_column!r} is constant or NaN on the fitted archs")
         ok = np.isfinite(y) & np.all([np.isfinite(Z[c].to_numpy(float)) for c in cols], axis=0)
         Zf, yf = Z.loc[ok, cols], y[ok]
         rho = pd.Series({c: _rho(Zf[c].to_numpy(), yf) for c in cols})
@@ -70,8 +97,12 @@ class Libra(BaseEstimator):
         params = Zf[self.bias_column].to_numpy()
         b_val = _rho(yf, params)
         diag = pd.DataFrame({"rho": rho, "in_window": in_window})
-        diag["ig"] = [information_gain(yf, Zf[z1].to_numpy(), Zf[c].to_numpy(), self.bins, self.binning)
-                      if in_window[c] else np.nan for c in cols]
+
+        def ig(c: str, binning: str) -> float:
+            return information_gain(yf, Zf[z1].to_numpy(), Zf[c].to_numpy(), self.bins, binning,
+                                    self.miller_madow) if c != z1 else np.nan
+
+        diag["ig"] = [ig(c, self.binning) for c in cols]
         diag["bias"] = [_rho(Zf[c].to_numpy(), params) for c in cols]
         diag["bias_gap"] = (diag["bias"] - b_val).abs()
         cand = diag[diag.in_window]

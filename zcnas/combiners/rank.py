@@ -18,6 +18,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 log = logging.getLogger(__name__)
+MERGES = ("rank_sum", "log_rank", "zscore")
 
 
 def ranks(col: np.ndarray) -> np.ndarray:
@@ -41,7 +42,7 @@ def merge(z: pd.DataFrame, how: str) -> np.ndarray:
             mu, sd = (v[f].mean(), v[f].std() or 1.0) if f.any() else (0.0, 1.0)
             cols.append(np.where(np.isnan(v), -np.inf, (v - mu) / sd))
         return np.mean(cols, axis=0)
-    raise ValueError(f"unknown merge {how!r}; valid: rank_sum, log_rank, zscore")
+    raise ValueError(f"unknown merge {how!r}; valid: {', '.join(MERGES)}")
 
 
 def usable_columns(Z: pd.DataFrame, y: np.ndarray | None = None, min_rows: int = 3) -> list[str]:

@@ -1,0 +1,106 @@
+"""VKDNW (Týbl & Neumann, CVPR 2025) against an independent computation: the Fisher information of
+one weight per parameter tensor built sample by sample and class by class with plain autograd,
+eigenvalues by numpy, deciles by numpy."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from zcnas.probe import Probe
+from zcnas.proxies import score
+from zcnas.proxies.fim import (
+    _jacobian_func,
+    _jacobian_hooks,
+    decile_entropy,
+    fisher_spectrum,
+    kaiming_fan_in_copy,
+)
+
+CELL = "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_3x3~0|avg_pool_3x3~1|nor_conv_3x3~2|"
+
+
+def reference_vkdnw(model: torch.nn.Module, x: torch.Tensor, n_tensors: int) -> tuple[float, np.ndarray]:
+    """F = (1/N) Σ_n J_nᵀ (diag p̃ − p̃ p̃ᵀ) J_n, J_n[c, k] = ∂f_c(x_n)/∂θ_k[0] one backward per (n, c);
+    VKDNW = entropy of the L1-normalised deciles (numpy's linear quantiles) of eig(F)."""
+    model.eval()
+    params = [p for _, p in model.named_parameters()][:n_tensors]
+    blocks = []
+    for n in range(len(x)):
+        out = model(x[n:n + 1])[0]
+        rows = []
+        for c in range(len(out)):
+            g = torch.autograd.grad(out[c], params, retain_graph=True, allow_unused=True)
+            rows.append([0.0 if gi is None else float(gi.reshape(-1)[0]) for gi in g])
+        p = torch.softmax(out.detach().double(), 0).numpy() * 0.95 + 0.05 / len(out)
+        J = np.array(rows)
+        blocks.append(J.T @ (np.diag(p) - np.outer(p, p)) @ J)
+    model.train()
+    lam = np.linalg.eigvalsh(np.mean(blocks, 0))
+    q = np.quantile(np.abs(lam), np.arange(1, 10) / 10)
+    t = q / q.sum()
+    return float(-(t * np.log(t + 1e-10)).sum()), np.sort(np.abs(lam))[::-1]
+
+
+def test_vkdnw_matches_an_explicit_fisher(tiny_nb201, batch16):
+    """On the Kaiming-fan-in copy the proxy scores (the reference's init), and with init="own"."""
+    torch.manual_seed(0)
+    net = tiny_nb201.build(tiny_nb201.decode(CELL), 10)
+    x, y = batch16
+    own, _ = reference_vkdnw(net, x, 128)
+    assert decile_entropy(fisher_spectrum(net, x, init="own").eigenvalues) == pytest.approx(own, rel=1e-6)
+    want, lam = reference_vkdnw(kaiming_fan_in_copy(net), x, 128)
+    assert abs(want - own) > 1e-3  # the init matters
+    spec = fisher_spectrum(net, x)
+    np.testing.assert_allclose(spec.eigenvalues.numpy(), lam, rtol=1e-5, atol=1e-12 * lam.max())
+    got = score(Probe(net, x, y), {"vkdnw": {}, "vkdnw_single": {}})
+    assert got["vkdnw"] == pytest.approx(want, rel=1e-6)
+    n_tensors = len(list(net.parameters()))
+    assert spec.n_tensors == n_tensors
+    assert got["vkdnw_single"] == pytest.approx(n_tensors + want / math.log(9), rel=1e-9)
+    assert 0 < want < math.log(9)
+    # only the first k tensors: the reference's params_grad_len
+    want5, _ = reference_vkdnw(net, x, 5)
+    assert decile_entropy(fisher_spectrum(net, x, n_tensors=5, init="own").eigenvalues) == pytest.approx(want5, rel=1e-6)
+
+
+def test_kaiming_copy_follows_the_reference_init(tiny_nb201):
+    torch.manual_seed(0)
+    net = tiny_nb201.build(tiny_nb201.decode(CELL), 10)
+    copy_ = kaiming_fan_in_copy(net)
+    convs = [m for m in copy_.modules() if isinstance(m, torch.nn.Conv2d) and m.weight.numel() > 500]
+    for m in convs:  # std sqrt(2 / fan_in)
+        fan_in = m.weight[0].numel()
+        assert m.weight.std().item() == pytest.approx(math.sqrt(2 / fan_in), rel=0.15)
+    bns = [m for m in copy_.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert bns and all(torch.all(m.weight == 1) and torch.all(m.bias == 0) for m in bns)
+    assert all(torch.equal(a, b) for a, b in zip(kaiming_fan_in_copy(net).parameters(), copy_.parameters(), strict=True))
+    assert not torch.equal(next(net.parameters()), next(copy_.parameters()))  # the model itself untouched
+    with pytest.raises(ValueError, match="init='xavier'"):
+        fisher_spectrum(net, torch.zeros(2, 3, 32, 32), init="xavier")
+
+
+def test_hook_and_functional_jacobians_agree(tiny_nb201, batch16):
+    """The fast path (one batched backward per class, per-sample element-0 gradients read off each
+    module) equals torch.func's vmap(jacrev) of the single-sample logits."""
+    torch.manual_seed(1)
+    net = tiny_nb201.build(tiny_nb201.decode(CELL), 10).eval()
+    x = batch16[0][:6]
+    names = [k for k, _ in net.named_parameters()]
+    fast = _jacobian_hooks(net, x, names)
+    assert fast is not None
+    slow = _jacobian_func(net, x, names, chunk=4)
+    torch.testing.assert_close(fast[0], slow[0], rtol=1e-4, atol=1e-7)
+    torch.testing.assert_close(fast[1], slow[1])
+
+
+def test_vkdnw_leaves_the_model_as_it_was(tiny_nb201, batch16):
+    torch.manual_seed(0)
+    net = tiny_nb201.build(tiny_nb201.decode(CELL), 10).train()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    fisher_spectrum(net, batch16[0])
+    assert net.training and all(p.grad is None for p in net.parameters())
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
