@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,33 @@ from hydra.experimental.callback import Callback
 
 log = logging.getLogger("zcnas.callbacks")
 ENV = "ZCNAS_MLFLOW_PARENT_RUN_ID"
+
+
+def check_writable(path: Path, key: str) -> None:
+    """Exit with a one-line error when ``path`` (or, if missing, its nearest existing parent) cannot
+    be written: Hydra would otherwise fail with a traceback creating its log file there."""
+    probe = path
+    try:
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+        writable = probe.is_dir() and os.access(probe, os.W_OK | os.X_OK)
+    except OSError:  # a parent that cannot even be searched
+        writable = False
+    if not writable:
+        sys.exit(f"zcnas.run: error: output directory {path} is not writable ({probe} is read-only or not a "
+                 f"directory); set {key}=<a writable directory>")
+
+
+class RunDirCheck(Callback):
+    """Before Hydra creates the output directory and its log file, check that it can be written."""
+
+    def on_run_start(self, config: Any, **kwargs: Any) -> None:
+        """``python -m zcnas.run``: the run directory."""
+        check_writable(Path(config.hydra.run.dir), "hydra.run.dir")
+
+    def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
+        """``python -m zcnas.run -m``: the sweep directory."""
+        check_writable(Path(config.hydra.sweep.dir), "hydra.sweep.dir")
 
 
 class SweepCallback(Callback):
