@@ -3,8 +3,11 @@
 A score is keyed by everything that determines it: the space and task configs, the batch size and
 seed (hence the probe batch and the per-arch init), the probe settings, the device type (CPU and
 CUDA scores agree only to float tolerance), the arch string, the proxy name and a hash of its
-parameters. Reruns read instead of recomputing; a run killed at any point
-loses at most the architecture in flight. WAL mode and a busy timeout let concurrent jobs (Slurm
+parameters, and a digest of the probe batch actually used (pixels and labels: replacing the images
+under ``task.root`` gives new scores, never stale ones). Reruns read instead of recomputing; a run
+killed at any point loses at most the architecture in flight. Only a file that *is* a SQLite
+database and fails its integrity check is moved aside; any other unusable ``cache.path`` (a
+directory, a missing folder, a foreign file) is a one-line error that touches nothing. WAL mode and a busy timeout let concurrent jobs (Slurm
 arrays, submitit) share one database file.
 """
 
@@ -28,6 +31,14 @@ def digest(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def is_sqlite_file(path: Path) -> bool:
+    """True for a missing or empty file (SQLite creates the database) or one with SQLite's header."""
+    if not path.exists() or path.stat().st_size == 0:
+        return True
+    with path.open("rb") as f:
+        return f.read(16) == b"SQLite format 3\x00"
+
+
 class ScoreCache:
     """SQLite-backed ``(context, arch, proxy, params) -> score`` store.
 
@@ -39,9 +50,21 @@ class ScoreCache:
     def __init__(self, path: str | Path, context: Mapping[str, Any]) -> None:
         self.path = Path(path)
         self.context = digest(dict(context))
+        if self.path.is_dir():
+            raise ValueError(f"cache.path={path} is a directory; give a file in it, e.g. "
+                             f"cache.path={self.path / 'zcnas_cache.db'} (or cache.path=null for no cache)")
+        if not self.path.parent.is_dir():
+            raise ValueError(f"cache.path={path}: folder {self.path.parent} does not exist; create it "
+                             "or choose another cache.path")
+        if not is_sqlite_file(self.path):
+            raise ValueError(f"cache.path={path} exists and is not a SQLite score cache; it was left "
+                             "untouched: choose another cache.path")
         try:
             self._db = self._open()
-        except sqlite3.DatabaseError as err:  # not a database, or a damaged one: never trusted
+        except sqlite3.OperationalError as err:  # unwritable, locked, ...: not corruption
+            raise ValueError(f"cache.path={path}: cannot open the score cache ({err}); "
+                             "check its permissions or choose another cache.path") from None
+        except sqlite3.DatabaseError as err:  # a SQLite file that fails its integrity check
             aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
             self.path.rename(aside)
             log.warning("score cache %s is corrupted (%s); moved to %s, scores are recomputed",

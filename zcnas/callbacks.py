@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,31 @@ def job_line(run_dir: Path) -> str:
                     else f"{r['proxy']}/{r['target']} ρ=nan" for r in recs[:6])
     more = f" (+{len(recs) - 6} more)" if len(recs) > 6 else ""
     return f"job {run_dir.name} done: {summary['n_archs']} archs in {summary['seconds']:.1f} s | {rhos}{more}"
+def check_writable(path: Path, key: str) -> None:
+    """Exit with a one-line error when ``path`` (or, if missing, its nearest existing parent) cannot
+    be written: Hydra would otherwise fail with a traceback creating its log file there."""
+    probe = path
+    try:
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+        writable = probe.is_dir() and os.access(probe, os.W_OK | os.X_OK)
+    except OSError:  # a parent that cannot even be searched
+        writable = False
+    if not writable:
+        sys.exit(f"zcnas.run: error: output directory {path} is not writable ({probe} is read-only or not a "
+                 f"directory); set {key}=<a writable directory>")
+
+
+class RunDirCheck(Callback):
+    """Before Hydra creates the output directory and its log file, check that it can be written."""
+
+    def on_run_start(self, config: Any, **kwargs: Any) -> None:
+        """``python -m zcnas.run``: the run directory."""
+        check_writable(Path(config.hydra.run.dir), "hydra.run.dir")
+
+    def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
+        """``python -m zcnas.run -m``: the sweep directory."""
+        check_writable(Path(config.hydra.sweep.dir), "hydra.sweep.dir")
 
 
 class SweepCallback(Callback):

@@ -5,6 +5,11 @@ sample's order and recomputes correlations (and the combiner) with the same code
 so ``<sweep_dir>/merged/<group>/`` holds exactly what the unsharded run writes. Runs of a sweep
 are grouped by their resolved config without ``shard.index`` (e.g. one group per seed). A
 multirun merges itself at its end (:class:`zcnas.callbacks.SweepCallback`).
+
+Shard configs are read as data: YAML without interpolation (``${...}`` is refused), and nothing they
+name is imported or instantiated except a combiner whose ``_target_`` is one of zcnas's own
+(exported by :mod:`zcnas.combiners`), built from plain values. A shard whose ``scores.csv`` is torn or shorter
+than its summary says is a one-line error naming it.
 """
 
 from __future__ import annotations
@@ -19,24 +24,68 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from zcnas.cache import digest
-from zcnas.results import format_table, write_outputs
+from zcnas.results import format_table, read_scores, write_outputs
 
 log = logging.getLogger("zcnas.merge")
 
 
+def _combiner_targets() -> set[str]:
+    """The ``_target_`` of every combiner zcnas ships: the classes exported by :mod:`zcnas.combiners`."""
+    import zcnas.combiners  # noqa: PLC0415
+
+    return {f"zcnas.combiners.{name}" for name in zcnas.combiners.__all__}
+
+
+def read_config(cfg_file: Path) -> dict[str, Any]:
+    """A run's resolved ``config.yaml`` as plain data (the ``_target_`` of its space, task, ... are
+    only compared, never followed). Refused (one-line error naming the file): an interpolation
+    anywhere, or a ``combiner.estimator`` that is not one of zcnas's combiners with plain values (the
+    only thing a merge builds)."""
+    try:
+        cfg = yaml.safe_load(cfg_file.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise ValueError(f"{cfg_file}: not a readable YAML config ({str(err).splitlines()[0]})") from None
+    if not isinstance(cfg, dict):
+        raise ValueError(f"{cfg_file}: not a zcnas run config (a mapping expected)")
+
+    def walk(node: Any, where: str) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, f"{where}.{k}" if where else str(k))
+        elif isinstance(node, list):
+            for v in node:
+                walk(v, where)
+        elif isinstance(node, str) and "${" in node:
+            raise ValueError(f"{cfg_file}: {where} holds an interpolation {node!r}; zcnas.run writes resolved "
+                             "configs, so this file was edited: refusing to resolve it")
+
+    walk(cfg, "")
+    est = (cfg.get("combiner") or {}).get("estimator") if isinstance(cfg.get("combiner"), dict) else None
+    if est is not None:
+        allowed = _combiner_targets()
+        if not isinstance(est, dict) or est.get("_target_") not in allowed:
+            target = est.get("_target_") if isinstance(est, dict) else est
+            raise ValueError(f"{cfg_file}: combiner.estimator names _target_ {target!r}, not one of zcnas's "
+                             f"combiners {sorted(allowed)}; a merge instantiates nothing else")
+        nested = [k for k, v in est.items() if isinstance(v, dict | list) or str(k).startswith("_") and k != "_target_"]
+        if nested:
+            raise ValueError(f"{cfg_file}: combiner.estimator has non-plain entries {nested}; refusing to build it")
+    return cfg
+
+
 def find_shards(sweep_dir: Path) -> dict[str, list[tuple[dict[str, Any], Path]]]:
     """Sharded run directories under ``sweep_dir``, grouped by config-without-shard-index."""
-    from omegaconf import OmegaConf  # noqa: PLC0415
-
     groups: dict[str, list[tuple[dict[str, Any], Path]]] = {}
     for cfg_file in sorted(sweep_dir.rglob("config.yaml")):
         run_dir = cfg_file.parent
         if "merged" in run_dir.relative_to(sweep_dir).parts or not (run_dir / "scores.csv").is_file():
             continue
-        cfg: dict[str, Any] = OmegaConf.to_container(OmegaConf.load(cfg_file))  # type: ignore[assignment]
-        if "shard" not in cfg or cfg["shard"]["count"] <= 1:
+        cfg = read_config(cfg_file)
+        shard = cfg.get("shard")
+        if not isinstance(shard, dict) or not isinstance(shard.get("count"), int) or shard["count"] <= 1:
             continue
         key = {k: v for k, v in cfg.items() if k != "shard"} | {"shard_count": cfg["shard"]["count"]}
         groups.setdefault(digest(key), []).append((cfg, run_dir))
@@ -55,22 +104,32 @@ def merge_group(shards: list[tuple[dict[str, Any], Path]], out_dir: Path) -> lis
     if missing:
         raise ValueError(f"shards {missing} of {count} are missing for {shards[0][1].parent}; rerun them "
                          f"(shard.index={missing[0]}) and merge again")
-    tables = [pd.read_csv(by_index[k] / "scores.csv") for k in range(count)]
-    summaries = [json.loads((by_index[k] / "run_summary.json").read_text()) for k in range(count)]
+    tables = [read_scores(by_index[k] / "scores.csv") for k in range(count)]
+    summaries = []
+    for k in range(count):
+        f = by_index[k] / "run_summary.json"
+        if not f.is_file():
+            raise ValueError(f"shard {k} ({by_index[k]}) did not finish (no run_summary.json); rerun it with "
+                             f"shard.index={k} (its scores come from the cache) and merge again")
+        summary = json.loads(f.read_text())
+        if summary.get("n_archs") != len(tables[k]):
+            raise ValueError(f"shard {k}: {by_index[k] / 'scores.csv'} has {len(tables[k])} rows but its run "
+                             f"summary says {summary.get('n_archs')}; rerun shard.index={k} and merge again")
+        summaries.append(summary)
     n = sum(len(t) for t in tables)
     table = (pd.concat([t.assign(_pos=k + count * np.arange(len(t))) for k, t in enumerate(tables)])
              .sort_values("_pos").drop(columns="_pos").reset_index(drop=True))  # row j of shard k = arch k+j*n
 
     cfg = dict(shards[0][0]) | {"shard": {"index": 0, "count": 1}}
     conf = OmegaConf.create(cfg)
-    scored = summaries[0]["mlflow"]["tags"]["proxies"].split(",")
+    scored = summaries[0].get("proxies") or summaries[0]["mlflow"]["tags"]["proxies"].split(",")  # old runs: the tag
     targets = [c for c in table.columns if c != "arch" and c not in scored]
     out_dir.mkdir(parents=True, exist_ok=True)
     table.to_csv(out_dir / "scores.csv", index=False)
     t0 = time.perf_counter()
     correlations, tags = evaluate_table(conf, table, scored, targets, out_dir)
     meta = summaries[0]["mlflow"]
-    summary = {"n_archs": n, "n_computed": sum(s["n_computed"] for s in summaries),
+    summary = {"n_archs": n, "proxies": scored, "n_computed": sum(s["n_computed"] for s in summaries),
                "n_cached": sum(s["n_cached"] for s in summaries),
                "seconds": sum(s["seconds"] for s in summaries), "shards": count,
                "merge_seconds": time.perf_counter() - t0,
@@ -113,7 +172,7 @@ def main(argv: list[str] | None = None) -> None:
         tracker = MlflowTracker(args.tracking_uri)
     try:
         merge(args.sweep_dir, tracker)
-    except (ValueError, OSError) as err:
+    except (ValueError, KeyError, OSError) as err:
         sys.exit(f"zcnas.merge: error: {err}")
 
 

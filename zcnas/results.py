@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,13 +13,37 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+log = logging.getLogger(__name__)
+
+
+def torn(path: Path) -> bool:
+    """True when a non-empty file does not end in a newline: its last line was cut by a kill or a
+    full disk during a write."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return False
+    with path.open("rb") as f:
+        f.seek(-1, 2)
+        return f.read(1) != b"\n"
+
+
+def read_scores(path: Path) -> pd.DataFrame:
+    """A ``scores.csv`` whose every line is complete; a torn last line is a one-line error naming it."""
+    if torn(path):
+        raise ValueError(f"{path} ends in a torn line (its run was killed during a write); rerun that run "
+                         "(its scores come back from the score cache) and try again")
+    return pd.read_csv(path)
+
 
 class ScoreWriter:
-    """Append one row per architecture to a CSV and flush it at once (scores are never lost)."""
+    """Append one row per architecture to a CSV and flush it at once (scores are never lost).
+    Rerunning into a directory whose ``scores.csv`` was torn by a kill rewrites it whole (the scores
+    come from the cache) and says so."""
 
     def __init__(self, path: Path, columns: Sequence[str]) -> None:
         self.path = path
         self.columns = list(columns)
+        if torn(path):
+            log.warning("%s ends in a torn line (a kill during a write); this rerun rewrites it whole", path)
         self._file = path.open("w", newline="")
         self._csv = csv.DictWriter(self._file, fieldnames=self.columns, lineterminator="\n")
         self._csv.writeheader()

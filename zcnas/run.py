@@ -34,8 +34,9 @@ from tqdm import tqdm
 from zcnas.cache import NullCache, ScoreCache
 from zcnas.metrics import correlate
 from zcnas.probe import Probe, seeded
-from zcnas.proxies import get_proxy, score
+from zcnas.proxies import check_params, get_proxy, score
 from zcnas.results import ScoreWriter, format_table, write_outputs
+from zcnas.tracking import find_secrets, install_redaction, scrub, scrub_files
 
 log = logging.getLogger("zcnas.run")
 
@@ -60,6 +61,12 @@ def run_name(cfg: Any, space: str, task: str, proxies: list[str], n: int) -> str
 
 def check_config(cfg: Any) -> None:
     """One-line errors for run-level values of the wrong type or range, before any work."""
+    from omegaconf import OmegaConf  # noqa: PLC0415
+
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        raise ValueError(f"{missing[0]} must be set (e.g. {missing[0]}=<value> on the command line)"
+                         + (f"; also unset: {', '.join(missing[1:])}" if len(missing) > 1 else ""))
     def integer(key: str, value: Any, lo: int) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value < lo:
             raise ValueError(f"{key}={value!r} must be an integer >= {lo}")
@@ -121,6 +128,23 @@ def instantiate(node: Any) -> Any:
         raise (err.__cause__ or err) from None
 
 
+def check_combiner(cfg: Any, columns: list[str], targets: list[str], n: int | None) -> None:
+    """Every prerequisite of the configured combiner (labels, the columns it needs, enough archs for
+    its fit and evaluation parts), checked before any architecture is scored."""
+    if cfg.combiner.estimator is None:
+        return
+    if not targets:
+        raise ValueError(f"combiner={cfg.combiner.name} needs ground truth: choose a benchmark with labels "
+                         "(benchmark=nb201|file|suite_zero_...) or combiner=none")
+    from zcnas.combiners.evaluate import split  # noqa: PLC0415
+
+    est = instantiate(cfg.combiner.estimator)
+    if hasattr(est, "check_columns"):
+        est.check_columns(columns)
+    if n is not None:
+        split(n, cfg.combiner.n_fit, cfg.seed)
+
+
 def combine(cfg: Any, table: pd.DataFrame, proxies: list[str], targets: list[str],
             out_dir: Path) -> list[tuple[dict[str, Any], dict[str, str]]]:
     """Fit the configured combiner per target on a seeded calibration part of the scored archs and
@@ -148,6 +172,8 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
 
     t0, started_ms = time.perf_counter(), int(time.time() * 1000)
     check_config(cfg)
+    secrets = find_secrets(OmegaConf.to_container(cfg, resolve=True))  # masked in every file and log line
+    install_redaction(secrets)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / ".zcnas_write_test").touch()
@@ -155,14 +181,26 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
     except OSError as err:
         raise OSError(f"output directory {out_dir} is not writable ({err.strerror}); "
                       "set hydra.run.dir=<a writable directory>") from None
+    scrub_files(sorted((out_dir / ".hydra").glob("*.yaml")), secrets)  # Hydra wrote them before us
+    proxies: dict[str, dict[str, Any]] = OmegaConf.to_container(cfg.proxy, resolve=True) or {}  # type: ignore[assignment]
+    for name, params in proxies.items():
+        check_params(name, params, cfg.batch_size)  # unknown names, types and ranges fail before any work
+    tracker = instantiate(cfg.tracking)
+    unreachable = tracker.check() if hasattr(tracker, "check") else None
+    if unreachable:
+        log.warning("tracking: %s is unreachable (%s); scoring goes on without it, the result files will "
+                    "be complete: log them later with: python -m zcnas.log %s",
+                    getattr(tracker, "shown_uri", "the tracker"), unreachable, out_dir)
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
+    if cfg.benchmark.get("precomputed") and cfg.benchmark.get("target", "") is None:
+        from omegaconf import open_dict  # noqa: PLC0415
+
+        with open_dict(cfg):  # precomputed columns belong to one task: the one probed
+            cfg.benchmark.target = cfg.task.name
     space = instantiate(cfg.space)
     task = instantiate(cfg.task)
     benchmark = instantiate(cfg.benchmark)
-    proxies: dict[str, dict[str, Any]] = OmegaConf.to_container(cfg.proxy, resolve=True) or {}  # type: ignore[assignment]
-    for name in proxies:
-        get_proxy(name)  # unknown names fail before any work
     if task.stand_in:
         log.warning("task %s: its own images are not available; %d CIFAR-10 images stand in at "
                     "%dx%d with a %d-class head (MLflow tag input_stand_in=true)",
@@ -170,7 +208,8 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
 
     # 1. one deterministic batch of real images per seed (probe.batch_seed, = seed unless overridden)
     device = resolve_device(cfg.device)
-    x, y = (t.to(device) for t in task.batch(cfg.batch_size, cfg.probe.batch_seed))
+    x, y, batch_digest = task.probe_batch(cfg.batch_size, cfg.probe.batch_seed)
+    x, y = x.to(device), y.to(device)
     targets = benchmark.targets if benchmark is not None else []
     precomputed = benchmark.scores if benchmark is not None else None  # read, not computed (Suite-Zero)
     columns = [*proxies, *(precomputed.columns if precomputed is not None else [])]
@@ -182,7 +221,8 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
 
     context = {**{k: OmegaConf.to_container(cfg[k], resolve=True) for k in ("space", "task", "probe")},
-               "batch_size": cfg.batch_size, "seed": cfg.seed, "device": device.type}
+               "batch_size": cfg.batch_size, "seed": cfg.seed, "device": device.type,
+               "batch": batch_digest}  # the probe batch's content, not only where it came from
     cache = ScoreCache(cfg.cache.path, context) if cfg.cache.path else NullCache()
     keyed = {n: {**p, "_version": get_proxy(n).version} for n, p in proxies.items()}  # cache keys
     n_cached = 0
@@ -230,11 +270,20 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
     if cfg.search.name == "none":
         pool = benchmark.sample(cfg.n_archs, rng) if benchmark is not None else space.sample(cfg.n_archs, rng)
         pool = pool[cfg.shard.index::cfg.shard.count]  # shard k of n: every n-th arch, from the k-th
-        score_batch([space.decode(a) if isinstance(a, str) else a for a in pool])
+        archs = [space.decode(a) if isinstance(a, str) else a for a in pool]
+        odd = [(a, space.encode(d)) for a, d in zip(pool, archs, strict=True)
+               if isinstance(a, str) and space.encode(d) != a]
+        if odd:
+            raise ValueError(f"benchmark {benchmark.name}: arch {odd[0][0]!r} is not {space.name}'s canonical "
+                             f"string {odd[0][1]!r} ({len(odd)} such); its labels would never match: rewrite "
+                             "the benchmark's arch strings")
+        check_combiner(cfg, columns, targets, len(archs))
+        score_batch(archs)
         selected = None
     else:
         from zcnas.search.run import run_search  # noqa: PLC0415
 
+        check_combiner(cfg, columns, targets, None)
         selected = run_search(cfg, space, benchmark, list(proxies), score_batch, rows, out_dir)
     writer.close()
     cache.close()
@@ -249,17 +298,25 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
     seconds = time.perf_counter() - t0
     summary = {"n_archs": len(archs), "n_computed": len(archs) - n_cached, "n_cached": n_cached,
                "seconds": seconds, "started_ms": started_ms, "finished_ms": started_ms + int(seconds * 1000),
-               "shard": dict(cfg.shard),
+               "shard": dict(cfg.shard), "proxies": columns,
                "mlflow": {"name": run_name(cfg, space.name, task.name, list(proxies),
                                            cfg.n_archs if cfg.shard.count > 1 else len(archs)),
                           "tags": {"input_stand_in": str(task.stand_in).lower(), "space": space.name,
                                    "task": task.name, "proxies": ",".join(columns), **combiner_tags,
                                    **({"selected_arch": selected["arch"]} if selected else {})}}}
-    write_outputs(out_dir, OmegaConf.to_container(cfg, resolve=True), table, columns, targets,
+    write_outputs(out_dir, scrub(OmegaConf.to_container(cfg, resolve=True), secrets), table, columns, targets,
                   correlations, summary, selected)
-    run_id = instantiate(cfg.tracking).log_dir(out_dir)
-    print(format_table(correlations))
-    print(f"{len(archs)} archs in {seconds:.1f} s -> {out_dir}" + (f" (MLflow run {run_id})" if run_id else ""))
+    print(format_table(correlations))  # the results first: tracking never holds them hostage
+    print(f"{len(archs)} archs in {seconds:.1f} s -> {out_dir}", flush=True)
+    run_id = None
+    if unreachable:
+        print(f"not logged to {tracker.shown_uri} (unreachable: {unreachable}); log it later with: "
+              f"python -m zcnas.log {out_dir}")
+    elif hasattr(tracker, "shown_uri"):
+        print(f"logging to MLflow at {tracker.shown_uri} (should it fail: python -m zcnas.log {out_dir})", flush=True)
+        run_id = tracker.log_dir(out_dir)
+        if run_id:
+            print(f"MLflow run {run_id}")
     return {"correlations": correlations, "summary": summary, "run_id": run_id}
 
 
@@ -324,6 +381,11 @@ def evaluate_table(cfg: Any, table: pd.DataFrame, columns: list[str], targets: l
     """Correlation records for every (column, target) pair plus the combiner's, and its tags."""
     correlations = [{"proxy": p, "target": t, **correlate(table[p].to_numpy(), table[t].to_numpy())}
                     for p in columns for t in targets]
+    for t in targets:
+        unusable = int((~np.isfinite(table[t].to_numpy(float))).sum())
+        if unusable:
+            log.warning("target %s: %d of %d archs have no usable label (null/NaN/inf in the benchmark); "
+                        "they are excluded from its correlations", t, unusable, len(table))
     combined = combine(cfg, table, columns, targets, out_dir)
     correlations += [rec for rec, _ in combined]
     for r in correlations:

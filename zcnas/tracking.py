@@ -5,19 +5,28 @@ bookkeeping keys, see :data:`NOISE`) plus the proxy list and the counts, metrics
 ``<target>/<stat>/<proxy>`` from ``correlations.json`` (grouped by target, so MLflow's chart view
 shows every proxy side by side; zcnas before 0.2 wrote ``<stat>/<proxy>/<target>``: re-log an old
 run directory with ``python -m zcnas.log`` to get the new names), name, tags and the run's real
-start and end time from ``run_summary.json``, every contract file as an artifact. So a run whose tracking failed can be logged later with
-``python -m zcnas.log <run_dir>``. Secret-looking params are masked (:func:`redact`). MLflow is
+start and end time from ``run_summary.json``, every contract file as an artifact. So a run whose
+tracking failed can be logged later with ``python -m zcnas.log <run_dir>``. Secret-looking params
+are masked (:func:`redact`), and credentials in the config (a URI's ``user:password@``,
+secret-named keys) are masked in every file zcnas writes or logs (:func:`find_secrets`,
+:func:`scrub`, :func:`install_redaction`). A tracking backend is checked before the scoring starts
+(:meth:`MlflowTracker.check`, ``tracking.timeout_s``) and its HTTP requests are bounded
+(``timeout_s``, ``http_retries``): a slow or dead server never holds results hostage. MLflow is
 imported lazily: the scoring path imports without it.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
+import os
 import re
+import socket
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 log = logging.getLogger(__name__)
 
@@ -40,29 +49,115 @@ def redact(params: dict[str, Any]) -> dict[str, Any]:
             for k, v in params.items()}
 
 
+_URI_PASSWORD = re.compile(r"://[^/@\s:]*:([^/@\s]+)@")
+MASK = "***"
+
+
+def find_secrets(config: Any) -> list[str]:
+    """The secret strings of a config (nested dicts/lists): the password of every ``scheme://user:pw@``
+    URI and the values of secret-named keys (password, token, api_key, ...)."""
+    out: set[str] = set()
+
+    def walk(node: Any, key: str = "") -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, str(k))
+        elif isinstance(node, list | tuple):
+            for v in node:
+                walk(v, key)
+        elif isinstance(node, str) and node:
+            if _SECRET_KEY.search(key) and node != MASK:
+                out.add(node)
+            out.update(m for m in _URI_PASSWORD.findall(node) if m != MASK)
+
+    walk(config)
+    return sorted(out, key=len, reverse=True)
+
+
+def scrub(obj: Any, secrets: list[str]) -> Any:
+    """``obj`` (str, or dicts/lists of them) with every secret replaced by ``***``."""
+    if isinstance(obj, str):
+        for secret in secrets:
+            obj = obj.replace(secret, MASK)
+        return obj
+    if isinstance(obj, dict):
+        return {k: scrub(v, secrets) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [scrub(v, secrets) for v in obj]
+    return obj
+
+
+def scrub_files(paths: list[Path], secrets: list[str]) -> None:
+    """Rewrite the text files ``paths`` with every secret masked (Hydra's ``.hydra/*.yaml`` are written
+    before zcnas runs)."""
+    for path in paths:
+        if secrets and path.is_file():
+            text = path.read_text(errors="surrogateescape")
+            if any(secret in text for secret in secrets):
+                path.write_text(scrub(text, secrets), errors="surrogateescape")
+
+
+class _Redact(logging.Filter):
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if any(secret in message for secret in self.secrets):
+            record.msg, record.args = scrub(message, self.secrets), ()
+        return True
+
+
+def install_redaction(secrets: list[str]) -> None:
+    """Mask ``secrets`` in every log line: a filter on each handler of the root logger (Hydra's
+    ``run.log`` and console) and on the loggers that propagate to it."""
+    if not secrets:
+        return
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, _Redact) for f in handler.filters):
+            handler.addFilter(_Redact(secrets))
+        else:
+            next(f for f in handler.filters if isinstance(f, _Redact)).secrets = secrets
+
+
 def read_run_dir(out_dir: Path) -> dict[str, Any]:
     """What a tracker logs of a run directory: name, params, metrics, tags, artifact paths."""
-    from omegaconf import OmegaConf  # noqa: PLC0415
+    import yaml  # noqa: PLC0415
 
     from zcnas.results import flatten  # noqa: PLC0415
 
     missing = [f for f in REQUIRED if not (out_dir / f).is_file()]
     if missing:
         raise FileNotFoundError(f"{out_dir} is not a finished zcnas run directory: it lacks {missing}")
-    summary = json.loads((out_dir / "run_summary.json").read_text())
-    correlations = json.loads((out_dir / "correlations.json").read_text())
+    try:
+        summary = json.loads((out_dir / "run_summary.json").read_text())
+        correlations = json.loads((out_dir / "correlations.json").read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{out_dir}: run_summary.json or correlations.json is not valid JSON ({err})") from None
+    if not isinstance(summary, dict) or not isinstance(summary.get("seconds"), int | float):
+        raise ValueError(f"{out_dir / 'run_summary.json'} lacks the field 'seconds' (a number): not written by a "
+                         "finished zcnas run; rerun it")
+    if not isinstance(correlations, list) or not all(isinstance(r, dict) and {"proxy", "target"} <= set(r)
+                                                     for r in correlations):
+        raise ValueError(f"{out_dir / 'correlations.json'}: expected a list of {{proxy, target, ...}} records")
     metrics = {f"{r['target']}/{m}/{r['proxy']}": r[m] for r in correlations for m in STATS
                if r.get(m) is not None}
-    meta = summary.get("mlflow", {})
-    config = flatten(OmegaConf.to_container(OmegaConf.load(out_dir / "config.yaml")))  # type: ignore[arg-type]
-    proxies = meta.get("tags", {}).get("proxies", "")
+    meta: dict[str, Any] = summary["mlflow"] if isinstance(summary.get("mlflow"), dict) else {}
+    try:  # read as data: nothing in a run directory is resolved or instantiated
+        config = yaml.safe_load((out_dir / "config.yaml").read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise ValueError(f"{out_dir / 'config.yaml'}: not a readable YAML config ({str(err).splitlines()[0]})") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{out_dir / 'config.yaml'}: not a zcnas run config (a mapping expected)")
+    flat = flatten(config)
+    proxies = summary.get("proxies") or meta.get("tags", {}).get("proxies", "").split(",")
     counts = {k.replace("n_archs", "n_scored"): summary[k] for k in ("n_archs", "n_computed", "n_cached")
               if k in summary}
-    params = {k: v for k, v in config.items() if not NOISE.search(k) and not k.startswith("proxy.")}
-    params |= {f"proxy.{k[6:]}": v for k, v in config.items() if k.startswith("proxy.") and not NOISE.search(k)}
+    params = {k: v for k, v in flat.items() if not NOISE.search(k)}
     return {"name": meta.get("name", out_dir.name), "tags": meta.get("tags", {}),
-            "params": redact({**params, "proxies": proxies, "n_proxies": len([p for p in proxies.split(",") if p]),
-                              **counts}),
+            "params": redact({**params, "proxies": ",".join(p for p in proxies if p),
+                              "n_proxies": len([p for p in proxies if p]), **counts}),
             "metrics": {**metrics, "seconds": summary["seconds"]},
             "times": (summary.get("started_ms"), summary.get("finished_ms")),
             "artifacts": [out_dir / f for f in FILES if (out_dir / f).is_file()]
@@ -76,6 +171,10 @@ class NullTracker:
         """Do nothing; return no run id."""
         return None
 
+    def check(self) -> str | None:
+        """Nothing to reach."""
+        return None
+
 
 class MlflowTracker:
     """Log finished runs to MLflow.
@@ -87,18 +186,60 @@ class MlflowTracker:
         parent_run_id: make each run a child of this run (multiruns: set by
             :class:`zcnas.callbacks.SweepCallback` through ``ZCNAS_MLFLOW_PARENT_RUN_ID``).
         retries: attempts when the backend is busy (concurrent jobs sharing one SQLite file).
+        timeout_s: seconds the reachability check and each HTTP request may take (MLflow's own
+            default is 120 s per request).
+        http_retries: MLflow's HTTP retries per request (its own default is 7, with backoff).
     """
 
     def __init__(self, uri: str = "sqlite:///mlruns.db", experiment: str = "zcnas",
-                 parent_run_id: str | None = None, retries: int = 5) -> None:
+                 parent_run_id: str | None = None, retries: int = 5, timeout_s: float = 10,
+                 http_retries: int = 2) -> None:
         self.uri = uri
         self.experiment = experiment
         self.parent_run_id = parent_run_id
         self.retries = retries
+        self.timeout_s = timeout_s
+        self.http_retries = http_retries
+        self.shown_uri = _URI_USERINFO.sub(MASK + "@", uri)  # what logs and messages show
+
+    def check(self) -> str | None:
+        """Is the backend reachable and writable, within ``timeout_s``? ``None`` if so, else the
+        reason (one line). HTTP(S): any answer to ``GET /health``; SQLite: its folder exists and is
+        writable; other database URLs: a TCP connection to the host. Other schemes pass."""
+        parts = urlsplit(self.uri)
+        scheme = parts.scheme.split("+")[0]
+        try:
+            if scheme in ("http", "https"):
+                conn_cls = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
+                conn = conn_cls(parts.hostname or "localhost", parts.port, timeout=self.timeout_s)
+                try:
+                    conn.request("GET", parts.path.rstrip("/") + "/health")
+                    conn.getresponse().read(256)
+                finally:
+                    conn.close()
+            elif scheme == "sqlite":
+                path = Path(self.uri.split(":///", 1)[1]) if ":///" in self.uri else None
+                if path is not None and str(path) not in ("", ":memory:"):
+                    folder = path.parent if str(path.parent) else Path(".")
+                    if not folder.is_dir():
+                        return f"folder {folder} of the SQLite store does not exist"
+                    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+                        return f"SQLite store {path} is not writable"
+            elif scheme in ("postgresql", "mysql", "mssql") and parts.hostname:
+                default = {"postgresql": 5432, "mysql": 3306, "mssql": 1433}[scheme]
+                socket.create_connection((parts.hostname, parts.port or default), timeout=self.timeout_s).close()
+        except (OSError, http.client.HTTPException) as err:
+            return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+        return None
 
     def experiment_id(self) -> str:
         """Create (if needed) and return the experiment; it opens on the runs table in the UI."""
         import mlflow  # noqa: PLC0415
+
+        # bounded HTTP requests (MLflow reads these per request); a user's own settings win
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(max(1, round(self.timeout_s))))
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", str(self.http_retries))
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
 
         mlflow.set_tracking_uri(self.uri)
         exp = mlflow.set_experiment(self.experiment)
@@ -123,7 +264,7 @@ class MlflowTracker:
                     time.sleep(0.5 * attempt)
                     continue
                 log.error("MLflow logging to %s failed (%s); the result files are complete in %s; "
-                          "log them later with: python -m zcnas.log %s", self.uri, msg, out_dir, out_dir)
+                          "log them later with: python -m zcnas.log %s", self.shown_uri, msg, out_dir, out_dir)
                 return None
         return None
 

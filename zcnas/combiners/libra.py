@@ -48,6 +48,7 @@ from zcnas.combiners.rank import MERGES, merge, usable_columns
 from zcnas.metrics import BINNINGS, correlate, information_gain
 
 log = logging.getLogger(__name__)
+SIZE_COLUMNS = ("params", "sz_params")  # computed #params, Suite-Zero's precomputed one
 
 
 def _rho(a: np.ndarray, b: np.ndarray) -> float:
@@ -63,7 +64,9 @@ class Libra(BaseEstimator):
         binning: ``equal_width`` | ``equal_frequency`` | ``quantile_rank`` (:func:`zcnas.metrics.discretize`).
         miller_madow: add the Miller–Madow bias correction to every entropy.
         merge: ``rank_sum`` | ``log_rank`` | ``zscore``.
-        bias_column: the column holding #params (the bias reference).
+        bias_column: the column holding #params (the bias reference); when the table lacks it, any
+            size column it has serves (:data:`SIZE_COLUMNS`: computed ``params`` or Suite-Zero's
+            precomputed ``sz_params``).
     """
 
     def __init__(self, window: float = 0.1, bins: int = 24, binning: str = "equal_width",
@@ -75,6 +78,18 @@ class Libra(BaseEstimator):
         self.merge = merge
         self.bias_column = bias_column
 
+    def bias_of(self, columns: list[str] | pd.Index) -> str:
+        """The bias (#params) column among ``columns``: ``bias_column``, else the first size column."""
+        for c in (self.bias_column, *SIZE_COLUMNS):
+            if c in list(columns):
+                return c
+        raise ValueError(f"LIBRA needs the bias column {self.bias_column!r} (#params; any size column "
+                         f"{list(SIZE_COLUMNS)} serves) among the proxies {list(columns)}: add params to proxy=[...]")
+
+    def check_columns(self, columns: list[str]) -> None:
+        """Raise before any scoring when the columns cannot serve LIBRA (no size column)."""
+        self.bias_of(columns)
+
     def fit(self, Z: pd.DataFrame, y: np.ndarray) -> Libra:
         """Select z1, z2, z3 on the labelled table; diagnostics go to ``diagnostics_`` (ρ, window,
         the IG given z1 of every proxy but z1 under the chosen estimator, bias, role)."""
@@ -82,19 +97,17 @@ class Libra(BaseEstimator):
             raise ValueError(f"combiner.binning={self.binning!r}: valid are {', '.join(BINNINGS)}")
         if self.merge not in MERGES:
             raise ValueError(f"combiner.merge={self.merge!r}: valid are {', '.join(MERGES)}")
-        if self.bias_column not in Z.columns:
-            raise ValueError(f"LIBRA needs the bias column {self.bias_column!r} (#params) among the "
-                             f"proxies {list(Z.columns)}: add it to proxy=[...]")
+        bias_column = self.bias_of(Z.columns)
         y = np.asarray(y, dtype=float)
         cols = usable_columns(Z, y)
-        if self.bias_column not in cols:
-            raise ValueError(f"the bias column {self.bias_column!r} is constant or NaN on the fitted archs")
+        if bias_column not in cols:
+            raise ValueError(f"the bias column {bias_column!r} is constant or NaN on the fitted archs")
         ok = np.isfinite(y) & np.all([np.isfinite(Z[c].to_numpy(float)) for c in cols], axis=0)
         Zf, yf = Z.loc[ok, cols], y[ok]
         rho = pd.Series({c: _rho(Zf[c].to_numpy(), yf) for c in cols})
         z1 = str(rho.idxmax())
         in_window = (rho > rho[z1] - self.window) & (rho <= rho[z1]) & (rho.index != z1)
-        params = Zf[self.bias_column].to_numpy()
+        params = Z.loc[ok, bias_column].to_numpy(float)
         b_val = _rho(yf, params)
         diag = pd.DataFrame({"rho": rho, "in_window": in_window})
 

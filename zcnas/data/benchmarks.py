@@ -7,6 +7,7 @@ pooled: every column is correlated on its own.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pandas as pd
 
 from zcnas.data._assets import asset_path
 
+log = logging.getLogger(__name__)
 NB201_TARGETS = ("cifar10", "cifar100", "ImageNet16-120")
 
 
@@ -131,28 +133,53 @@ def load_autoformer(path: str | None = None, target: str | None = None, variant:
 def load_jsonl(path: str, target: str | None = None, name: str | None = None) -> Benchmark:
     """A benchmark file written by ``python -m zcnas.build``: one JSON object per line,
     ``{"arch": <space string>, <target>: accuracy | null, "meta": {...}}``. Every numeric top-level
-    key is a target; ``null`` (a diverged training) is NaN; ``meta`` (epochs, seed, wall time, final
-    train loss, status) is not a target."""
+    key is a target; ``null`` (a diverged training), NaN and ±Infinity are unusable labels (NaN,
+    counted in a warning); ``meta`` (epochs, seed, wall time, final train loss, status) and
+    boolean/text fields are not targets. Arch strings are stripped of surrounding whitespace; a
+    target key holding a non-number is a one-line error naming the line."""
     file = Path(path)
     if not file.is_file():
         raise FileNotFoundError(f"benchmark.path={path} does not exist (write one with python -m zcnas.build)")
-    rows, index = [], []
-    for i, line in enumerate(file.read_text().splitlines(), 1):
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{file}: not a UTF-8 JSONL text file (binary?); expected one "
+                         "{\"arch\": ..., <target>: value} JSON object per line") from None
+    records, index = [], []
+    for i, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
             rec = json.loads(line)
-            index.append(str(rec["arch"]))
+            if not isinstance(rec, dict) or not isinstance(rec["arch"], str):
+                raise TypeError("'arch' must be a string")
+            index.append(rec["arch"].strip())
         except (json.JSONDecodeError, KeyError, TypeError) as err:
             raise ValueError(f"{file} line {i}: not a {{\"arch\": ..., <target>: value}} JSON object ({err})") from None
-        rows.append({k: (np.nan if v is None else v) for k, v in rec.items()
-                     if k not in ("arch", "meta") and (v is None or isinstance(v, int | float))})
-    table = pd.DataFrame(rows, index=pd.Index(index, name="arch")).astype(float)
+        records.append((i, rec))
+    numeric = lambda v: isinstance(v, int | float) and not isinstance(v, bool)  # noqa: E731
+    fields = list(dict.fromkeys(k for _, rec in records for k in rec if k not in ("arch", "meta")))
+    keys = [k for k in fields if any(numeric(rec.get(k)) for _, rec in records)
+            or all(rec.get(k) is None for _, rec in records)]
+    ignored = [k for k in fields if k not in keys]
+    if ignored:
+        log.warning("%s: fields %s are not numeric and are not targets", file, ignored)
+    rows = []
+    for i, rec in records:
+        for k in keys:
+            if rec.get(k) is not None and not numeric(rec[k]):
+                raise ValueError(f"{file} line {i}: target {k!r} is {rec[k]!r}; expected a number or null")
+        rows.append({k: np.nan if rec.get(k) is None else float(rec[k]) for k in keys})
+    table = pd.DataFrame(rows, index=pd.Index(index, name="arch"), columns=keys, dtype=float)
     if table.empty or table.shape[1] == 0:
         raise ValueError(f"{file}: no rows with a numeric target column")
     if table.index.duplicated().any():
         raise ValueError(f"{file}: duplicate archs {list(table.index[table.index.duplicated()][:3])}")
-    return Benchmark(name or file.stem, table).select(target)
+    bad = ~np.isfinite(table)
+    for col in table.columns[bad.any().to_numpy()]:
+        log.warning("%s: %d of %d labels of target %s are null/NaN/inf (unusable); those archs are "
+                    "excluded from its correlations", file, int(bad[col].sum()), len(table), col)
+    return Benchmark(name or file.stem, table.where(~bad)).select(target)
 
 
 def no_benchmark() -> None:

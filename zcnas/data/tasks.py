@@ -18,8 +18,11 @@ head with the benchmark's class count. The run logs this and tags MLflow ``input
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -56,14 +59,27 @@ def _load_imagefolder(root: Path, size: int) -> tuple[np.ndarray, np.ndarray]:
     if not root.is_dir():
         raise FileNotFoundError(f"imagefolder root {root} does not exist; expected <root>/<class>/<image>")
     ds = ImageFolder(str(root))
-    images = np.stack([np.asarray(ds.loader(p).convert("RGB").resize((size, size))) for p, _ in ds.samples])
+    images = np.stack([_read_image(Path(p), lambda im: im.resize((size, size))) for p, _ in ds.samples])
     return images, np.asarray(ds.targets, dtype=np.int64)
+
+
+def _read_image(path: Path, resize: Callable[[Any], Any]) -> np.ndarray:
+    """One RGB image file as uint8 HWC after ``resize``; an unreadable or truncated file is a
+    one-line error naming it."""
+    from PIL import Image, UnidentifiedImageError  # noqa: PLC0415
+
+    try:
+        with Image.open(path) as im:
+            return np.asarray(resize(im.convert("RGB")))
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise ValueError(f"{path}: not a readable image ({str(err).splitlines()[0] if str(err) else type(err).__name__}); "
+                         "remove or replace the file") from None
 
 
 def _resized(paths: list[Path], size: int) -> np.ndarray:
     from PIL import Image  # noqa: PLC0415
 
-    return np.stack([np.asarray(Image.open(p).convert("RGB").resize((size, size), Image.Resampling.BICUBIC)) for p in paths])
+    return np.stack([_read_image(p, lambda im: im.resize((size, size), Image.Resampling.BICUBIC)) for p in paths])
 
 
 def _load_svhn(root: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -143,12 +159,21 @@ class Task:
 
     def batch(self, batch_size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
         """A normalised (B, 3, R, R) float batch and its labels, the same for the same seed."""
+        x, y, _ = self.probe_batch(batch_size, seed)
+        return x, y
+
+    def probe_batch(self, batch_size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, str]:
+        """:meth:`batch` plus a SHA-256 digest of its raw pixels and labels: what the score cache is
+        keyed on, so new images under the same ``root`` never get old scores."""
         images, labels = self.pixels()
         if batch_size > len(images):
             raise ValueError(f"batch_size={batch_size} exceeds the {len(images)} images of task {self.name}")
         idx = np.random.default_rng(seed).choice(len(images), batch_size, replace=False)
-        y = torch.from_numpy(labels[idx]) % self.num_classes
-        return self.normalize(torch.from_numpy(images[idx]).permute(0, 3, 1, 2)), y
+        pixels, y = np.ascontiguousarray(images[idx]), torch.from_numpy(labels[idx]) % self.num_classes
+        h = hashlib.sha256(pixels.tobytes())
+        h.update(str(pixels.shape).encode())
+        h.update(y.numpy().astype(np.int64).tobytes())
+        return self.normalize(torch.from_numpy(pixels).permute(0, 3, 1, 2)), y, h.hexdigest()[:16]
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         """uint8 (B, 3, H, W) -> float at the task's resolution, normalised with its mean/std."""

@@ -9,11 +9,19 @@ import importlib
 import pkgutil
 
 from zcnas.probe import list_artifacts, register_artifact
-from zcnas.proxies._registry import NotApplicable, ProxySpec, get_proxy, list_proxies, register_proxy, score
+from zcnas.proxies._registry import (
+    NotApplicable,
+    ProxySpec,
+    check_params,
+    get_proxy,
+    list_proxies,
+    register_proxy,
+    score,
+)
 
 for _family in pkgutil.iter_modules(__path__):
     if not _family.name.startswith("_"):
         importlib.import_module(f"{__name__}.{_family.name}")  # registration side effect
 
-__all__ = ["NotApplicable", "ProxySpec", "get_proxy", "list_artifacts", "list_proxies", "register_artifact",
+__all__ = ["NotApplicable", "ProxySpec", "check_params", "get_proxy", "list_artifacts", "list_proxies", "register_artifact",
            "register_proxy", "score"]

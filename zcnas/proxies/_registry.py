@@ -6,6 +6,7 @@ Every proxy returns a float where higher = predicted better.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 from collections.abc import Callable, Mapping
@@ -29,6 +30,7 @@ class ProxySpec:
     fn: ProxyFn
     needs: tuple[str, ...]
     version: int = 1
+    check: Callable[[dict[str, Any]], None] | None = None
 
 
 _REGISTRY: dict[str, ProxySpec] = {}
@@ -39,16 +41,61 @@ class NotApplicable(ValueError):
     the score is recorded as NaN and the reason logged."""
 
 
-def register_proxy(name: str, needs: tuple[str, ...] = (), version: int = 1) -> Callable[[ProxyFn], ProxyFn]:
-    """Decorator: register ``fn(probe, **params) -> float`` under ``name`` (duplicates raise)."""
+def register_proxy(name: str, needs: tuple[str, ...] = (), version: int = 1,
+                   check: Callable[[dict[str, Any]], None] | None = None) -> Callable[[ProxyFn], ProxyFn]:
+    """Decorator: register ``fn(probe, **params) -> float`` under ``name`` (duplicates raise).
+    ``check(params)`` raises ValueError for values out of range (params complete, defaults filled)."""
 
     def wrap(fn: ProxyFn) -> ProxyFn:
         if name in _REGISTRY:
             raise ValueError(f"proxy {name!r} is registered twice")
-        _REGISTRY[name] = ProxySpec(name, fn, needs, version)
+        _REGISTRY[name] = ProxySpec(name, fn, needs, version, check)
         return fn
 
     return wrap
+
+
+def require(ok: bool, message: str) -> None:
+    """Raise ``ValueError(message)`` unless ``ok`` (for a proxy's ``check``)."""
+    if not ok:
+        raise ValueError(message)
+
+
+def _is(value: Any, kind: Any) -> bool:
+    if kind is bool:
+        return isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind is float:
+        return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return True  # other annotations are the proxy's own business
+
+
+def check_params(name: str, params: Mapping[str, Any] | None, batch_size: int | None = None) -> dict[str, Any]:
+    """Validate ``params`` of proxy ``name`` before any work and return them with defaults filled:
+    known names, types from the function's annotations (int, float, bool), ``n_splits <= batch_size``
+    and the proxy's own ranges (its ``check``). Errors are one line: ``proxy.<name>.<param>=...``."""
+    spec = get_proxy(name)
+    signature = list(inspect.signature(spec.fn, eval_str=True).parameters.values())[1:]
+    accepted = {p.name: p for p in signature}
+    given = dict(params or {})
+    for key, value in given.items():
+        if key not in accepted:
+            raise ValueError(f"proxy.{name}.{key}: {name} has no parameter {key!r}; valid: "
+                             f"{', '.join(accepted) or 'none'}")
+        kind = accepted[key].annotation
+        if not _is(value, kind):
+            raise ValueError(f"proxy.{name}.{key}={value!r} must be {'a finite ' if kind is float else 'an ' if kind is int else 'a '}"
+                             f"{getattr(kind, '__name__', kind)}")
+    full = {p.name: p.default for p in signature if p.default is not inspect.Parameter.empty} | given
+    if batch_size is not None and "n_splits" in full and full["n_splits"] > batch_size:
+        raise ValueError(f"proxy.{name}.n_splits={full['n_splits']} exceeds batch_size={batch_size}")
+    if spec.check is not None:
+        try:
+            spec.check(full)
+        except ValueError as err:
+            raise ValueError(f"proxy.{name}: {err}") from None
+    return full
 
 
 def list_proxies() -> list[str]:

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from zcnas.probe import ACT_TYPES, Probe, pack_patterns, register_artifact, seeded
-from zcnas.proxies._registry import register_proxy
+from zcnas.proxies._registry import register_proxy, require
 
 
 def unique_patterns(codes: list[torch.Tensor]) -> torch.Tensor:
@@ -89,14 +89,15 @@ def swap(probe: Probe) -> float:
     return float(count_unique_patterns(probe.codes))
 
 
-@register_proxy("reg_swap", needs=("codes", "n_params"))
+@register_proxy("reg_swap", needs=("codes", "n_params"), check=lambda p: require(p["sigma"] > 0, f"sigma={p['sigma']} must be > 0"))
 def reg_swap(probe: Probe, mu: float = 1000.0, sigma: float = 1.0e6) -> float:
     """Ψ · exp(−(Θ_p − μ)²/σ), Ψ the SWAP score and Θ_p the parameter count in thousands.
     Reference: Peng et al., ICLR 2024 (regularised SWAP)."""
     return swap(probe) * math.exp(-((probe.n_params / 1e3 - mu) ** 2) / sigma)
 
 
-@register_proxy("tenas_lr", needs=("linear_regions",))
+@register_proxy("tenas_lr", needs=("linear_regions",),
+                check=lambda p: require(min(p["n_samples"], p["size"]) >= 1, "n_samples and size must be >= 1"))
 def tenas_lr(probe: Probe, n_samples: int = 3000, size: int = 3) -> float:
     """#distinct whole-network activation patterns over ``n_samples`` N(0, 1) ``size``² inputs through
     the space's thin copy (linear regions). Reference: Chen et al., ICLR 2021 (TE-NAS)."""

@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import Any
 
 import torch
 
 from zcnas.probe import Probe, depth_bins
-from zcnas.proxies._registry import register_proxy
+from zcnas.proxies._registry import register_proxy, require
 from zcnas.proxies.activation import count_unique_patterns
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,15 @@ def lswag_terms(probe: Probe, lo: int, hi: int, *, n_splits: int = 2, accumulate
     return lam, float(count_unique_patterns(chosen))
 
 
-@register_proxy("zico", needs=("grads",))
+def _check_lswag(p: dict[str, Any]) -> None:
+    require(p["bins"] >= 1, f"bins={p['bins']} must be >= 1")
+    require(0 <= p["lo"] <= p["hi"] <= p["bins"],
+            f"lo={p['lo']}, hi={p['hi']}: the depth window needs 0 <= lo <= hi <= bins={p['bins']}")
+    require(0 <= p["psi_lo"] <= p["hi"], f"psi_lo={p['psi_lo']} must be in [0, hi={p['hi']}]")
+    require(p["n_splits"] >= 2, f"n_splits={p['n_splits']} must be >= 2 (a variance over sub-batches)")
+
+
+@register_proxy("zico", needs=("grads",), check=lambda p: require(p["n_splits"] >= 2, f"n_splits={p['n_splits']} must be >= 2 (a variance over sub-batches)"))
 def zico(probe: Probe, n_splits: int = 2, accumulate: bool = True) -> float:
     """Σ_l log(Σ_w E|g_w| / σ(g_w)) over Conv/Linear layers. Reference: Li+ ICLR'23 (ZiCo)."""
     total = 0.0
@@ -86,7 +95,7 @@ def zico(probe: Probe, n_splits: int = 2, accumulate: bool = True) -> float:
     return total
 
 
-@register_proxy("lswag", needs=("grads", "codes"))
+@register_proxy("lswag", needs=("grads", "codes"), check=lambda p: _check_lswag(p))
 def lswag(probe: Probe, lo: int = 0, hi: int = 10, n_splits: int = 2, accumulate: bool = False,
           abs_grad: bool = True, psi_lo: int = 0, bins: int = 10) -> float:
     """Λ·Ψ, Λ = Σ_{l∈[l̂,L̂]} log Σ_w 1/√Var|g_w|, Ψ = #distinct patterns ≤ L̂. Reference: Casarin+ CVPR'25."""

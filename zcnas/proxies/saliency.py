@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from zcnas.probe import WEIGHT_TYPES, Probe, register_artifact
-from zcnas.proxies._registry import NotApplicable, register_proxy
+from zcnas.proxies._registry import NotApplicable, register_proxy, require
 
 ZEN_GAMMA = 1e-2
 """Zen-NAS perturbation scale γ of x + γε (the reference's ``mixup_gamma``)."""
@@ -170,7 +170,7 @@ def _corrcoef(j: torch.Tensor) -> torch.Tensor | None:
     return None if bool(torch.isnan(c).any()) else c
 
 
-@register_proxy("jacov", needs=("input_grad",), version=2)
+@register_proxy("jacov", needs=("input_grad",), version=2, check=lambda p: require(p["k"] > 0, f"k={p['k']} must be > 0"))
 def jacov(probe: Probe, k: float = 1e-5) -> float:
     """−Σ_i (log(λ_i + k) + 1/(λ_i + k)), λ the eigenvalues of corrcoef(J), J the per-sample input
     gradients; NaN where a sample's gradient is constant (the reference's failed ``eig``, NASLib's −1e8).
@@ -182,7 +182,7 @@ def jacov(probe: Probe, k: float = 1e-5) -> float:
     return float(-(torch.log(lam + k) + 1.0 / (lam + k)).sum())
 
 
-@register_proxy("epe_nas", needs=("input_grad",), version=2)
+@register_proxy("epe_nas", needs=("input_grad",), version=2, check=lambda p: require(p["k"] > 0, f"k={p['k']} must be > 0"))
 def epe_nas(probe: Probe, k: float = 1e-5) -> float:
     """Σ_c |Σ log(|corr(J_c)| + k)| over classes c of the batch (J_c: input gradients of class-c
     samples); NaN where a correlation is undefined, as the reference (v1 zeroed it, which ranked

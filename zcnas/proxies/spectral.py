@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from zcnas.probe import Probe, block_modules, register_artifact
-from zcnas.proxies._registry import NotApplicable, register_proxy
+from zcnas.proxies._registry import NotApplicable, register_proxy, require
 
 AZ_EPS = 1e-8
 """AZ-NAS's guard in log(p + ε) of the expressivity entropy."""
@@ -148,7 +148,8 @@ def meco(probe: Probe) -> float:
     return sum(min_corr_eig(f) for f in probe.first_sample_features if f.shape[0] > 1 and f.shape[1] > 1)
 
 
-@register_proxy("meco_opt", needs=("first_sample_features",))
+@register_proxy("meco_opt", needs=("first_sample_features",),
+                check=lambda p: require(p["channels"] >= 1 and p["seed"] >= 0, "channels must be >= 1 and seed >= 0"))
 def meco_opt(probe: Probe, channels: int = 8, seed: int = 0) -> float:
     """Σ_modules (C/8) λ_min(corrcoef(F_S)), F_S 8 channels drawn without replacement (a fixed generator).
     Reference: Jiang et al., NeurIPS 2023 (MeCo_opt)."""
@@ -163,7 +164,7 @@ def meco_opt(probe: Probe, channels: int = 8, seed: int = 0) -> float:
     return total
 
 
-@register_proxy("tenas_ntk", needs=("ntk_eigs",))
+@register_proxy("tenas_ntk", needs=("ntk_eigs",), check=lambda p: require(p["n_samples"] >= 2, "n_samples must be >= 2"))
 def tenas_ntk(probe: Probe, n_samples: int = 32) -> float:
     """−κ, κ = λ_max/λ_min of the NTK Θ = J Jᵀ (J: per-sample ∂(1ᵀf)/∂θ); sign-flipped so that higher
     is better (TE-NAS: lower κ is better). Reference: Chen et al., ICLR 2021 (TE-NAS)."""

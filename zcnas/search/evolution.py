@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +48,30 @@ class History:
 
     @classmethod
     def load(cls, path: Path) -> History:
-        """Read a checkpoint written by :meth:`save`."""
-        return cls(**json.loads(path.read_text()))
+        """Read a checkpoint written by :meth:`save`, as data: its keys and their types are checked
+        (nothing in it is instantiated); a missing, truncated or foreign file is a one-line error
+        naming it."""
+        if not path.is_file():
+            raise FileNotFoundError(f"search checkpoint {path} does not exist; give the search_history.json "
+                                    "a search wrote, or leave search.resume_from unset to start a new search")
+        try:
+            data = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ValueError(f"{path}: not a readable search checkpoint ({err}); truncated? "
+                             "Rerun without search.resume_from or give an intact copy") from None
+        keys = [f.name for f in fields(cls)]
+        if not isinstance(data, dict) or set(data) != set(keys):
+            got = sorted(data) if isinstance(data, dict) else type(data).__name__
+            raise ValueError(f"{path}: not a search checkpoint written by zcnas (keys {got}, expected {keys})")
+        ok = (isinstance(data["rows"], list) and all(isinstance(r, dict) and isinstance(r.get("arch"), str)
+                                                    for r in data["rows"])
+              and isinstance(data["population"], list) and all(isinstance(a, str) for a in data["population"])
+              and isinstance(data["generation"], int) and not isinstance(data["generation"], bool)
+              and data["generation"] >= 0 and (data["rng_state"] is None or isinstance(data["rng_state"], dict)))
+        if not ok:
+            raise ValueError(f"{path}: a search checkpoint with malformed values (rows: list of {{arch: str, ...}}, "
+                             "population: list of str, generation: int >= 0, rng_state: object or null)")
+        return cls(**data)
 
 
 def _within(arch: Any, budget: tuple[float, float] | None, params: Callable[[Any], float]) -> bool:
@@ -59,7 +81,10 @@ def _within(arch: Any, budget: tuple[float, float] | None, params: Callable[[Any
 def _rng(hist: History, seed: int) -> np.random.Generator:
     rng = np.random.default_rng(seed)
     if hist.rng_state is not None:
-        rng.bit_generator.state = hist.rng_state
+        try:
+            rng.bit_generator.state = hist.rng_state
+        except (TypeError, ValueError, KeyError) as err:
+            raise ValueError(f"the search checkpoint's rng_state is not a numpy PCG64 state ({err})") from None
     return rng
 
 

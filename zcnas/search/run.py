@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from zcnas.search.evolution import evolve, random_search
+from zcnas.search.evolution import History, evolve, random_search
 
 log = logging.getLogger("zcnas.search")
 
@@ -42,6 +42,12 @@ def run_search(cfg: Any, space: Any, benchmark: Any, proxies: list[str], score_b
     """Search with the configured strategy; return the selected arch with its scores (and, where the
     benchmark covers it, its accuracy and rank percentile among all the benchmark's archs)."""
     s = cfg.search
+    checkpoint = Path(s.resume_from) if s.resume_from else out_dir / "search_history.json"
+    if s.resume_from:  # checked before any work: a misspelt path never starts a fresh search silently
+        if not checkpoint.is_file():
+            raise FileNotFoundError(f"search.resume_from={s.resume_from} does not exist; give the "
+                                    "search_history.json of the interrupted run, or leave it unset to start anew")
+        History.load(checkpoint)  # truncated or foreign files fail here, naming the file
     rank, est = _fitness(cfg, benchmark, proxies, score_batch, rows, space)
     budget = (s.params_min, s.params_max) if s.params_min is not None or s.params_max is not None else None
     if budget is not None:
@@ -51,7 +57,7 @@ def run_search(cfg: Any, space: Any, benchmark: Any, proxies: list[str], score_b
             raise ValueError(f"no architecture of {space.name} meets the parameter budget {budget} M "
                              f"(sampled sizes span {min(sizes):.2f}-{max(sizes):.2f} M)")
     params = lambda a: space.param_count(a, cfg.task.num_classes) / 1e6  # noqa: E731
-    checkpoint = Path(s.resume_from) if s.resume_from else out_dir / "search_history.json"
+
     if s.name == "evolution":
         hist = evolve(space, score_batch, rank, population=s.population, generations=s.generations,
                       parents=s.parents, mutations=s.mutations, crossovers=s.crossovers, budget=budget,
