@@ -144,8 +144,17 @@ def test_run_mixes_precomputed_with_computed_proxies(tmp_path):
     sz = load_suite_zero("nb201", target="cifar10").tasks["cifar10"].loc[scores["arch"]]
     np.testing.assert_array_equal(scores["sz_jacov"], sz["jacov"])
     by = {r["proxy"]: r for r in out["correlations"]}
-    assert set(by) == {"params", "sz_params", "sz_jacov", "sz_nwot", "sz_synflow", "libra"}
+    singles = {"params", "sz_params", "sz_jacov", "sz_nwot", "sz_synflow"}
+    assert set(by) == singles | {f"{p}.held_out" for p in singles} | {"libra"}
     assert by["libra"]["n"] == 60 and by["sz_jacov"]["n"] == 120
+    # every single proxy beside LIBRA on the same 60 held-out archs, and LIBRA's own scatter plot
+    from zcnas.combiners.evaluate import split
+    from zcnas.metrics import correlate
+
+    held = split(120, 0.5, 0)[1]
+    assert by["sz_jacov.held_out"]["n"] == 60 and by["sz_jacov.held_out"]["spearman"] == pytest.approx(
+        correlate(scores["sz_jacov"].to_numpy()[held], scores["cifar10"].to_numpy()[held])["spearman"])
+    assert (tmp_path / "scatter_libra_cifar10.png").stat().st_size > 5_000
     diag = pd.read_csv(tmp_path / "combiner_libra_cifar10.csv")
     assert diag["role"].eq("z1").sum() == 1 and diag["proxy"].str.startswith("sz_").any()
     with pytest.raises(ValueError, match="needs benchmark.target"):

@@ -63,7 +63,7 @@ def run_combine(cfg: Any, out_dir: Path) -> list[dict[str, Any]]:
             if cfg.combiner.estimator is not None:
                 res = evaluate(instantiate(cfg.combiner.estimator), Z, y, n_fit=cfg.combiner.n_fit, seed=seed,
                                protocol=protocol)
-                est = res.pop("fitted")
+                est, _, _ = res.pop("fitted"), res.pop("eval_idx"), res.pop("pred")
                 rows.append({"task": task, "method": name, "repeat": rep, **res, **describe(est)})
                 if rep == 0:
                     tags.update({f"{name}/{task}/{k}": v for k, v in describe(est).items()})

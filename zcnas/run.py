@@ -35,7 +35,7 @@ from zcnas.cache import NullCache, ScoreCache
 from zcnas.metrics import correlate
 from zcnas.probe import Probe, seeded
 from zcnas.proxies import check_params, get_proxy, score
-from zcnas.results import ScoreWriter, format_table, write_outputs
+from zcnas.results import ScoreWriter, format_table, scatter_plot, write_outputs
 from zcnas.tracking import find_secrets, install_redaction, scrub, scrub_files
 
 log = logging.getLogger("zcnas.run")
@@ -147,22 +147,31 @@ def check_combiner(cfg: Any, columns: list[str], targets: list[str], n: int | No
 
 def combine(cfg: Any, table: pd.DataFrame, proxies: list[str], targets: list[str],
             out_dir: Path) -> list[tuple[dict[str, Any], dict[str, str]]]:
-    """Fit the configured combiner per target on a seeded calibration part of the scored archs and
-    correlate it on the rest; write its diagnostics. Returns (correlation record, tags) pairs."""
+    """Fit the configured combiner per target (``combiner.protocol``: held out on a seeded calibration
+    part, or in sample) and correlate it; beside it, every single proxy on the same evaluation archs
+    (``<proxy>.held_out``); write its diagnostics and a scatter of its scores. Returns (correlation
+    record, tags) pairs."""
     if cfg.combiner.estimator is None or not targets:
         return []
     from zcnas.combiners.evaluate import describe, evaluate  # noqa: PLC0415
 
-    name, out = cfg.combiner.name, []
+    name, protocol = cfg.combiner.name, cfg.combiner.get("protocol", "held_out")
+    out: list[tuple[dict[str, Any], dict[str, str]]] = []
     for t in targets:
-        res = evaluate(instantiate(cfg.combiner.estimator), table[proxies], table[t].to_numpy(),
-                       n_fit=cfg.combiner.n_fit, seed=cfg.seed)
-        est = res.pop("fitted")
+        y = table[t].to_numpy(dtype=float)
+        res = evaluate(instantiate(cfg.combiner.estimator), table[proxies], y, n_fit=cfg.combiner.n_fit,
+                       seed=cfg.seed, protocol=protocol)
+        est, idx, pred = res.pop("fitted"), res.pop("eval_idx"), res.pop("pred")
         if hasattr(est, "diagnostics_"):
             est.diagnostics_.to_csv(out_dir / f"combiner_{name}_{t}.csv", index=False)
         tags = {f"{name}/{t}/{k}": v for k, v in describe(est).items()}
         log.info("combiner %s on %s: %s", name, t, tags or "fitted")
+        if protocol == "held_out":
+            out += [({"proxy": f"{p}.held_out", "target": t, "protocol": protocol,
+                      **correlate(table[p].to_numpy(dtype=float)[idx], y[idx], seed=cfg.seed)}, {}) for p in proxies]
         out.append(({"proxy": name, "target": t, **res}, tags))
+        scatter_plot(out_dir / f"scatter_{name}_{t}.png", pd.DataFrame({name: pred, t: y[idx]}), name, [t],
+                     [out[-1][0]], label=f"{name} ({protocol.replace('_', '-')})")
     return out
 
 

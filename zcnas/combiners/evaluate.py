@@ -32,7 +32,8 @@ def evaluate(combiner: Any, Z: pd.DataFrame, y: np.ndarray, *, n_fit: float, see
              protocol: str = "held_out") -> dict[str, Any]:
     """Fit a clone of ``combiner`` and correlate its predictions: ``held_out`` fits on the calibration
     part and scores the evaluation part; ``in_sample`` fits and scores all archs. Returns the
-    correlation record plus ``n_fit``, ``protocol`` and ``fitted`` (the fitted estimator)."""
+    correlation record plus ``n_fit``, ``protocol``, ``fitted`` (the fitted estimator), ``eval_idx``
+    (the rows it is reported on) and ``pred`` (its scores there)."""
     y = np.asarray(y, dtype=float)
     if protocol == "in_sample":
         fit_idx = eval_idx = np.arange(len(Z))
@@ -42,7 +43,8 @@ def evaluate(combiner: Any, Z: pd.DataFrame, y: np.ndarray, *, n_fit: float, see
         raise ValueError(f"combiner.protocol={protocol!r}: valid are {', '.join(PROTOCOLS)}")
     est = clone(combiner).fit(Z.iloc[fit_idx].reset_index(drop=True), y[fit_idx])
     pred = est.predict(Z.iloc[eval_idx].reset_index(drop=True))
-    return {**correlate(pred, y[eval_idx], seed=seed), "n_fit": len(fit_idx), "protocol": protocol, "fitted": est}
+    return {**correlate(pred, y[eval_idx], seed=seed), "n_fit": len(fit_idx), "protocol": protocol, "fitted": est,
+            "eval_idx": eval_idx, "pred": np.asarray(pred, dtype=float)}
 
 
 def describe(est: Any) -> dict[str, str]:
