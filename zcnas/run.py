@@ -59,11 +59,25 @@ def run_name(cfg: Any, space: str, task: str, proxies: list[str], n: int) -> str
     return "-".join([space, task, names, f"n{n}", *extra, f"s{cfg.seed}"]) + shard_suffix(cfg)
 
 
+def missing_keys(tree: dict[str, Any], prefix: str = "") -> list[str]:
+    """Dotted keys whose value is Hydra's ``???`` (must be set), ``hydra.*`` left out; nothing is
+    resolved (an interpolation into Hydra's own runtime values cannot fail here)."""
+    out = []
+    for key, value in tree.items():
+        if not prefix and key == "hydra":
+            continue
+        if value == "???":
+            out.append(f"{prefix}{key}")
+        elif isinstance(value, dict):
+            out += missing_keys(value, f"{prefix}{key}.")
+    return out
+
+
 def check_config(cfg: Any) -> None:
     """One-line errors for run-level values of the wrong type or range, before any work."""
     from omegaconf import OmegaConf  # noqa: PLC0415
 
-    missing = sorted(OmegaConf.missing_keys(cfg))
+    missing = sorted(missing_keys(OmegaConf.to_container(cfg, resolve=False)))  # type: ignore[arg-type]
     if missing:
         raise ValueError(f"{missing[0]} must be set (e.g. {missing[0]}=<value> on the command line)"
                          + (f"; also unset: {', '.join(missing[1:])}" if len(missing) > 1 else ""))
