@@ -302,7 +302,9 @@ def main() -> None:
     """Hydra entry point (``python -m zcnas.build [overrides]``)."""
     import hydra  # noqa: PLC0415
 
-    @hydra.main(version_base="1.3", config_path="conf", config_name="build")
+    from zcnas import CONF_DIR  # noqa: PLC0415
+
+    @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="build")
     def _run(cfg: Any) -> None:
         try:
             build(cfg)
