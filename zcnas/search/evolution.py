@@ -4,7 +4,7 @@ search under a parameter budget (AZ-NAS / TF-TAS protocol), both resumable.
 The search is proxy-agnostic: ``evaluate(archs) -> list[dict]`` scores new candidates (a row of
 proxy scores each) and ``rank(table) -> array`` turns the table of *all* evaluated candidates into
 one fitness per row, so rank-merged combiners (LIBRA) are re-ranked as the history grows.
-The state (history, population, generation, RNG state) is checkpointed as JSON after every
+The state (history, generation, RNG state) is checkpointed as JSON after every
 generation; a rerun with the same checkpoint resumes and ends exactly where an uninterrupted run
 would.
 """
@@ -28,11 +28,10 @@ Rank = Callable[[pd.DataFrame], np.ndarray]
 
 @dataclass
 class History:
-    """Everything evaluated so far: ``rows`` (arch string, generation, scores), the current
-    ``population`` (arch strings), the next ``generation`` and the RNG state."""
+    """Everything evaluated so far: ``rows`` (arch string, generation, scores), the next ``generation``
+    and the RNG state (the next parents come from ``rows``, ranked anew)."""
 
     rows: list[dict[str, Any]] = field(default_factory=list)
-    population: list[str] = field(default_factory=list)
     generation: int = 0
     rng_state: Mapping[str, Any] | None = None
 
@@ -49,7 +48,9 @@ class History:
     @classmethod
     def load(cls, path: Path) -> History:
         """Read a checkpoint written by :meth:`save`."""
-        return cls(**json.loads(path.read_text()))
+        state = json.loads(path.read_text())
+        state.pop("population", None)  # written by earlier versions, never read
+        return cls(**state)
 
 
 def _within(arch: Any, budget: tuple[float, float] | None, params: Callable[[Any], float]) -> bool:
@@ -116,7 +117,6 @@ def evolve(space: Any, evaluate: Evaluate, rank: Rank, *, population: int = 50, 
                         new.append(child)
                         count -= 1
         _score_new(hist, space, new, evaluate)
-        hist.population = [space.encode(a) for a in new]
         hist.generation += 1
         hist.rng_state = rng.bit_generator.state
         if checkpoint:
