@@ -61,7 +61,7 @@ ui: install ## MLflow UI on 127.0.0.1:$(PORT) over ./mlruns.db (prints the runs 
 	  --backend-store-uri sqlite:///mlruns.db --host 127.0.0.1 --port $(PORT) --workers 1
 
 calibrate: install ## L-SWAG window calibration for NB201/CIFAR-10 (writes conf/window/nb201_cifar10.yaml)
-	$(PY) -m zcnas.calibrate space=nb201 task=cifar10
+	$(PY) -m zcnas.calibrate space=nb201 task=cifar10 calibrate.write_to=conf/window/nb201_cifar10.yaml
 
 experiment-nb201: install ## Reproduce experiments/nb201_lswag (1000 cells x 3 seeds x 3 datasets; hours on CPU)
 	bash experiments/nb201_lswag/run.sh

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A real one-node Slurm on this machine (Debian packages): munge, slurmctld, slurmd, and accounting
 # through slurmdbd + MariaDB so job states are exact (sacct). Needs root. `make slurm-up`;
-# `make slurm-down` (.ci/slurm-down.sh) stops it. Recipe: ../shared/docs/environment.md §6.
+# `make slurm-down` (.ci/slurm-down.sh) stops it. Recipe: SchedMD's quick-start admin guide
+# (slurm.schedmd.com/quickstart_admin.html) with Debian's slurm-wlm and slurmdbd packages.
 set -euo pipefail
 [ "$(id -u)" = 0 ] || { echo "slurm-up: needs root (apt-get and daemons)"; exit 1; }
 if ! command -v slurmctld >/dev/null || ! command -v slurmdbd >/dev/null || ! command -v mariadbd >/dev/null; then

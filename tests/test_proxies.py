@@ -117,7 +117,7 @@ def test_lswag_hand_computed(mlp_probe, lo, hi, layers, acts):
     psi = brute_patterns(mlp_probe, acts)
     value = get_proxy("lswag").fn(mlp_probe, lo=lo, hi=hi)
     assert value == pytest.approx(lam * psi, rel=1e-9)
-    assert lam > 0  # σ ≪ 1 at init keeps Λ positive (method.md §1.3 sign caveat)
+    assert lam > 0  # σ ≪ 1 at init keeps Λ positive (a negative Λ would invert Λ·Ψ; L-SWAG, Casarin et al., CVPR 2025, Eq. 1)
 
 
 def test_lswag_accumulate_and_per_sample_options(mlp_probe):

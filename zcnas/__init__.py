@@ -26,7 +26,11 @@ if TYPE_CHECKING:
     from torch import nn
 
 __version__ = "0.1.0"
-__all__ = ["images", "list_proxies", "network", "score", "user_config_dir"]
+__all__ = ["CONF_DIR", "images", "list_proxies", "network", "score", "user_config_dir"]
+
+CONF_DIR = str(Path(__file__).resolve().parent / "conf")
+"""The configs every entry point composes (absolute, so console scripts find them too): ``zcnas/conf``
+links to the repository's top-level ``conf/``, where configs are edited; a wheel ships a copy."""
 
 SPACES = {"nb201": "NB201Space", "autoformer": "AutoFormerSpace", "timm": "TimmSpace"}
 """Space names of :func:`network` -> classes of :mod:`zcnas.spaces` (``conf/space/<name>.yaml``)."""

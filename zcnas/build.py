@@ -32,6 +32,11 @@ from torch import nn
 from zcnas.cache import digest
 
 log = logging.getLogger("zcnas.build")
+EVAL_BATCH = 256
+"""Images per forward when measuring accuracy (memory only: the accuracy does not depend on it)."""
+EPOCH_SEED_STRIDE = 100_003
+"""Epoch ``e`` of seed ``s`` draws with seed ``s * stride + e``: a prime above any epoch count, so no
+two (seed, epoch) pairs share a seed."""
 
 
 @dataclass
@@ -120,9 +125,9 @@ def accuracy(model: nn.Module, task: Any, x: torch.Tensor, y: torch.Tensor, devi
     model.eval()
     correct = 0
     with torch.no_grad():
-        for i in range(0, len(x), 256):
-            out = model(task.normalize(x[i:i + 256].to(device)))
-            correct += int((out.argmax(1).cpu() == y[i:i + 256]).sum())
+        for i in range(0, len(x), EVAL_BATCH):
+            out = model(task.normalize(x[i:i + EVAL_BATCH].to(device)))
+            correct += int((out.argmax(1).cpu() == y[i:i + EVAL_BATCH]).sum())
     return 100.0 * correct / len(x)
 
 
@@ -163,7 +168,7 @@ def train(model: nn.Module, recipe: Recipe, task: Any, data: dict[str, torch.Ten
 
         erase = RandomErasing(recipe.re_prob, device=str(device))
     for epoch in range(start, recipe.epochs):
-        epoch_seed = seed * 100_003 + epoch  # timm's RandAugment draws from `random` and numpy too
+        epoch_seed = seed * EPOCH_SEED_STRIDE + epoch  # timm's RandAugment draws from `random` and numpy too
         torch.manual_seed(epoch_seed)
         random.seed(epoch_seed)
         np.random.seed(epoch_seed % 2**32)  # noqa: NPY002
@@ -302,7 +307,9 @@ def main() -> None:
     """Hydra entry point (``python -m zcnas.build [overrides]``)."""
     import hydra  # noqa: PLC0415
 
-    @hydra.main(version_base="1.3", config_path="conf", config_name="build")
+    from zcnas import CONF_DIR  # noqa: PLC0415
+
+    @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="build")
     def _run(cfg: Any) -> None:
         try:
             build(cfg)

@@ -162,7 +162,9 @@ def main() -> None:
     import hydra  # noqa: PLC0415
     from hydra.core.hydra_config import HydraConfig  # noqa: PLC0415
 
-    @hydra.main(version_base="1.3", config_path="conf", config_name="calibrate")
+    from zcnas import CONF_DIR  # noqa: PLC0415
+
+    @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="calibrate")
     def _run(cfg: Any) -> None:
         hc = HydraConfig.get()
         calibrate(cfg, Path(hc.runtime.output_dir), hc.runtime.choices["space"], hc.runtime.choices["task"])

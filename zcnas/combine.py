@@ -97,7 +97,9 @@ def main() -> None:
     import hydra  # noqa: PLC0415
     from hydra.core.hydra_config import HydraConfig  # noqa: PLC0415
 
-    @hydra.main(version_base="1.3", config_path="conf", config_name="combine")
+    from zcnas import CONF_DIR  # noqa: PLC0415
+
+    @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="combine")
     def _run(cfg: Any) -> None:
         try:
             run_combine(cfg, Path(HydraConfig.get().runtime.output_dir))

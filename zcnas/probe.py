@@ -241,7 +241,7 @@ class Probe:
             name = "acts" if name == "codes" else name
             if name in self._planned:
                 continue
-            if name not in ENGINE_ARTIFACTS:
+            if name not in ENGINE_ARTIFACTS and not hasattr(Probe, name):  # a registered family artifact
                 todo += artifact_spec(name).needs
             self._planned.add(name)
 

@@ -423,7 +423,9 @@ def main() -> None:
     import hydra  # noqa: PLC0415
     from hydra.core.hydra_config import HydraConfig  # noqa: PLC0415
 
-    @hydra.main(version_base="1.3", config_path="conf", config_name="config")
+    from zcnas import CONF_DIR  # noqa: PLC0415
+
+    @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
     def _run(cfg: Any) -> float:
         try:
             out = score_archs(cfg, Path(HydraConfig.get().runtime.output_dir))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-PAPER = {  # L-SWAG paper Table 1, LIBRA row (method.md §5.2)
+PAPER = {  # L-SWAG paper (Casarin et al., CVPR 2025, arXiv 2505.07300) Table 1, LIBRA row
     ("nb201", "cifar10"): 0.89, ("nb201", "cifar100"): 0.90, ("nb201", "ImageNet16-120"): 0.87,
     ("nb101", "cifar10"): 0.77, ("nb301", "cifar10"): 0.74,
     **{("tnb101_micro", t): v for t, v in zip(

@@ -56,10 +56,6 @@ class SuiteZero(Benchmark):
         super().__init__(name, table.rename_axis("arch"), scores)
         self.tasks = tasks
 
-    def proxies(self, task: str) -> list[str]:
-        """The proxy columns of one task."""
-        return [c for c in self.tasks[task].columns if c != "val_accuracy"]
-
 
 def load_suite_zero(space: str, target: str | None = None, precomputed: str | list[str] | None = None) -> SuiteZero:
     """Load one NAS-Bench-Suite-Zero file (shipped, checksummed); ``target`` keeps one task.

@@ -4,7 +4,8 @@
   ICLR 2023, arXiv 2301.11300; reference ``SLDGroup/ZiCo:ZeroShotProxy/compute_zico.py``.
 * L-SWAG: Casarin, Escalera, Lanz, "L-SWAG: Layer-Sample Wise Activation with Gradients
   information for Zero-Shot NAS on Vision Transformers", CVPR 2025, arXiv 2505.07300 (no public
-  code; every choice below follows ``shared/docs/method.md`` §1 and §7).
+  code; Eq. 1 for Λ·Ψ, Eq. 6 for the depth deciles, Eq. 7 for Ψ's layers; ZiCo's reference code
+  for what the paper leaves open: the sub-batch axis, Conv/Linear weights as layers).
 
 Both read the probe's per-split gradients: the batch is cut into ``n_splits`` sub-batches
 (default 2, the NASLib/foresight port of ZiCo) and statistics run over that axis.
@@ -61,7 +62,7 @@ def layer_inv_sigma(g: torch.Tensor, abs_grad: bool = True) -> float:
 
 def lswag_terms(probe: Probe, lo: int, hi: int, *, n_splits: int = 2, accumulate: bool = False,
                 abs_grad: bool = True, psi_lo: int = 0, bins: int = 10) -> tuple[float, float]:
-    """(Λ, Ψ) of L-SWAG for the decile window [lo, hi] (method.md §1.1)."""
+    """(Λ, Ψ) of L-SWAG for the decile window [lo, hi] (Casarin et al., CVPR 2025, Eq. 1)."""
     grads = probe.grads(n_splits)
     lam = 0.0
     for g, b in zip(grads, depth_bins(len(grads), bins), strict=True):

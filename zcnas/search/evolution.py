@@ -4,7 +4,7 @@ search under a parameter budget (AZ-NAS / TF-TAS protocol), both resumable.
 The search is proxy-agnostic: ``evaluate(archs) -> list[dict]`` scores new candidates (a row of
 proxy scores each) and ``rank(table) -> array`` turns the table of *all* evaluated candidates into
 one fitness per row, so rank-merged combiners (LIBRA) are re-ranked as the history grows.
-The state (history, population, generation, RNG state) is checkpointed as JSON after every
+The state (history, generation, RNG state) is checkpointed as JSON after every
 generation; a rerun with the same checkpoint resumes and ends exactly where an uninterrupted run
 would.
 """
@@ -28,11 +28,10 @@ Rank = Callable[[pd.DataFrame], np.ndarray]
 
 @dataclass
 class History:
-    """Everything evaluated so far: ``rows`` (arch string, generation, scores), the current
-    ``population`` (arch strings), the next ``generation`` and the RNG state."""
+    """Everything evaluated so far: ``rows`` (arch string, generation, scores), the next ``generation``
+    and the RNG state (the next parents come from ``rows``, ranked anew)."""
 
     rows: list[dict[str, Any]] = field(default_factory=list)
-    population: list[str] = field(default_factory=list)
     generation: int = 0
     rng_state: Mapping[str, Any] | None = None
 
@@ -59,18 +58,19 @@ class History:
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise ValueError(f"{path}: not a readable search checkpoint ({err}); truncated? "
                              "Rerun without search.resume_from or give an intact copy") from None
+        if isinstance(data, dict):
+            data.pop("population", None)  # written by earlier versions, never read
         keys = [f.name for f in fields(cls)]
         if not isinstance(data, dict) or set(data) != set(keys):
             got = sorted(data) if isinstance(data, dict) else type(data).__name__
             raise ValueError(f"{path}: not a search checkpoint written by zcnas (keys {got}, expected {keys})")
         ok = (isinstance(data["rows"], list) and all(isinstance(r, dict) and isinstance(r.get("arch"), str)
                                                     for r in data["rows"])
-              and isinstance(data["population"], list) and all(isinstance(a, str) for a in data["population"])
               and isinstance(data["generation"], int) and not isinstance(data["generation"], bool)
               and data["generation"] >= 0 and (data["rng_state"] is None or isinstance(data["rng_state"], dict)))
         if not ok:
             raise ValueError(f"{path}: a search checkpoint with malformed values (rows: list of {{arch: str, ...}}, "
-                             "population: list of str, generation: int >= 0, rng_state: object or null)")
+                             "generation: int >= 0, rng_state: object or null)")
         return cls(**data)
 
 
@@ -141,7 +141,6 @@ def evolve(space: Any, evaluate: Evaluate, rank: Rank, *, population: int = 50, 
                         new.append(child)
                         count -= 1
         _score_new(hist, space, new, evaluate)
-        hist.population = [space.encode(a) for a in new]
         hist.generation += 1
         hist.rng_state = rng.bit_generator.state
         if checkpoint:

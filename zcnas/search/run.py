@@ -13,6 +13,11 @@ import pandas as pd
 from zcnas.search.evolution import History, evolve, random_search
 
 log = logging.getLogger("zcnas.search")
+CALIB_SEED_OFFSET = 10_000
+"""The combiner's labelled calibration archs are drawn with ``seed + offset``: apart from the run's own
+uniform sample (``seed``), so the fitness is not fitted on the archs the run reports."""
+BUDGET_PROBE_ARCHS = 2000
+"""Archs sampled (seed 0) to check that the parameter budget can be met before the search starts."""
 
 
 def _fitness(cfg: Any, benchmark: Any, proxies: list[str], score_batch: Callable, rows: list[dict],
@@ -28,7 +33,7 @@ def _fitness(cfg: Any, benchmark: Any, proxies: list[str], score_batch: Callable
     from hydra.utils import instantiate  # noqa: PLC0415
 
     target = s.target or benchmark.targets[0]
-    calib = benchmark.sample(s.n_calib, np.random.default_rng(cfg.seed + 10_000))
+    calib = benchmark.sample(s.n_calib, np.random.default_rng(cfg.seed + CALIB_SEED_OFFSET))
     score_batch([space.decode(a) for a in calib])
     table = pd.DataFrame(rows[-len(calib):])
     est = instantiate(cfg.combiner.estimator).fit(table[proxies], table[target].to_numpy())
@@ -52,7 +57,7 @@ def run_search(cfg: Any, space: Any, benchmark: Any, proxies: list[str], score_b
     budget = (s.params_min, s.params_max) if s.params_min is not None or s.params_max is not None else None
     if budget is not None:
         budget = (budget[0] if budget[0] is not None else 0.0, budget[1] if budget[1] is not None else np.inf)
-        sizes = [space.param_count(a, cfg.task.num_classes) / 1e6 for a in space.sample(min(2000, len(space)), np.random.default_rng(0))]
+        sizes = [space.param_count(a, cfg.task.num_classes) / 1e6 for a in space.sample(min(BUDGET_PROBE_ARCHS, len(space)), np.random.default_rng(0))]
         if not any(budget[0] <= p <= budget[1] for p in sizes):
             raise ValueError(f"no architecture of {space.name} meets the parameter budget {budget} M "
                              f"(sampled sizes span {min(sizes):.2f}-{max(sizes):.2f} M)")
