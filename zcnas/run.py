@@ -112,6 +112,24 @@ def combine(cfg: Any, table: pd.DataFrame, proxies: list[str], targets: list[str
     return out
 
 
+def canonical_keys(benchmark: Any, space: Any) -> Any:
+    """Rewrite the benchmark's arch strings in the space's own form (``encode(decode(key))``), so a file
+    in another accepted encoding (DARTS ``Genotype(...)`` strings) joins the scored archs; in place."""
+    if benchmark is None:
+        return None
+    keys = [str(k) for k in benchmark.table.index]
+    canon = [space.encode(space.decode(k)) for k in keys]
+    if canon != keys:
+        if len(set(canon)) < len(canon):
+            dup = pd.Series(keys)[pd.Series(canon).duplicated(keep=False).to_numpy()].tolist()[:2]
+            raise ValueError(f"benchmark {benchmark.name}: rows {dup} are the same {space.name} architecture")
+        mapping = dict(zip(keys, canon, strict=True))
+        benchmark.table.index = pd.Index(canon, name="arch")
+        if benchmark.scores is not None:
+            benchmark.scores.index = pd.Index([mapping[str(k)] for k in benchmark.scores.index], name="arch")
+    return benchmark
+
+
 def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
     """Run the whole pipeline for a composed config; write outputs into ``out_dir``."""
     from omegaconf import OmegaConf  # noqa: PLC0415
@@ -129,7 +147,7 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
         torch.set_num_threads(int(cfg.threads))
     space = instantiate(cfg.space)
     task = instantiate(cfg.task)
-    benchmark = instantiate(cfg.benchmark)
+    benchmark = canonical_keys(instantiate(cfg.benchmark), space)
     proxies: dict[str, dict[str, Any]] = OmegaConf.to_container(cfg.proxy, resolve=True) or {}  # type: ignore[assignment]
     for name in proxies:
         get_proxy(name)  # unknown names fail before any work
