@@ -240,22 +240,37 @@ class DeconvLayer(nn.Sequential):
                          nn.LeakyReLU(0.2))
 
 
-def generative_decoder(c_in: int, n_up: int, c_out: int = 3) -> nn.Sequential:
-    """``GenerativeDecoder``: 14 conv/deconv layers, ``n_up`` (2..6) upsamplings in the middle + 2 at the end, tanh."""
-    def layer(a: int, b: int, up: bool) -> nn.Module:
-        return DeconvLayer(a, b) if up else ConvLayer(a, b, nn.LeakyReLU(0.2))
+class GenerativeDecoder(nn.Module):
+    """``GenerativeDecoder``: 14 conv/deconv layers ``conv1..conv14``, ``n_up`` (2..6) upsamplings in the
+    middle + 2 at the end, tanh; widths x ``scale`` (1 in the benchmark)."""
 
-    return nn.Sequential(
-        layer(c_in, 1024, False), layer(1024, 1024, False), layer(1024, 512, n_up == 6), layer(512, 512, False),
-        layer(512, 256, n_up >= 5), layer(256, 128, False), layer(128, 64, n_up >= 4), layer(64, 64, False),
-        layer(64, 32, n_up >= 3), layer(32, 32, False), DeconvLayer(32, 16), layer(16, 32, False), DeconvLayer(32, 16),
-        ConvLayer(16, c_out, nn.Tanh(), bn=False))
+    def __init__(self, c_in: int, n_up: int, c_out: int = 3, scale: float = 1.0) -> None:
+        super().__init__()
+
+        def w(c: int) -> int:
+            return max(1, int(c * scale))
+
+        def layer(a: int, b: int, up: bool) -> nn.Module:
+            return DeconvLayer(a, b) if up else ConvLayer(a, b, nn.LeakyReLU(0.2))
+
+        spec = [(c_in, w(1024), False), (w(1024), w(1024), False), (w(1024), w(512), n_up == 6),
+                (w(512), w(512), False), (w(512), w(256), n_up >= 5), (w(256), w(128), False),
+                (w(128), w(64), n_up >= 4), (w(64), w(64), False), (w(64), w(32), n_up >= 3),
+                (w(32), w(32), False), (w(32), w(16), True), (w(16), w(32), False), (w(32), w(16), True)]
+        for i, (a, b, up) in enumerate(spec, 1):
+            self.add_module(f"conv{i}", layer(a, b, up))
+        self.conv14 = ConvLayer(w(16), c_out, nn.Tanh(), bn=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        for layer in self.children():
+            x = layer(x)
+        return x
 
 
-def segmentation_decoder(c_in: int, n_up: int, classes: int) -> nn.Sequential:
+def segmentation_decoder(c_in: int, n_up: int, classes: int, scale: float = 1.0) -> nn.Sequential:
     """``SegmentationDecoder``: conv to 1024, 6 - n_up halving convs, n_up deconvs, conv to ``classes``."""
-    layers: list[nn.Module] = [ConvLayer(c_in, 1024, nn.LeakyReLU(0.2))]
-    c = 1024
+    c = max(1, int(1024 * scale))
+    layers: list[nn.Module] = [ConvLayer(c_in, c, nn.LeakyReLU(0.2))]
     for _ in range(6 - n_up):
         layers.append(ConvLayer(c, c // 2, nn.LeakyReLU(0.2)))
         c //= 2
@@ -282,9 +297,9 @@ class TNB101Network(nn.Module):
         if task == "jigsaw":
             self.decoder = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(9 * c, TASKS[task]))
         elif task in ("autoencoder", "normal"):
-            self.decoder = generative_decoder(c, n_up)
+            self.decoder = GenerativeDecoder(c, n_up, scale=base / BASE)
         elif task == "segmentsemantic":
-            self.decoder = segmentation_decoder(c, n_up, TASKS[task])
+            self.decoder = segmentation_decoder(c, n_up, TASKS[task], scale=base / BASE)
         else:
             self.decoder = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, TASKS[task]))
 
@@ -315,7 +330,8 @@ class TNB101Space:
     Args:
         variant: ``micro`` | ``macro``.
         task: the TNB101 task whose decoder the networks carry (``jigsaw``, ``autoencoder``, ...).
-        base: stem output channels (64 in the benchmark; smaller only for fast tests).
+        base: stem output channels (64 in the benchmark; smaller only for fast tests: the decoders'
+            widths scale with it).
     """
 
     variant: str = "micro"
