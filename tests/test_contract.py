@@ -1,5 +1,6 @@
 """The proxy contract over the whole registry (timm-style): on a tiny NB201 cell network, a tiny
-AutoFormer and timm's test_resnet / test_vit, on the CPU and (marker ``gpu``, skipped without CUDA) on CUDA, every registered proxy is finite (or NaN where it is declared not to apply), deterministic,
+AutoFormer, timm's test_resnet / test_vit and tiny NB101, DARTS and TNB101 micro (autoencoder: L1 loss,
+image targets) / macro (jigsaw: 9-tile inputs) networks, each probed with its task's batch and loss, on the CPU and (marker ``gpu``, skipped without CUDA) on CUDA, every registered proxy is finite (or NaN where it is declared not to apply), deterministic,
 leaves every weight and buffer unchanged, and reads only the probe artifacts it declares."""
 
 from __future__ import annotations
@@ -10,12 +11,23 @@ import numpy as np
 import pytest
 import torch
 
+from zcnas.data.tasks import TNB101Task
 from zcnas.probe import Probe
 from zcnas.proxies import get_proxy, list_artifacts, list_proxies, score
-from zcnas.spaces import AutoFormerSpace
+from zcnas.spaces import AutoFormerSpace, DartsSpace, NB101Space, TNB101Space
 
 CELL = "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_3x3~0|avg_pool_3x3~1|nor_conv_3x3~2|"
 DECLARED_NAN = {("autoformer", "aznas_progressivity"), ("timm_vit", "aznas_progressivity")}  # AZ-NAS omits it for ViTs
+# the autoencoder's targets are images: epe_nas needs classes; Zen-NAS needs pre-pooling features (no GAP, no Linear);
+# its tanh output saturates on the linearised all-ones input, so SynFlow's / DSS's gradients vanish (log 0; Suite-Zero
+# has no synflow for TNB101 either)
+DECLARED_NAN |= {("tnb101_micro", p) for p in ("epe_nas", "zen", "synflow", "dss")}
+DARTS_CELL = ("Genotype(normal=[('sep_conv_3x3', 0), ('dil_conv_5x5', 1), ('skip_connect', 0), ('max_pool_3x3', 2), "
+              "('sep_conv_5x5', 1), ('avg_pool_3x3', 3), ('dil_conv_3x3', 2), ('skip_connect', 4)], normal_concat=[2, 3, 4, 5], "
+              "reduce=[('max_pool_3x3', 0), ('sep_conv_3x3', 1), ('skip_connect', 2), ('dil_conv_3x3', 0), "
+              "('avg_pool_3x3', 1), ('sep_conv_5x5', 3), ('skip_connect', 4), ('dil_conv_5x5', 2)], reduce_concat=[2, 3, 4, 5])")
+NB101_CELL = ("(0, 1, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0, "
+              "0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 4, 3, 4, 2, 4, 1)")
 ARTIFACTS = set(list_artifacts())  # the engine's and every family's registered ones (zcnas.probe)
 
 
@@ -31,8 +43,27 @@ class Recorder:
         return getattr(self._probe, name)
 
 
+def inputs(which, batch16):
+    """The batch and loss a network of ``which`` is probed with (its task's)."""
+    if which.startswith("tnb101"):
+        task = TNB101Task(name="autoencoder" if which == "tnb101_micro" else "jigsaw")
+        task.resolution = 32 if which == "tnb101_micro" else task.resolution  # small autoencoder images
+        return (*task.batch(16, 0), task.loss)
+    return (*batch16, torch.nn.functional.cross_entropy)
+
+
 def network(which, tiny_nb201):
     torch.manual_seed(0)
+    if which == "nb101":
+        space = NB101Space(stem=8, cells=1)
+        return space.build(space.decode(NB101_CELL), 10), None
+    if which == "darts":
+        space = DartsSpace(C=4, layers=4)
+        return space.build(space.decode(DARTS_CELL), 10), None
+    if which.startswith("tnb101"):
+        variant, task = ("micro", "autoencoder") if which == "tnb101_micro" else ("macro", "jigsaw")
+        space = TNB101Space(variant, task, base=8)
+        return space.build(space.decode("(3, 1, 2, 3, 0, 3)" if variant == "micro" else "(4, 1, 2, 3, 0, 0)")), None
     if which == "nb201":
         arch = tiny_nb201.decode(CELL)
         return tiny_nb201.build(arch, 10), lambda: tiny_nb201.thin(arch, 10)
@@ -54,22 +85,24 @@ CUDA = pytest.param("cuda", marks=[pytest.mark.gpu, pytest.mark.skipif(
 
 
 @pytest.mark.parametrize("device", ["cpu", CUDA])
-@pytest.mark.parametrize("which", ["nb201", "autoformer", "timm_resnet", "timm_vit"])
+@pytest.mark.parametrize("which", ["nb201", "autoformer", "timm_resnet", "timm_vit", "nb101", "darts", "tnb101_micro",
+                                   "tnb101_macro"])
 @pytest.mark.parametrize("name", list_proxies())
 def test_every_proxy_keeps_the_contract(name, which, device, tiny_nb201, batch16):
     net, thin = network(which, tiny_nb201)
     net = net.to(device)
-    batch16 = tuple(t.to(device) for t in batch16)
+    x, y, loss = inputs(which, batch16)
+    batch16 = (x.to(device), y.to(device))
     before = state(net)
     spec = get_proxy(name)
-    recorder = Recorder(Probe(net, *batch16, thin=thin))
+    recorder = Recorder(Probe(net, *batch16, thin=thin, loss_fn=loss))
     value = float(spec.fn(recorder, **{})) if (which, name) not in DECLARED_NAN else math.nan
     if (which, name) in DECLARED_NAN:
-        assert math.isnan(score(Probe(net, *batch16, thin=thin), {name: {}})[name])
+        assert math.isnan(score(Probe(net, *batch16, thin=thin, loss_fn=loss), {name: {}})[name])
     else:
         assert math.isfinite(value), (name, value)
         assert recorder.used and recorder.used <= set(spec.needs), (name, recorder.used, spec.needs)
-        again = score(Probe(net, *batch16, thin=thin), {name: {}})[name]
+        again = score(Probe(net, *batch16, thin=thin, loss_fn=loss), {name: {}})[name]
         tol = 1e-6 if device == "cpu" else 1e-4  # cuDNN's backward kernels may sum in another order
         assert again == pytest.approx(value, rel=tol, abs=1e-9)  # deterministic on a fresh probe
     after = state(net)

@@ -120,7 +120,7 @@ def calibrate(cfg: Any, out_dir: Path, space_choice: str, task_choice: str) -> d
     recs = []
     for i, arch in enumerate(tqdm(archs, desc="calibrating", disable=None, mininterval=2), 1):
         torch.manual_seed(arch_seed(c.seed, arch))
-        probe = Probe(space.build(space.decode(arch), num_classes=task.num_classes), x, y,
+        probe = Probe(space.build(space.decode(arch), num_classes=task.num_classes), x, y, loss_fn=task.loss,
                       share_passes=cfg.probe.share_passes, share_splits=c.n_splits)
         recs.append(decile_profile(probe, n_splits=c.n_splits, accumulate=c.accumulate, bins=c.bins))
         if i % LOG_EVERY == 0:

@@ -189,6 +189,24 @@ def combine(cfg: Any, table: pd.DataFrame, proxies: list[str], targets: list[str
     return out
 
 
+def canonical_keys(benchmark: Any, space: Any) -> Any:
+    """Rewrite the benchmark's arch strings in the space's own form (``encode(decode(key))``), so a file
+    in another accepted encoding (DARTS ``Genotype(...)`` strings) joins the scored archs; in place."""
+    if benchmark is None:
+        return None
+    keys = [str(k) for k in benchmark.table.index]
+    canon = [space.encode(space.decode(k)) for k in keys]
+    if canon != keys:
+        if len(set(canon)) < len(canon):
+            dup = pd.Series(keys)[pd.Series(canon).duplicated(keep=False).to_numpy()].tolist()[:2]
+            raise ValueError(f"benchmark {benchmark.name}: rows {dup} are the same {space.name} architecture")
+        mapping = dict(zip(keys, canon, strict=True))
+        benchmark.table.index = pd.Index(canon, name="arch")
+        if benchmark.scores is not None:
+            benchmark.scores.index = pd.Index([mapping[str(k)] for k in benchmark.scores.index], name="arch")
+    return benchmark
+
+
 def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
     """Run the whole pipeline for a composed config; write outputs into ``out_dir``."""
     from omegaconf import OmegaConf  # noqa: PLC0415
@@ -223,7 +241,7 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
             cfg.benchmark.target = cfg.task.name
     space = instantiate(cfg.space)
     task = instantiate(cfg.task)
-    benchmark = instantiate(cfg.benchmark)
+    benchmark = canonical_keys(instantiate(cfg.benchmark), space)
     if task.stand_in:
         log.warning("task %s: its own images are not available; %d CIFAR-10 images stand in at "
                     "%dx%d with a %d-class head (MLflow tag input_stand_in=true)",
@@ -258,7 +276,8 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
             model = space.build(arch, num_classes=task.num_classes).to(device)
         thin = partial(space.thin, arch, task.num_classes) if hasattr(space, "thin") else None
         with own_stream(device):
-            return probe_and_score(model, x, y, todo, cfg.probe, key, fused=cfg.engine.fused, thin=thin)
+            return probe_and_score(model, x, y, todo, cfg.probe, key, fused=cfg.engine.fused, thin=thin,
+                                   loss_fn=task.loss)
 
     def score_batch(archs: list[Any]) -> list[dict[str, float]]:
         nonlocal n_cached
@@ -374,18 +393,21 @@ def in_order(fn: Callable[[Any], Any], items: list[Any], in_flight: int) -> Iter
 
 def probe_and_score(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, proxies: dict[str, Any],
                     probe_cfg: Any, key: str, fused: bool = True,
-                    thin: Callable[[], torch.nn.Module] | None = None) -> dict[str, float]:
+                    thin: Callable[[], torch.nn.Module] | None = None,
+                    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> dict[str, float]:
     """Probe ``model`` on (x, y) and score ``proxies``; on out-of-memory (CPU or GPU) halve the batch
     and retry, down to 2 images, then record NaN with the reason in the log.
 
     ``fused``: one probe shared by all proxies (each artifact computed once); ``False``: a fresh
     probe per proxy, i.e. its own passes (the NASLib way, for comparison; same numbers). ``thin``
-    builds the space's thin copy of the architecture (TE-NAS linear regions), when it has one."""
+    builds the space's thin copy of the architecture (TE-NAS linear regions), when it has one; ``loss_fn``
+    is the task's loss (``Task.loss``; cross-entropy when None)."""
     n = len(x)
     while True:
         try:
             args = (model, x[:n], y[:n])
-            kw = {"share_passes": probe_cfg.share_passes, "share_splits": probe_cfg.share_splits, "thin": thin}
+            kw = {"share_passes": probe_cfg.share_passes, "share_splits": probe_cfg.share_splits, "thin": thin,
+                  **({"loss_fn": loss_fn} if loss_fn is not None else {})}
             if fused:
                 return score(Probe(*args, **kw), proxies)
             return {name: score(Probe(*args, **kw), {name: p})[name] for name, p in proxies.items()}

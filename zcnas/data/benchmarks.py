@@ -185,3 +185,26 @@ def load_jsonl(path: str, target: str | None = None, name: str | None = None) ->
 def no_benchmark() -> None:
     """``benchmark=none``: no ground truth; the run samples from the space and only scores."""
     return None
+
+
+def load_file(path: str, target: str | None = None, name: str | None = None) -> Benchmark:
+    """``benchmark=file``: a ``.csv`` with an ``arch`` column and one numeric column per target (e.g.
+    DARTS ``Genotype(...)`` strings and their accuracy; quote fields with commas), else JSONL
+    (:func:`load_jsonl`). Arch strings are normalised to the space's own form by ``zcnas.run``."""
+    file = Path(path)
+    if file.suffix.lower() != ".csv":
+        return load_jsonl(path, target, name)
+    if not file.is_file():
+        raise FileNotFoundError(f"benchmark.path={path} does not exist")
+    try:
+        df = pd.read_csv(file, dtype={"arch": str})
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise ValueError(f"{file}: not a readable CSV ({str(err).splitlines()[0]})") from None
+    if "arch" not in df.columns:
+        raise ValueError(f"{file}: no 'arch' column (columns: {list(df.columns)})")
+    table = df.set_index("arch").select_dtypes("number").astype(float)
+    if table.empty or table.shape[1] == 0:
+        raise ValueError(f"{file}: no rows with a numeric target column besides 'arch'")
+    if table.index.duplicated().any():
+        raise ValueError(f"{file}: duplicate archs {list(table.index[table.index.duplicated()][:3])}")
+    return Benchmark(name or file.stem, table).select(target)

@@ -175,6 +175,10 @@ class Task:
         h.update(y.numpy().astype(np.int64).tobytes())
         return self.normalize(torch.from_numpy(pixels).permute(0, 3, 1, 2)), y, h.hexdigest()[:16]
 
+    def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The task loss every gradient proxy differentiates (through :class:`~zcnas.probe.Probe`): cross-entropy."""
+        return F.cross_entropy(output, target)
+
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         """uint8 (B, 3, H, W) -> float at the task's resolution, normalised with its mean/std."""
         x = x.float().div_(255.0)
@@ -184,3 +188,77 @@ class Task:
         mean = torch.tensor(self.mean, device=x.device).view(1, 3, 1, 1)
         std = torch.tensor(self.std, device=x.device).view(1, 3, 1, 1)
         return (x - mean) / std
+
+
+TASKONOMY_LABELS = {
+    "class_object": "Taskonomy class_object soft labels (ImageNet-1k distillation, 100 selected classes)",
+    "class_scene": "Taskonomy class_scene soft labels (Places365 distillation, 63 selected classes)",
+    "normal": "Taskonomy surface-normal images",
+    "room_layout": "Taskonomy room-layout vectors (9 values)",
+    "segmentsemantic": "Taskonomy semantic-segmentation masks (17 classes)",
+}
+TNB101_TASKS = ("autoencoder", "jigsaw", *TASKONOMY_LABELS)
+
+
+@dataclass
+class TNB101Task(Task):
+    """A TransNAS-Bench-101 task (Duan et al., CVPR 2021) whose targets the images themselves define,
+    built as the benchmark's data pipeline (NASLib ``naslib/utils/{dataset,load_ops}.py``):
+
+    * ``autoencoder``: 256 x 256 input normalised to [-1, 1] (mean = std = 0.5); the target is the input;
+      loss L1 (``nn.L1Loss``).
+    * ``jigsaw``: the image resized to 255 x 255, centre-cropped to 90 % and resized back, cut into a
+      3 x 3 grid of 85-pixel cells; tile n is a random 64 x 64 crop of the cell at ``perm[n]``, ``perm``
+      the label's entry of the benchmark's 1,000-permutation set (maximal Hamming distance); tiles in
+      [0, 1] (``norm=False``), input ``(B, 9, 3, 64, 64)``; loss cross-entropy over the 1,000 classes.
+
+    Images: the shipped CIFAR-10 ones upsampled (a stand-in for Taskonomy's, tagged ``input_stand_in``)
+    or any ``source``. The other five tasks need Taskonomy labels: a one-line error names them.
+    """
+
+    name: str = "jigsaw"
+    num_classes: int = 1000
+    resolution: int = 255
+
+    def __post_init__(self) -> None:
+        if self.name in TASKONOMY_LABELS:
+            raise ValueError(f"TNB101 task {self.name!r} needs {TASKONOMY_LABELS[self.name]}, which are not "
+                             "available here; the tasks whose targets the images define are autoencoder and jigsaw")
+        if self.name not in ("autoencoder", "jigsaw"):
+            raise ValueError(f"unknown TNB101 task {self.name!r}; valid: {', '.join(TNB101_TASKS)}")
+        if self.name == "autoencoder":
+            self.num_classes, self.resolution, self.mean, self.std = 3, 256, (0.5,) * 3, (0.5,) * 3
+        else:
+            self.num_classes, self.resolution, self.mean, self.std = 1000, 255, (0.0,) * 3, (1.0,) * 3
+
+    @property
+    def stand_in(self) -> bool:
+        """True with the shipped CIFAR-10 images (Taskonomy's own are not shipped)."""
+        return self.source == "shipped"
+
+    def batch(self, batch_size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Autoencoder: (images, images); jigsaw: (tiles ``(B, 9, 3, 64, 64)``, permutation indices)."""
+        images, _ = self.pixels()
+        if batch_size > len(images):
+            raise ValueError(f"batch_size={batch_size} exceeds the {len(images)} images of task {self.name}")
+        rng = np.random.default_rng(seed)
+        idx = rng.choice(len(images), batch_size, replace=False)
+        x = self.normalize(torch.from_numpy(images[idx]).permute(0, 3, 1, 2))
+        if self.name == "autoencoder":
+            return x, x.clone()
+        perms = np.load(asset_path("permutations_hamming_max_1000.npy"), allow_pickle=False)
+        labels = rng.integers(0, len(perms), batch_size)
+        side, crop, unit, tile = self.resolution, int(self.resolution * 0.9), self.resolution // 3, 64
+        top = (side - crop) // 2
+        x = F.interpolate(x[:, :, top:top + crop, top:top + crop], size=(side, side), mode="bilinear",
+                          align_corners=False)
+        offsets = rng.integers(0, unit - tile + 1, (batch_size, 9, 2))
+        tiles = torch.stack([torch.stack([
+            x[b, :, (p // 3) * unit + offsets[b, n, 0]:(p // 3) * unit + offsets[b, n, 0] + tile,
+              (p % 3) * unit + offsets[b, n, 1]:(p % 3) * unit + offsets[b, n, 1] + tile]
+            for n, p in enumerate(perms[labels[b]])]) for b in range(batch_size)])
+        return tiles, torch.from_numpy(labels)
+
+    def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """L1 reconstruction (autoencoder) or cross-entropy over the permutations (jigsaw), as the benchmark."""
+        return F.l1_loss(output, target) if self.name == "autoencoder" else F.cross_entropy(output, target)
