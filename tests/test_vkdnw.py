@@ -104,3 +104,19 @@ def test_vkdnw_leaves_the_model_as_it_was(tiny_nb201, batch16):
     fisher_spectrum(net, batch16[0])
     assert net.training and all(p.grad is None for p in net.parameters())
     assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+
+
+def test_heads_over_the_class_cap_and_non_logit_outputs_are_declared_not_applicable():
+    """One backward pass per class: a 300-way head is NaN-with-reason under the default cap (256) and
+    scored when the cap is raised; an image-valued output (autoencoder) has no class logits."""
+    from torch import nn
+
+    from zcnas.proxies import NotApplicable
+
+    x = torch.randn(4, 3, 8, 8)
+    wide = nn.Sequential(nn.Flatten(), nn.Linear(192, 16), nn.ReLU(), nn.Linear(16, 300))
+    with pytest.raises(NotApplicable, match="300 classes .* max_classes=256"):
+        fisher_spectrum(wide, x)
+    assert fisher_spectrum(wide, x, max_classes=300).eigenvalues.numel() == 4
+    with pytest.raises(NotApplicable, match=r"needs class logits .*\(1, 3, 8, 8\)"):
+        fisher_spectrum(nn.Conv2d(3, 3, 3, padding=1), x)

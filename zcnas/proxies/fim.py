@@ -180,8 +180,14 @@ def kaiming_fan_in_copy(model: nn.Module, seed: int = 0) -> nn.Module:
     return net
 
 
+MAX_CLASSES = 256
+"""Default cap on the logits VKDNW differentiates (one backward pass per class): 1,000-way heads
+(ImageNet, TransNAS-Bench-101 jigsaw) cost 1,000 passes per network; raise it with
+``proxy.vkdnw.max_classes=``."""
+
+
 def fisher_spectrum(model: nn.Module, inputs: torch.Tensor, n_tensors: int = 128, chunk: int = 8,
-                    init: str = "kaiming_fan_in") -> FisherSpectrum:
+                    init: str = "kaiming_fan_in", max_classes: int = MAX_CLASSES) -> FisherSpectrum:
     """Spectrum of F = (1/N) Σ_n J_nᵀ Σ_n J_n, J_n = ∂f(x_n)/∂θ over the first element of each of the
     first ``n_tensors`` parameter tensors, in eval mode (VKDNW's ``get_fisher``), on a Kaiming-fan-in
     re-initialised copy (``init="kaiming_fan_in"``, the reference) or the model itself (``init="own"``).
@@ -190,8 +196,17 @@ def fisher_spectrum(model: nn.Module, inputs: torch.Tensor, n_tensors: int = 128
         model = kaiming_fan_in_copy(model)
     elif init != "own":
         raise ValueError(f"init={init!r}: valid are kaiming_fan_in, own")
-    names = [k for k, _ in model.named_parameters()][:n_tensors]
     was_training = model.training
+    with torch.no_grad():
+        model.eval()
+        shape = tuple(model(inputs[:1]).shape)
+        model.train(was_training)
+    if len(shape) != 2:
+        raise NotApplicable(f"VKDNW needs class logits (N, C); this network outputs {shape}")
+    if shape[1] > max_classes:
+        raise NotApplicable(f"{shape[1]} classes = {shape[1]} backward passes; over max_classes={max_classes} "
+                            f"(raise proxy.<vkdnw>.max_classes to pay for it)")
+    names = [k for k, _ in model.named_parameters()][:n_tensors]
     model.eval()
     try:
         found = _jacobian_hooks(model, inputs, names)
@@ -214,22 +229,23 @@ def decile_entropy(eigenvalues: torch.Tensor) -> float:
 
 
 @register_artifact("fisher_spectrum")
-def fisher_spectrum_artifact(probe: Probe) -> FisherSpectrum:
-    """The probe artifact ``fisher_spectrum``: :func:`fisher_spectrum` of the probe's model and batch."""
-    return fisher_spectrum(probe.model, probe.inputs)
+def fisher_spectrum_artifact(probe: Probe, max_classes: int = MAX_CLASSES) -> FisherSpectrum:
+    """The probe artifact ``fisher_spectrum(max_classes)``: :func:`fisher_spectrum` of the probe's model
+    and batch."""
+    return fisher_spectrum(probe.model, probe.inputs, max_classes=max_classes)
 
 
 @register_proxy("vkdnw", needs=("fisher_spectrum",), version=2)
-def vkdnw(probe: Probe) -> float:
+def vkdnw(probe: Probe, *, max_classes: int = MAX_CLASSES) -> float:
     """VKDNW = −Σ t log t, t the L1-normalised deciles of the eigenvalues of the Fisher information of
     the first weight of each of the first 128 parameter tensors. Reference: Týbl & Neumann, CVPR 2025."""
-    spec: FisherSpectrum = probe.fisher_spectrum
+    spec: FisherSpectrum = probe.fisher_spectrum(max_classes)
     return decile_entropy(spec.eigenvalues)
 
 
 @register_proxy("vkdnw_single", needs=("fisher_spectrum",), version=2)
-def vkdnw_single(probe: Probe) -> float:
+def vkdnw_single(probe: Probe, *, max_classes: int = MAX_CLASSES) -> float:
     """ℵ + VKDNW / ln 9: #parameter tensors first, VKDNW breaking ties (lexicographic, as the
     reference ranks (ℵ, VKDNW)). Reference: Týbl & Neumann, CVPR 2025 (VKDNW_single)."""
-    spec: FisherSpectrum = probe.fisher_spectrum
+    spec: FisherSpectrum = probe.fisher_spectrum(max_classes)
     return spec.n_tensors + decile_entropy(spec.eigenvalues) / math.log(9)
