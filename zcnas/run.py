@@ -51,11 +51,25 @@ def shard_suffix(cfg: Any) -> str:
     return f"-shard{cfg.shard.index}of{cfg.shard.count}" if cfg.shard.count > 1 else ""
 
 
+def missing_keys(node: Any, prefix: str = "") -> list[str]:
+    """Full keys of mandatory values left ``???`` (interpolations and Hydra's own node not followed)."""
+    from omegaconf import DictConfig, OmegaConf  # noqa: PLC0415
+
+    out = []
+    for key in node:
+        full = f"{prefix}{key}"
+        if full == "hydra" or OmegaConf.is_interpolation(node, key):
+            continue
+        if OmegaConf.is_missing(node, key):
+            out.append(full)
+        elif isinstance(node[key], DictConfig):
+            out += missing_keys(node[key], full + ".")
+    return out
+
+
 def check_config(cfg: Any) -> None:
     """One-line errors for run-level values of the wrong type or range, before any work."""
-    from omegaconf import OmegaConf  # noqa: PLC0415
-
-    missing = sorted(OmegaConf.missing_keys(cfg))
+    missing = missing_keys(cfg)
     if missing:
         raise ValueError(f"{missing[0]} must be set (e.g. {missing[0]}=<value> on the command line)"
                          + (f"; also unset: {', '.join(missing[1:])}" if len(missing) > 1 else ""))
