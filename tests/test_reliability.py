@@ -471,3 +471,36 @@ def test_read_only_run_dir_is_one_line(tmp_path):
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-1500:]
     assert last_line(proc) == (f"zcnas.run: error: output directory {tmp_path / 'ro'} is not writable ({tmp_path / 'ro'} "
                                "is read-only or not a directory); set hydra.run.dir=<a writable directory>")
+
+
+# ---------------------------------------------------------------- 12. multi-node: a cache file per shard
+@pytest.mark.slow
+def test_per_shard_caches_survive_a_kill_and_fold_into_the_shared_one(tmp_path):
+    """4 shards with cache.per_shard=true, shard 2 killed with SIGKILL mid-run and rerun: nothing lost,
+    nothing duplicated, nothing recomputed that was done; the merge equals the unsharded run and
+    folds every shard file into the shared cache, which later reruns read."""
+    args = (*TINY, "n_archs=40", "proxy=[nwot,params,synflow]", "log_every=1")
+    shard = lambda k: (*args, "shard.count=4", f"shard.index={k}", "cache.path=shared.db", "cache.per_shard=true")  # noqa: E731
+    for k in (0, 1, 3):
+        score_archs(cfg_with(*shard(k)), tmp_path / "sweep" / str(k))
+    assert not (tmp_path / "shared.db").exists() and (tmp_path / "shared.db.shard0of4").is_file()
+    proc = subprocess.Popen([sys.executable, "-m", "zcnas.run", *shard(2), f"hydra.run.dir={tmp_path / 'sweep' / '2'}"],
+                            cwd=tmp_path, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    csv = tmp_path / "sweep" / "2" / "scores.csv"
+    deadline = time.time() + 300
+    while time.time() < deadline and not (csv.is_file() and len(csv.read_text().splitlines()) >= 3):
+        time.sleep(0.01)
+    proc.kill()
+    proc.wait()
+    done = len(csv.read_text().splitlines()) - 1
+    rerun = score_archs(cfg_with(*shard(2)), tmp_path / "sweep" / "2")["summary"]
+    assert rerun["n_cached"] >= done >= 2 and rerun["n_cached"] + rerun["n_computed"] == 10
+    merge(tmp_path / "sweep")
+    score_archs(cfg_with(*args, "cache.path=full.db"), tmp_path / "full")
+    assert (tmp_path / "sweep" / "merged" / "scores.csv").read_text() == (tmp_path / "full" / "scores.csv").read_text()
+    assert not list(tmp_path.glob("shared.db.shard*"))
+    db = sqlite3.connect(tmp_path / "shared.db")
+    assert db.execute("SELECT COUNT(*), COUNT(DISTINCT arch) FROM scores").fetchone() == (40 * 3, 40)
+    db.close()
+    again = score_archs(cfg_with(*shard(1)), tmp_path / "again")["summary"]  # reads the shared file
+    assert again["n_cached"] == 10 and again["n_computed"] == 0

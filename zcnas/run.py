@@ -31,7 +31,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from zcnas.cache import NullCache, ScoreCache
+from zcnas.cache import NullCache, ScoreCache, ShardCache
 from zcnas.metrics import correlate
 from zcnas.probe import Probe, seeded
 from zcnas.proxies import check_params, get_proxy, score
@@ -207,7 +207,11 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
     context = {**{k: OmegaConf.to_container(cfg[k], resolve=True) for k in ("space", "task", "probe")},
                "batch_size": cfg.batch_size, "seed": cfg.seed, "device": device.type,
                "batch": batch_digest}  # the probe batch's content, not only where it came from
-    cache = ScoreCache(cfg.cache.path, context) if cfg.cache.path else NullCache()
+    cache: ScoreCache | NullCache = NullCache()
+    if cfg.cache.path and cfg.cache.get("per_shard") and cfg.shard.count > 1:  # own file, merged at the sweep's end
+        cache = ShardCache(cfg.cache.path, cfg.shard.index, cfg.shard.count, context)
+    elif cfg.cache.path:
+        cache = ScoreCache(cfg.cache.path, context)
     keyed = {n: {**p, "_version": get_proxy(n).version} for n, p in proxies.items()}  # cache keys
     n_cached = 0
 
