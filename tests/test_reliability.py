@@ -346,6 +346,25 @@ def test_find_secrets_and_scrub():
     assert scrub(cfg, find_secrets(cfg))["tracking"]["uri"] == "http://alice:***@mlflow.example.org"
 
 
+def test_sweep_end_masks_the_password_in_multirun_yaml(tmp_path):
+    """Hydra writes a multirun's overrides to <sweep_dir>/multirun.yaml after the sweep starts; the
+    sweep callback masks them at its end (each job masks its own .hydra files)."""
+    from hydra import compose, initialize_config_dir
+
+    from zcnas.callbacks import SweepCallback
+
+    from .conftest import ROOT
+
+    uri = f"http://alice:{SECRET}@127.0.0.1:1"
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=[f"tracking.uri={uri}", f"hydra.sweep.dir={tmp_path}"],
+                      return_hydra_config=True)
+    (tmp_path / "multirun.yaml").write_text(f"hydra:\n  overrides:\n    task:\n    - tracking.uri={uri}\n")
+    SweepCallback().on_multirun_end(cfg)
+    assert SECRET not in (tmp_path / "multirun.yaml").read_text()
+    assert "alice:***@127.0.0.1" in (tmp_path / "multirun.yaml").read_text()
+
+
 def _closed_port() -> int:
     s = socket.socket()
     s.bind(("127.0.0.1", 0))

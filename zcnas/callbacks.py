@@ -80,9 +80,15 @@ class SweepCallback(Callback):
 
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
         """Merge shards (if any) and close the parent run."""
+        from omegaconf import OmegaConf  # noqa: PLC0415
+
         from zcnas.merge import find_shards, merge  # noqa: PLC0415
+        from zcnas.tracking import find_secrets, scrub_files  # noqa: PLC0415
 
         sweep_dir = Path(config.hydra.sweep.dir)
+        overrides = list(OmegaConf.to_container(config.hydra.overrides.task) or [])
+        secrets = find_secrets({"config": OmegaConf.to_container(config.tracking, resolve=True), "overrides": overrides})
+        scrub_files([sweep_dir / "multirun.yaml"], secrets)  # Hydra writes the sweep's overrides there
         groups = find_shards(sweep_dir) if sweep_dir.is_dir() else {}
         if groups:
             merge(sweep_dir, self.tracker, groups)
