@@ -8,7 +8,8 @@ under ``task.root`` gives new scores, never stale ones). Reruns read instead of 
 killed at any point loses at most the architecture in flight. Only a file that *is* a SQLite
 database and fails its integrity check is moved aside; any other unusable ``cache.path`` (a
 directory, a missing folder, a foreign file) is a one-line error that touches nothing. WAL mode and a busy timeout let concurrent jobs (Slurm
-arrays, submitit) share one database file.
+arrays, submitit) on **one host** share one database file; across hosts (a network filesystem,
+where WAL is unsafe) ``cache.per_shard=true`` gives each shard its own file (:class:`ShardCache`).
 """
 
 from __future__ import annotations
@@ -86,13 +87,7 @@ class ScoreCache:
 
     def get(self, arch: str, proxies: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
         """Cached scores of ``arch`` for those of ``proxies`` that have one (NaN stays NaN)."""
-        out = {}
-        for name, params in proxies.items():
-            row = self._db.execute("SELECT value FROM scores WHERE context=? AND arch=? AND proxy=? AND params=?",
-                                   (self.context, arch, name, digest(dict(params or {})))).fetchone()
-            if row is not None:
-                out[name] = math.nan if row[0] is None else float(row[0])
-        return out
+        return _lookup(self._db, self.context, arch, proxies)
 
     def put(self, arch: str, proxies: Mapping[str, Mapping[str, Any]], scores: Mapping[str, float]) -> None:
         """Store ``scores`` of ``arch`` (one transaction, committed at once)."""
@@ -103,6 +98,75 @@ class ScoreCache:
     def close(self) -> None:
         """Close the connection."""
         self._db.close()
+
+
+def _lookup(db: sqlite3.Connection, context: str, arch: str,
+            proxies: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
+    out = {}
+    for name, params in proxies.items():
+        row = db.execute("SELECT value FROM scores WHERE context=? AND arch=? AND proxy=? AND params=?",
+                         (context, arch, name, digest(dict(params or {})))).fetchone()
+        if row is not None:
+            out[name] = math.nan if row[0] is None else float(row[0])
+    return out
+
+
+def shard_cache_path(shared: str | Path, index: int, count: int) -> Path:
+    """Shard ``index`` of ``count``'s own cache file next to the shared one (``cache.per_shard``)."""
+    return Path(f"{shared}.shard{index}of{count}")
+
+
+class ShardCache(ScoreCache):
+    """``cache.per_shard=true``: a shard writes only its own file (one process per SQLite file, safe on
+    a network filesystem) and reads through to the shared cache, opened read-only and immutable (no
+    locks, no WAL shared memory). :func:`merge_shard_caches` folds the shard files into the shared
+    one at the sweep's end; a rerun of a killed shard reads its own file first."""
+
+    def __init__(self, shared: str | Path, index: int, count: int, context: Mapping[str, Any]) -> None:
+        super().__init__(shard_cache_path(shared, index, count), context)
+        self.shared = Path(shared)
+        self._ro = (sqlite3.connect(f"file:{self.shared.resolve()}?mode=ro&immutable=1", uri=True)
+                    if self.shared.is_file() and is_sqlite_file(self.shared) else None)
+
+    def get(self, arch: str, proxies: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
+        """This shard's scores first, then the shared cache's."""
+        out = super().get(arch, proxies)
+        if self._ro is not None and len(out) < len(proxies):
+            try:
+                out |= _lookup(self._ro, self.context, arch, {n: p for n, p in proxies.items() if n not in out})
+            except sqlite3.DatabaseError as err:  # an empty or foreign shared file: read nothing from it
+                log.warning("shared score cache %s not read (%s)", self.shared, err)
+                self._ro.close()
+                self._ro = None
+        return out
+
+    def close(self) -> None:
+        """Close both connections."""
+        super().close()
+        if self._ro is not None:
+            self._ro.close()
+
+
+def merge_shard_caches(shared: str | Path, count: int) -> int:
+    """Fold every ``<shared>.shard<k>of<count>`` file into ``shared`` (rows already there are kept:
+    a score is a pure function of its key) and delete them; return the number of rows added."""
+    files = sorted(Path(shared).parent.glob(f"{Path(shared).name}.shard*of{count}"))
+    if not files:
+        return 0
+    cache = ScoreCache(shared, {})
+    added = 0
+    for f in files:
+        cache._db.execute("ATTACH DATABASE ? AS s", (str(f),))
+        added += cache._db.execute("INSERT OR IGNORE INTO scores SELECT context, arch, proxy, params, value "
+                                   "FROM s.scores").rowcount
+        cache._db.execute("DETACH DATABASE s")
+    cache._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # readers opening it immutable see every row
+    cache.close()
+    for f in files:
+        for part in (f, Path(f"{f}-wal"), Path(f"{f}-shm")):
+            part.unlink(missing_ok=True)
+    log.info("score cache: %d rows from %d shard files merged into %s", added, len(files), shared)
+    return added
 
 
 class NullCache:

@@ -134,13 +134,21 @@ class SweepCallback(Callback):
         log.info("MLflow parent run %s for this sweep", parent.info.run_id)
 
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
-        """Merge shards (if any), summarise the sweep, log the summary and close the parent run."""
+        """Merge shards (if any), mask credentials in multirun.yaml, summarise the sweep, log the
+        summary and close the parent run."""
+        from omegaconf import OmegaConf  # noqa: PLC0415
+
         from zcnas.merge import find_shards, merge  # noqa: PLC0415
         from zcnas.summarize import format_summary, parent_metrics, write  # noqa: PLC0415
+        from zcnas.tracking import find_secrets, scrub_files  # noqa: PLC0415
 
         if self.watcher is not None:
             self.watcher.stop()
         sweep_dir = Path(config.hydra.sweep.dir)
+        task_overrides = list(OmegaConf.to_container(config.hydra.overrides.task) or [])
+        secrets = find_secrets({"config": OmegaConf.to_container(config.tracking, resolve=True),
+                                "overrides": task_overrides})
+        scrub_files([sweep_dir / "multirun.yaml"], secrets)  # Hydra writes the sweep's overrides there
         groups = find_shards(sweep_dir) if sweep_dir.is_dir() else {}
         if groups:
             merge(sweep_dir, self.tracker, groups)

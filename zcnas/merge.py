@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from zcnas.cache import digest
+from zcnas.cache import digest, merge_shard_caches
 from zcnas.results import format_table, read_scores, write_outputs
 
 log = logging.getLogger("zcnas.merge")
@@ -125,7 +125,7 @@ def merge_group(shards: list[tuple[dict[str, Any], Path]], out_dir: Path) -> lis
     scored = summaries[0].get("proxies") or summaries[0]["mlflow"]["tags"]["proxies"].split(",")  # old runs: the tag
     targets = [c for c in table.columns if c != "arch" and c not in scored]
     out_dir.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out_dir / "scores.csv", index=False)
+    table.to_csv(out_dir / "scores.csv", index=False, na_rep="nan")  # as ScoreWriter writes NaN
     t0 = time.perf_counter()
     correlations, tags = evaluate_table(conf, table, scored, targets, out_dir)
     meta = summaries[0]["mlflow"]
@@ -151,6 +151,9 @@ def merge(sweep_dir: Path, tracker: Any = None,
         out = sweep_dir / "merged" / (str(i) if len(groups) > 1 else "")
         correlations = merge_group(shards, out)
         log.info("merged %d shards -> %s", len(shards), out)
+        cache: dict[str, Any] = shards[0][0]["cache"] if isinstance(shards[0][0].get("cache"), dict) else {}
+        if cache.get("per_shard") and cache.get("path"):  # relative paths: from the sweep's working directory
+            merge_shard_caches(cache["path"], shards[0][0]["shard"]["count"])
         print(format_table(correlations))
         if tracker is not None:
             tracker.log_dir(out)

@@ -31,7 +31,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from zcnas.cache import NullCache, ScoreCache
+from zcnas.cache import NullCache, ScoreCache, ShardCache
 from zcnas.metrics import correlate
 from zcnas.probe import Probe, seeded
 from zcnas.proxies import check_params, get_proxy, score
@@ -59,25 +59,25 @@ def run_name(cfg: Any, space: str, task: str, proxies: list[str], n: int) -> str
     return "-".join([space, task, names, f"n{n}", *extra, f"s{cfg.seed}"]) + shard_suffix(cfg)
 
 
-def missing_keys(tree: dict[str, Any], prefix: str = "") -> list[str]:
-    """Dotted keys whose value is Hydra's ``???`` (must be set), ``hydra.*`` left out; nothing is
-    resolved (an interpolation into Hydra's own runtime values cannot fail here)."""
+def missing_keys(node: Any, prefix: str = "") -> list[str]:
+    """Full keys of mandatory values left ``???`` (interpolations and Hydra's own node not followed)."""
+    from omegaconf import DictConfig, OmegaConf  # noqa: PLC0415
+
     out = []
-    for key, value in tree.items():
-        if not prefix and key == "hydra":
+    for key in node:
+        full = f"{prefix}{key}"
+        if full == "hydra" or OmegaConf.is_interpolation(node, key):
             continue
-        if value == "???":
-            out.append(f"{prefix}{key}")
-        elif isinstance(value, dict):
-            out += missing_keys(value, f"{prefix}{key}.")
+        if OmegaConf.is_missing(node, key):
+            out.append(full)
+        elif isinstance(node[key], DictConfig):
+            out += missing_keys(node[key], full + ".")
     return out
 
 
 def check_config(cfg: Any) -> None:
     """One-line errors for run-level values of the wrong type or range, before any work."""
-    from omegaconf import OmegaConf  # noqa: PLC0415
-
-    missing = sorted(missing_keys(OmegaConf.to_container(cfg, resolve=False)))  # type: ignore[arg-type]
+    missing = missing_keys(cfg)
     if missing:
         raise ValueError(f"{missing[0]} must be set (e.g. {missing[0]}=<value> on the command line)"
                          + (f"; also unset: {', '.join(missing[1:])}" if len(missing) > 1 else ""))
@@ -264,7 +264,11 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
     context = {**{k: OmegaConf.to_container(cfg[k], resolve=True) for k in ("space", "task", "probe")},
                "batch_size": cfg.batch_size, "seed": cfg.seed, "device": device.type,
                "batch": batch_digest}  # the probe batch's content, not only where it came from
-    cache = ScoreCache(cfg.cache.path, context) if cfg.cache.path else NullCache()
+    cache: ScoreCache | NullCache = NullCache()
+    if cfg.cache.path and cfg.cache.get("per_shard") and cfg.shard.count > 1:  # own file, merged at the sweep's end
+        cache = ShardCache(cfg.cache.path, cfg.shard.index, cfg.shard.count, context)
+    elif cfg.cache.path:
+        cache = ScoreCache(cfg.cache.path, context)
     keyed = {n: {**p, "_version": get_proxy(n).version} for n, p in proxies.items()}  # cache keys
     n_cached = 0
 

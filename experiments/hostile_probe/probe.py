@@ -1,0 +1,578 @@
+"""Hostile probe of zcnas (issue 18): bad inputs and faults a careful new user meets, each run as a
+real command in a fresh directory and judged by what came back.
+
+Outcomes: ``clear error`` (exit 1, last line ``zcnas.<cmd>: error: ...`` naming the problem),
+``correct`` (exit 0 and the result checked), ``warning`` (exit 0, result usable, a loud warning
+names the problem), ``SILENT WRONG`` (exit 0, wrong or stale result, nothing said), ``TRACEBACK``,
+``UNCLEAR ERROR`` (non-zero exit without the one-line form), ``HANG`` (ran past the case's bound).
+
+Run:  python experiments/hostile_probe/probe.py [--only name,...] [--out results.md]
+Fake tracking servers listen on 127.0.0.1 only (a socket that accepts and never answers; a closed
+port). Every case is bounded in time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+PY = sys.executable
+BASE = ["space.C=4", "space.N=1", "batch_size=8", "tracking=none", "log_every=1", "threads=1"]
+SECRET = "S3cretPw0rd"
+
+
+@dataclass
+class Result:
+    rc: int | None
+    out: str
+    err: str
+    seconds: float
+
+    @property
+    def text(self) -> str:
+        return self.out + self.err
+
+    @property
+    def last(self) -> str:
+        lines = self.err.strip().splitlines() or self.out.strip().splitlines()
+        return lines[-1] if lines else ""
+
+
+def unprivileged(d: Path) -> list[str]:
+    """As root, file permissions are not enforced: run as ``nobody`` (``setpriv``) in a world-writable ``d``."""
+    if os.geteuid() != 0:
+        return []
+    d.chmod(0o777)
+    return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
+
+
+def sh(args: list[str], cwd: Path, timeout: float = 120, env: dict | None = None,
+       prefix: list[str] | None = None) -> Result:
+    """Run ``python <args>`` in ``cwd`` (rc None on timeout); ``prefix``: e.g. :func:`unprivileged`."""
+    t0 = time.perf_counter()
+    full_env = {**os.environ, "TQDM_DISABLE": "1", "OMP_NUM_THREADS": "1", **(env or {})}
+    if prefix:
+        full_env["HOME"] = str(cwd)
+    try:
+        p = subprocess.run([*(prefix or []), PY, *args], cwd=cwd, env=full_env, capture_output=True, text=True,
+                           timeout=timeout)
+        return Result(p.returncode, p.stdout, p.stderr, time.perf_counter() - t0)
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
+        err = e.stderr.decode() if isinstance(e.stderr, bytes) else (e.stderr or "")
+        return Result(None, out, err, time.perf_counter() - t0)
+
+
+def zrun(d: Path, *extra: str, timeout: float = 120, run_dir: str = "run", env: dict | None = None,
+         prefix: list[str] | None = None) -> Result:
+    return sh(["-m", "zcnas.run", *BASE, f"hydra.run.dir={d / run_dir}", f"cache.path={d / 'c.db'}", *extra],
+              d, timeout, env, prefix)
+
+
+def generic(r: Result, must: tuple[str, ...] = ()) -> str | None:
+    """The outcome when it does not depend on the result: HANG / TRACEBACK / clear / unclear error."""
+    if r.rc is None:
+        return "HANG"
+    if "Traceback (most recent call last)" in r.text:
+        return "TRACEBACK"
+    if r.rc != 0:
+        ok = r.last.startswith("zcnas.") and ": error: " in r.last
+        return "clear error" if ok and all(m.lower() in r.last.lower() for m in must) else "UNCLEAR ERROR"
+    return None
+
+
+def expect_error(r: Result, *must: str) -> str:
+    """A case where the only right answer is a clear error naming ``must``."""
+    return generic(r, must) or "SILENT WRONG"
+
+
+@dataclass
+class Case:
+    name: str
+    part: str
+    what: str
+    fn: Callable[[Path], tuple[str, str]]
+    tags: list[str] = field(default_factory=list)
+
+
+CASES: list[Case] = []
+
+
+def case(name: str, part: str, what: str) -> Callable:
+    def wrap(fn: Callable[[Path], tuple[str, str]]) -> Callable:
+        CASES.append(Case(name, part, what, fn))
+        return fn
+    return wrap
+
+
+# ---------------------------------------------------------------- 1. cache.path hazards
+@case("cache_is_a_directory", "1", "cache.path=<an existing directory with a user file>")
+def _(d: Path) -> tuple[str, str]:
+    (d / "mydir").mkdir()
+    (d / "mydir" / "thesis.tex").write_text("precious")
+    r = zrun(d, "n_archs=2", "proxy=params", f"cache.path={d / 'mydir'}")
+    intact = (d / "mydir" / "thesis.tex").is_file() and not list(d.glob("mydir.corrupt-*"))
+    o = generic(r, ("directory",))
+    if o is None:
+        o = "SILENT WRONG"
+    if not intact:
+        o = "SILENT WRONG"
+    return o, f"rc={r.rc} dir intact={intact}: {r.last[:120]}"
+
+
+@case("cache_folder_missing", "1", "cache.path=<missing folder>/c.db")
+def _(d: Path) -> tuple[str, str]:
+    r = zrun(d, "n_archs=2", "proxy=params", f"cache.path={d / 'nowhere' / 'c.db'}")
+    o = expect_error(r, "nowhere")
+    if o == "clear error" and ("renam" in r.last.lower() or " -> " in r.last):  # talks about moving it aside
+        o = "UNCLEAR ERROR"
+    return o, f"rc={r.rc}: {r.last[:140]}"
+
+
+@case("cache_not_sqlite", "1", "cache.path=<a user's text file>")
+def _(d: Path) -> tuple[str, str]:
+    (d / "notes.txt").write_text("my notes\n" * 100)
+    r = zrun(d, "n_archs=2", "proxy=params", f"cache.path={d / 'notes.txt'}")
+    intact = (d / "notes.txt").is_file() and (d / "notes.txt").read_bytes() == b"my notes\n" * 100
+    o = expect_error(r, "notes.txt")
+    return (o if intact else "SILENT WRONG"), f"rc={r.rc} file intact={intact}: {r.last[:120]}"
+
+
+@case("cache_corrupt_sqlite", "1", "cache.path=<a damaged SQLite score cache>")
+def _(d: Path) -> tuple[str, str]:
+    r0 = zrun(d, "n_archs=20", "proxy=params", run_dir="r0")
+    db = d / "c.db"
+    raw = bytearray(db.read_bytes())
+    page = 4096
+    for off in range(page, len(raw), 97):  # scribble over every page but the header page
+        raw[off] = 0xFF
+    db.write_bytes(bytes(raw))
+    r = zrun(d, "n_archs=20", "proxy=params")
+    o = generic(r)
+    if o is None:
+        moved = list(d.glob("c.db.corrupt-*"))
+        o = "warning" if moved and "corrupt" in r.text else "SILENT WRONG"
+    return o, f"rc0={r0.rc} rc={r.rc} moved aside={bool(list(d.glob('c.db.corrupt-*')))}: {r.last[:100]}"
+
+
+# ---------------------------------------------------------------- 2. stale scores after new images
+def _imagefolder(root: Path, seed: int) -> None:
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    for c in range(3):
+        (root / f"class{c}").mkdir(parents=True, exist_ok=True)
+        for i in range(4):
+            Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(root / f"class{c}" / f"{i}.png")
+
+
+@case("imagefolder_replaced", "2", "rerun after replacing the images of task.source=imagefolder")
+def _(d: Path) -> tuple[str, str]:
+    _imagefolder(d / "imgs", 0)
+    args = ("n_archs=4", "proxy=[nwot,params]", "task.source=imagefolder", f"task.root={d / 'imgs'}")
+    r1 = zrun(d, *args, run_dir="r1")
+    _imagefolder(d / "imgs", 1)
+    r2 = zrun(d, *args, run_dir="r2")
+    o = generic(r1) or generic(r2)
+    if o is None:
+        a = np.loadtxt(d / "r1" / "scores.csv", delimiter=",", skiprows=1, usecols=1)
+        b = np.loadtxt(d / "r2" / "scores.csv", delimiter=",", skiprows=1, usecols=1)
+        fresh = json.loads((d / "r2" / "run_summary.json").read_text())["n_cached"] == 0
+        o = "correct" if fresh and not np.array_equal(a, b) else "SILENT WRONG"
+    return o, "second run recomputed on the new images" if o == "correct" else f"rc={r2.rc} {r2.last[:100]}"
+
+
+# ---------------------------------------------------------------- 3. benchmark=file labels
+def _nb201_lines(n: int) -> list[dict]:
+    from zcnas.data import load_nb201
+
+    t = load_nb201(target="cifar10").table.iloc[:n]
+    return [{"arch": a, "cifar10": float(v)} for a, v in t["cifar10"].items()]
+
+
+def _file_run(d: Path, recs: list[dict], *extra: str, raw: str | None = None) -> Result:
+    f = d / "gt.jsonl"
+    f.write_text(raw if raw is not None else "".join(json.dumps(r) + "\n" for r in recs))
+    return zrun(d, "benchmark=file", f"benchmark.path={f}", "proxy=params", *extra)
+
+
+@case("jsonl_trailing_space", "3", "benchmark=file with arch strings ending in a space")
+def _(d: Path) -> tuple[str, str]:
+    recs = [{**r, "arch": r["arch"] + " "} for r in _nb201_lines(6)]
+    r = _file_run(d, recs, "n_archs=6")
+    o = generic(r)
+    if o is None:
+        import pandas as pd
+        s = pd.read_csv(d / "run" / "scores.csv")
+        o = "correct" if s["cifar10"].notna().all() else "SILENT WRONG"
+    return o, f"rc={r.rc}: {r.last[:120]}"
+
+
+@case("jsonl_nan_labels", "3", "benchmark=file with NaN / Infinity accuracies")
+def _(d: Path) -> tuple[str, str]:
+    recs = _nb201_lines(4)
+    raw = "".join(json.dumps(r) + "\n" for r in recs[:1])
+    raw += "".join(json.dumps(r).replace(str(r["cifar10"]), v) + "\n" for r, v in zip(recs[1:], ["NaN", "Infinity", "-Infinity"], strict=True))
+    r = _file_run(d, [], "n_archs=4", raw=raw)
+    o = generic(r)
+    if o is None:
+        o = "warning" if "unusable" in r.text.lower() or ("3 of 4" in r.text and "label" in r.text.lower()) else "SILENT WRONG"
+    return o, f"rc={r.rc}"
+
+
+@case("jsonl_bool_field", "3", "benchmark=file with a boolean field")
+def _(d: Path) -> tuple[str, str]:
+    recs = [{**r, "converged": True} for r in _nb201_lines(5)]
+    r = _file_run(d, recs, "n_archs=5")
+    o = generic(r)
+    if o is None:
+        header = (d / "run" / "scores.csv").read_text().splitlines()[0]
+        o = "correct" if "converged" not in header else "SILENT WRONG"
+    return o, f"rc={r.rc} columns={(d / 'run' / 'scores.csv').read_text().splitlines()[0] if (d / 'run' / 'scores.csv').is_file() else '-'}"
+
+
+@case("jsonl_binary_file", "11", "benchmark=file pointing at a binary file")
+def _(d: Path) -> tuple[str, str]:
+    (d / "gt.bin").write_bytes(bytes(range(256)) * 8)
+    r = zrun(d, "benchmark=file", f"benchmark.path={d / 'gt.bin'}", "proxy=params", "n_archs=2")
+    return expect_error(r, "gt.bin"), f"rc={r.rc}: {r.last[:140]}"
+
+
+@case("file_without_path", "11", "benchmark=file without benchmark.path")
+def _(d: Path) -> tuple[str, str]:
+    r = zrun(d, "benchmark=file", "proxy=params", "n_archs=2")
+    return expect_error(r, "benchmark.path"), f"rc={r.rc}: {r.last[:140]}"
+
+
+# ---------------------------------------------------------------- 4 / 11. search resume files
+SEARCH = ("search=random", "search.n=4", "search.fitness=params", "proxy=params")
+
+
+@case("resume_misspelt", "4", "search.resume_from=<a misspelt path>")
+def _(d: Path) -> tuple[str, str]:
+    r = zrun(d, *SEARCH, f"search.resume_from={d / 'serach_history.json'}")
+    o = expect_error(r, "serach_history.json")
+    if (d / "serach_history.json").exists():
+        o = "SILENT WRONG"
+    return o, f"rc={r.rc}: {r.last[:140]}"
+
+
+@case("resume_wrong_keys", "11", "search.resume_from=<a JSON file with other keys>")
+def _(d: Path) -> tuple[str, str]:
+    (d / "h.json").write_text(json.dumps({"foo": 1, "rows": []}))
+    r = zrun(d, *SEARCH, f"search.resume_from={d / 'h.json'}")
+    return expect_error(r, "h.json"), f"rc={r.rc}: {r.last[:140]}"
+
+
+@case("resume_truncated", "11", "search.resume_from=<a truncated checkpoint>")
+def _(d: Path) -> tuple[str, str]:
+    r0 = zrun(d, *SEARCH, run_dir="r0")
+    good = (d / "r0" / "search_history.json").read_text() if r0.rc == 0 else '{"rows": [{"arch": "x"'
+    (d / "h.json").write_text(good[: len(good) // 2])
+    r = zrun(d, *SEARCH, f"search.resume_from={d / 'h.json'}")
+    return expect_error(r, "h.json"), f"rc={r.rc}: {r.last[:140]}"
+
+
+@case("resume_crafted_target", "8", "search.resume_from=<a checkpoint naming a _target_>")
+def _(d: Path) -> tuple[str, str]:
+    (d / "h.json").write_text(json.dumps({"rows": [], "population": [], "generation": 0, "rng_state": None,
+                                          "_target_": "shutil.rmtree", "path": str(d)}))
+    r = zrun(d, *SEARCH, f"search.resume_from={d / 'h.json'}")
+    return expect_error(r, "h.json"), f"rc={r.rc}: {r.last[:140]}"
+
+
+# ---------------------------------------------------------------- 5. proxy parameters
+@case("lswag_lo_gt_hi", "5", "proxy.lswag.lo=8 proxy.lswag.hi=2")
+def _(d: Path) -> tuple[str, str]:
+    r = zrun(d, "n_archs=3", "proxy=lswag", "proxy.lswag.lo=8", "proxy.lswag.hi=2")
+    return expect_error(r, "lo"), f"rc={r.rc}: {r.last[:140]}"
+
+
+@case("lswag_lo_abc", "5", "proxy.lswag.lo=abc")
+def _(d: Path) -> tuple[str, str]:
+    r = zrun(d, "n_archs=3", "proxy=lswag", "proxy.lswag.lo=abc")
+    return expect_error(r, "lo"), f"rc={r.rc}: {r.last[:140]}"
+
+
+@case("proxy_unknown_param", "5", "proxy=jacov +proxy.jacov.kk=1 (misspelt parameter)")
+def _(d: Path) -> tuple[str, str]:
+    r = zrun(d, "n_archs=3", "proxy=jacov", "+proxy.jacov.kk=1")
+    return expect_error(r, "kk"), f"rc={r.rc}: {r.last[:140]}"
+
+
+@case("proxy_bad_range", "5", "proxy=jacov proxy.jacov.k=-1 / proxy.zico.n_splits=1000")
+def _(d: Path) -> tuple[str, str]:
+    r = zrun(d, "n_archs=3", "proxy=jacov", "proxy.jacov.k=-1")
+    r2 = zrun(d, "n_archs=3", "proxy=zico", "proxy.zico.n_splits=1000", run_dir="r2")
+    a, b = expect_error(r, "k"), expect_error(r2, "n_splits")
+    return (a if a != "clear error" else b), f"{r.last[:70]} | {r2.last[:70]}"
+
+
+# ---------------------------------------------------------------- 6. combiner prerequisites
+@case("libra_without_params", "6", "combiner=libra without a size column")
+def _(d: Path) -> tuple[str, str]:
+    r = zrun(d, "n_archs=40", "proxy=[nwot,swap]", "combiner=libra")
+    o = expect_error(r, "params")
+    early = "scored" not in r.text
+    return (o if early else ("UNCLEAR ERROR" if o == "clear error" else o)), \
+        f"rc={r.rc} before scoring={early}: {r.last[:100]}"
+
+
+@case("libra_too_few", "6", "combiner=libra with n_archs=4")
+def _(d: Path) -> tuple[str, str]:
+    r = zrun(d, "n_archs=4", "proxy=[nwot,params]", "combiner=libra")
+    o = expect_error(r, "n_fit")
+    early = "scored" not in r.text
+    return (o if early else ("UNCLEAR ERROR" if o == "clear error" else o)), \
+        f"rc={r.rc} before scoring={early}: {r.last[:100]}"
+
+
+@case("libra_suite_zero_sz_params", "6/15.6", "benchmark=suite_zero_nb201 benchmark.precomputed=all proxy=lswag combiner=libra")
+def _(d: Path) -> tuple[str, str]:
+    r = zrun(d, "n_archs=40", "benchmark=suite_zero_nb201", "benchmark.precomputed=all", "proxy=params",
+             "combiner=libra")
+    o = generic(r)
+    if o is None:
+        recs = json.loads((d / "run" / "correlations.json").read_text())
+        o = "correct" if any(x["proxy"] == "libra" for x in recs) else "SILENT WRONG"
+    return o, f"rc={r.rc}: {r.last[:120]}"
+
+
+# ---------------------------------------------------------------- 7. torn scores.csv
+@case("torn_scores_rerun", "7", "scores.csv truncated mid-line (kill during a write), rerun into the same dir")
+def _(d: Path) -> tuple[str, str]:
+    args = ("n_archs=6", "proxy=[nwot,params]")
+    r1 = zrun(d, *args)
+    good = (d / "run" / "scores.csv").read_text()
+    (d / "run" / "scores.csv").write_text(good[: len(good) - 25])  # mid-line
+    (d / "run" / "run_summary.json").unlink()
+    r2 = zrun(d, *args)
+    o = generic(r1) or generic(r2)
+    if o is None:
+        fixed = (d / "run" / "scores.csv").read_text() == good
+        o = ("warning" if "torn line" in r2.text.lower() else "correct") if fixed else "SILENT WRONG"
+    return o, f"rc={r2.rc}"
+
+
+@case("torn_shard_merge", "7", "zcnas.merge over a shard whose scores.csv lost its last line mid-way")
+def _(d: Path) -> tuple[str, str]:
+    for k in range(2):
+        zrun(d, "n_archs=6", "proxy=[nwot,params]", "shard.count=2", f"shard.index={k}", run_dir=f"sweep/{k}")
+    f = d / "sweep" / "1" / "scores.csv"
+    f.write_text(f.read_text()[:-20])
+    r = sh(["-m", "zcnas.merge", str(d / "sweep")], d)
+    return expect_error(r, "scores.csv"), f"rc={r.rc}: {r.last[:140]}"
+
+
+# ---------------------------------------------------------------- 8. security
+@case("merge_crafted_target", "8", "zcnas.merge over a shard config.yaml naming a _target_")
+def _(d: Path) -> tuple[str, str]:
+    for k in range(2):
+        zrun(d, "n_archs=6", "proxy=[nwot,params]", "shard.count=2", f"shard.index={k}", run_dir=f"sweep/{k}")
+    (d / "victim.txt").write_text("x")
+    for k in range(2):
+        cfg = d / "sweep" / str(k) / "config.yaml"
+        text = cfg.read_text().replace("combiner:\n  name: none\n  estimator: null\n",
+                                       f"combiner:\n  name: none\n  estimator:\n    _target_: shutil.copyfile\n"
+                                       f"    src: {d / 'victim.txt'}\n    dst: {d / 'pwned.txt'}\n")
+        cfg.write_text(text)
+    r = sh(["-m", "zcnas.merge", str(d / "sweep")], d)
+    ran = (d / "pwned.txt").exists()
+    o = "SILENT WRONG" if ran else (generic(r, ("_target_",)) or "correct")
+    return o, f"rc={r.rc} instantiated={ran}: {r.last[:110]}"
+
+
+@case("merge_crafted_interpolation", "8", "zcnas.merge over a shard config.yaml with ${oc.env:...}")
+def _(d: Path) -> tuple[str, str]:
+    for k in range(2):
+        zrun(d, "n_archs=6", "proxy=[nwot,params]", "shard.count=2", f"shard.index={k}", run_dir=f"sweep/{k}")
+    for k in range(2):
+        cfg = d / "sweep" / str(k) / "config.yaml"
+        cfg.write_text(cfg.read_text().replace("n_archs: 6", "n_archs: 6\nleak: ${oc.env:ZCNAS_PROBE_SECRET}"))
+    r = sh(["-m", "zcnas.merge", str(d / "sweep")], d, env={"ZCNAS_PROBE_SECRET": SECRET})
+    leaked = any(SECRET in p.read_text(errors="ignore") for p in (d / "sweep").rglob("*") if p.is_file())
+    o = "SILENT WRONG" if leaked else (generic(r, ("interpolation",)) or "correct")
+    return o, f"rc={r.rc} leaked={leaked}: {r.last[:110]}"
+
+
+def _grep_secret(root: Path) -> list[str]:
+    return [str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and SECRET.encode() in p.read_bytes()]
+
+
+@case("password_in_tracking_uri", "9", "tracking.uri=http://alice:<pw>@127.0.0.1:<closed port>")
+def _(d: Path) -> tuple[str, str]:
+    port = _closed_port()
+    r = zrun(d, "n_archs=2", "proxy=params", "tracking=mlflow",
+             f"tracking.uri=http://alice:{SECRET}@127.0.0.1:{port}", timeout=200)
+    leaks = _grep_secret(d / "run")
+    o = generic(r) or ("SILENT WRONG" if leaks or SECRET in r.text else "correct")
+    return o, f"rc={r.rc} files with the password: {leaks or 'none'}"
+
+
+# ---------------------------------------------------------------- 10. slow / dead tracking server
+def _closed_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return int(port)
+
+
+class BlackHole:
+    """127.0.0.1 socket that accepts connections and never answers."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.conns: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(c)
+
+    def close(self) -> None:
+        for c in self.conns:
+            c.close()
+        self.sock.close()
+
+
+def _tracking_case(d: Path, uri: str, bound: float, prefix: list[str] | None = None) -> tuple[str, str]:
+    r = zrun(d, "n_archs=2", "proxy=params", "tracking=mlflow", f"tracking.uri={uri}", timeout=bound, prefix=prefix)
+    o = generic(r)
+    told = "zcnas.log" in r.text
+    if o is None:
+        o = "warning" if told and (d / "run" / "correlations.json").is_file() else "SILENT WRONG"
+    return o, f"rc={r.rc} {r.seconds:.0f} s (bound {bound:.0f} s), 'log it later' line={told}"
+
+
+@case("tracking_black_hole", "10", "tracking.uri=http://127.0.0.1:<accepts, never answers>")
+def _(d: Path) -> tuple[str, str]:
+    hole = BlackHole()
+    try:
+        return _tracking_case(d, f"http://127.0.0.1:{hole.port}", 90)
+    finally:
+        hole.close()
+
+
+@case("tracking_refused", "10", "tracking.uri=http://127.0.0.1:<closed port>")
+def _(d: Path) -> tuple[str, str]:
+    return _tracking_case(d, f"http://127.0.0.1:{_closed_port()}", 60)
+
+
+@case("tracking_unwritable_sqlite", "10", "tracking.uri=sqlite:///<read-only dir>/m.db")
+def _(d: Path) -> tuple[str, str]:
+    (d / "ro").mkdir()
+    (d / "ro").chmod(0o555)
+    try:
+        return _tracking_case(d, f"sqlite:///{d / 'ro' / 'm.db'}", 60, unprivileged(d))
+    finally:
+        (d / "ro").chmod(0o755)
+
+
+# ---------------------------------------------------------------- 11. tracebacks
+@case("readonly_run_dir", "11", "hydra.run.dir=<a read-only directory>")
+def _(d: Path) -> tuple[str, str]:
+    (d / "ro").mkdir()
+    (d / "ro").chmod(0o555)
+    try:
+        r = sh(["-m", "zcnas.run", *BASE, "n_archs=2", "proxy=params", f"hydra.run.dir={d / 'ro'}",
+                f"cache.path={d / 'c.db'}"], d, prefix=unprivileged(d))
+    finally:
+        (d / "ro").chmod(0o755)
+    return expect_error(r, "writable"), f"rc={r.rc}: {r.last[:140]}"
+
+
+@case("log_summary_lacks_field", "11", "zcnas.log on a run whose run_summary.json lacks a field")
+def _(d: Path) -> tuple[str, str]:
+    zrun(d, "n_archs=2", "proxy=params")
+    s = json.loads((d / "run" / "run_summary.json").read_text())
+    s.pop("seconds")
+    (d / "run" / "run_summary.json").write_text(json.dumps(s))
+    r = sh(["-m", "zcnas.log", str(d / "run"), "--tracking-uri", f"sqlite:///{d / 'm.db'}"], d)
+    return expect_error(r, "run_summary.json"), f"rc={r.rc}: {r.last[:140]}"
+
+
+@case("corrupt_jpeg", "11", "task.source=imagefolder with a corrupt JPEG")
+def _(d: Path) -> tuple[str, str]:
+    _imagefolder(d / "imgs", 0)
+    (d / "imgs" / "class1" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"\x00" * 50)
+    r = zrun(d, "n_archs=2", "proxy=params", "task.source=imagefolder", f"task.root={d / 'imgs'}")
+    return expect_error(r, "broken.jpg"), f"rc={r.rc}: {r.last[:140]}"
+
+
+# ---------------------------------------------------------------- kill -9 and rerun (control)
+@case("kill9_rerun_exact", "7", "kill -9 mid-run, rerun with the same cache equals an uninterrupted run")
+def _(d: Path) -> tuple[str, str]:
+    args = [*BASE, "n_archs=16", "proxy=[nwot,params]", f"cache.path={d / 'k.db'}"]
+    full = zrun(d, "n_archs=16", "proxy=[nwot,params]", f"cache.path={d / 'f.db'}", run_dir="full")
+    env = {**os.environ, "TQDM_DISABLE": "1", "OMP_NUM_THREADS": "1"}
+    p = subprocess.Popen([PY, "-m", "zcnas.run", *args, f"hydra.run.dir={d / 'killed'}"], cwd=d, env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        f = d / "killed" / "scores.csv"
+        if f.is_file() and len(f.read_text().splitlines()) > 6:
+            break
+        time.sleep(0.05)
+    p.kill()
+    p.wait()
+    again = zrun(d, "n_archs=16", "proxy=[nwot,params]", f"cache.path={d / 'k.db'}", run_dir="killed")
+    o = generic(full) or generic(again)
+    if o is None:
+        same = (d / "full" / "scores.csv").read_text() == (d / "killed" / "scores.csv").read_text()
+        o = "correct" if same else "SILENT WRONG"
+    return o, f"rerun cached {json.loads((d / 'killed' / 'run_summary.json').read_text())['n_cached']} of 16" \
+        if o == "correct" else f"rc={again.rc}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only", default="")
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args()
+    only = set(filter(None, args.only.split(",")))
+    rows = []
+    for c in CASES:
+        if only and c.name not in only:
+            continue
+        with tempfile.TemporaryDirectory(prefix=f"hp-{c.name}-") as tmp:
+            t0 = time.perf_counter()
+            try:
+                outcome, note = c.fn(Path(tmp))
+            except Exception as err:  # noqa: BLE001 - a broken probe case is reported, not fatal
+                outcome, note = "PROBE ERROR", f"{type(err).__name__}: {err}"[:160]
+            rows.append((c.part, c.name, outcome, time.perf_counter() - t0, note.replace("|", "/")))
+        print(f"{c.part:>7} {c.name:<30} {outcome:<14} {rows[-1][3]:6.1f} s  {note}", flush=True)
+    bad = {k: sum(r[2] == k for r in rows) for k in ("SILENT WRONG", "TRACEBACK", "HANG", "UNCLEAR ERROR", "PROBE ERROR")}
+    lines = ["| part | case | outcome | s | note |", "|---|---|---|---|---|"]
+    lines += [f"| {p} | {n} | {o} | {s:.0f} | {note} |" for p, n, o, s, note in rows]
+    summary = (f"{len(rows)} cases: " + ", ".join(f"{sum(r[2] == k for r in rows)} {k}" for k in
+               ("clear error", "correct", "warning")) + "; " + ", ".join(f"{v} {k}" for k, v in bad.items()))
+    lines += ["", summary]
+    print("\n".join(lines))
+    if args.out:
+        args.out.write_text("\n".join(lines) + "\n")
+    sys.exit(1 if any(bad.values()) else 0)
+
+
+if __name__ == "__main__":
+    main()
