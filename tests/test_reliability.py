@@ -179,7 +179,7 @@ def test_foreign_truncated_or_crafted_checkpoints_name_the_file(tmp_path):
     f.write_text(json.dumps({"foo": 1, "rows": []}))
     with pytest.raises(ValueError, match=r"h.json: not a search checkpoint written by zcnas \(keys \['foo', 'rows'\]"):
         History.load(f)
-    good = History(rows=[{"arch": "a", "generation": 0, "params": 1.0}], population=["a"], generation=1)
+    good = History(rows=[{"arch": "a", "generation": 0, "params": 1.0}], generation=1)
     good.save(f)
     assert History.load(f) == good
     f.write_text(f.read_text()[:30])
@@ -331,7 +331,7 @@ def test_a_genuine_combiner_still_merges_and_old_run_dirs_read_the_proxy_tag(tmp
         f.write_text(json.dumps(s))
     merge(sweep)
     recs = json.loads((sweep / "merged" / "correlations.json").read_text())
-    assert [r["proxy"] for r in recs] == ["nwot", "params", "rank_mean"]
+    assert [r["proxy"] for r in recs] == ["nwot", "params", "nwot.held_out", "params.held_out", "rank_mean"]
     assert json.loads((sweep / "merged" / "run_summary.json").read_text())["proxies"] == ["nwot", "params"]
 
 
