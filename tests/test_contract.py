@@ -1,5 +1,5 @@
 """The proxy contract over the whole registry (timm-style): on a tiny NB201 cell network, a tiny
-AutoFormer and timm's test_resnet / test_vit, on the CPU and (marker ``gpu``, skipped without CUDA) on CUDA, every registered proxy is finite (or NaN where it is declared not to apply), deterministic,
+AutoFormer (the exact Auto-Prox flavour and the Cream one), a tiny PiT and timm's test_resnet / test_vit, on the CPU and (marker ``gpu``, skipped without CUDA) on CUDA, every registered proxy is finite (or NaN where it is declared not to apply), deterministic,
 leaves every weight and buffer unchanged, and reads only the probe artifacts it declares."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import torch
 
 from zcnas.probe import Probe
 from zcnas.proxies import get_proxy, list_proxies, score
-from zcnas.spaces import AutoFormerSpace
+from zcnas.spaces import AutoFormerSpace, PiTSpace
 
 CELL = "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_3x3~0|avg_pool_3x3~1|nor_conv_3x3~2|"
-DECLARED_NAN = {("autoformer", "aznas_progressivity"), ("timm_vit", "aznas_progressivity")}  # AZ-NAS omits it for ViTs
+DECLARED_NAN = {(vit, "aznas_progressivity") for vit in ("autoformer", "autoformer_cream", "pit", "timm_vit")}  # AZ-NAS omits it for ViTs
 ARTIFACTS = {"acts", "codes", "layers", "grads", "full_grads", "weights", "input_grad", "hessian_grad", "layer_fisher",
              "synflow_terms", "zen_terms", "block_terms", "ntk_eigs", "linear_regions",
              "first_sample_features", "dss_terms", "n_params", "flops"}
@@ -43,7 +43,10 @@ def network(which, tiny_nb201):
 
         kw = {"img_size": 32} if which == "timm_vit" else {}
         return timm.create_model("test_vit" if which == "timm_vit" else "test_resnet", num_classes=10, **kw), None
-    space = AutoFormerSpace(variant="test", img_size=32, patch=8)
+    if which == "pit":
+        pit = PiTSpace(variant="test", img_size=32, patch=8, stride=4)
+        return pit.build(pit.sample(1, np.random.default_rng(0))[0], num_classes=10), None
+    space = AutoFormerSpace(variant="test", img_size=32, patch=8, flavour="cream" if which.endswith("cream") else "autoprox")
     return space.build(space.sample(1, np.random.default_rng(0))[0], num_classes=10), None
 
 
@@ -56,7 +59,7 @@ CUDA = pytest.param("cuda", marks=[pytest.mark.gpu, pytest.mark.skipif(
 
 
 @pytest.mark.parametrize("device", ["cpu", CUDA])
-@pytest.mark.parametrize("which", ["nb201", "autoformer", "timm_resnet", "timm_vit"])
+@pytest.mark.parametrize("which", ["nb201", "autoformer", "autoformer_cream", "pit", "timm_resnet", "timm_vit"])
 @pytest.mark.parametrize("name", list_proxies())
 def test_every_proxy_keeps_the_contract(name, which, device, tiny_nb201, batch16):
     net, thin = network(which, tiny_nb201)
