@@ -187,6 +187,22 @@ def test_hooks_see_one_gelu_per_block_with_tokens():
     assert all(np.isfinite(v) for v in out.values()), out
 
 
+def test_lswag_skip_drops_layers_from_lambda():
+    """lswag.skip: name globs leave layers out of Λ (full window: Λ loses exactly their terms; Ψ unchanged)."""
+    from zcnas.proxies.gradstats import as_stats_input, layer_inv_sigma, lswag_terms
+
+    space = AutoFormerSpace("test", img_size=32, patch=8)
+    torch.manual_seed(0)
+    probe = Probe(space.build(AutoFormerArch(24, 2, (2.0, 4.0), (1, 2)), 10), torch.randn(6, 3, 32, 32),
+                  torch.randint(0, 10, (6,)))
+    lam, psi = lswag_terms(probe, 0, 10)
+    lam_skip, psi_skip = lswag_terms(probe, 0, 10, skip=["patch_embed*", "head"])
+    names = [n for n, _ in probe.layers]
+    ends = [layer_inv_sigma(as_stats_input(probe.grads(2)[names.index(n)], False)) for n in ("patch_embed.proj", "head")]
+    assert lam_skip == pytest.approx(lam - sum(ends), rel=1e-9) and psi_skip == psi
+    assert score(probe, {"lswag": {"skip": ["patch_embed*", "head"]}})["lswag"] == pytest.approx(lam_skip * psi)
+
+
 def test_pit_file_given_to_autoformer_names_both_layouts(tmp_path):
     pit = tmp_path / "pit.json"
     pit.write_text(json.dumps([{"arch": {"base_dim": 40, "mlp_ratio": 2, "depth": [2, 4, 6], "num_heads": [2, 4, 8]},

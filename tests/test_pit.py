@@ -132,7 +132,9 @@ def test_layers_and_activations_on_pit():
     assert [tuple(a.shape) for a in probe.acts] == [(6, 50 * 16), (6, 50 * 16), (6, 17 * 16), (6, 5 * 32)]
     shared = Probe(net, x, y, share_passes=True)
     assert all(torch.equal(a, b) for a, b in zip(shared.acts, probe.acts, strict=True))
-    assert np.isfinite(score(shared, {"lswag": {}})["lswag"])
+    full = score(shared, {"lswag": {}})["lswag"]
+    skipped = score(Probe(net, x, y), {"lswag": {"skip": ["patch_embed", "head", "pools.*"]}})["lswag"]
+    assert np.isfinite(full) and np.isfinite(skipped) and full != skipped
 
 
 def test_sampling_mutation_crossover_stay_valid():
