@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,7 @@ from torch import nn
 from zcnas.data import asset_path, load_autoformer
 from zcnas.probe import Probe
 from zcnas.proxies import score
+from zcnas.run import score_archs
 from zcnas.spaces import AutoFormerSpace, TimmSpace
 from zcnas.spaces.autoformer import VARIANTS, AutoFormerArch
 
@@ -107,12 +109,30 @@ def test_flavour_errors():
         AutoFormerSpace("tiny").decode("base=40|mlp=2|depth=2,4,6|heads=2,4,8")
 
 
-def test_unknown_flavour_on_the_command_line(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "zcnas.run", "space=autoformer", "space.flavour=deit", "proxy=params",
-                           "tracking=none", f"hydra.run.dir={tmp_path}"], capture_output=True, text=True, timeout=300)
-    assert proc.returncode != 0
-    assert proc.stderr.strip().splitlines()[-1] == ("zcnas.run: error: unknown space.flavour='deit'; "
-                                                    "valid: ['autoprox', 'cream']")
+@pytest.mark.parametrize("overrides,message", [
+    (["space.flavour=deit"], r"unknown space.flavour='deit'; valid: \['autoprox', 'cream'\]"),
+    (["space.variant=small"], "space.flavour=autoprox needs embed divisible by heads"),
+    (["benchmark=pit"], "benchmark=pit needs benchmark.path="),
+    (["benchmark=pit", "n_archs=2", f"benchmark.path={Path(__file__).parent / 'data' / 'gt_pit_example.json'}"],
+     r"malformed AutoFormer arch string 'base=.*' \(a PiT arch: use space=pit\)"),
+])
+def test_bad_space_config_is_one_clear_error(tmp_path, overrides, message):
+    from .test_run import cfg_with
+
+    with pytest.raises(ValueError, match=message) as err:
+        score_archs(cfg_with("space=autoformer", "proxy=params", "tracking=none", *overrides), tmp_path)
+    assert "\n" not in str(err.value)
+
+
+def test_default_flavour_and_windows_per_flavour():
+    from omegaconf import OmegaConf
+
+    from .test_run import cfg_with
+
+    exact, cream = cfg_with("space=autoformer"), cfg_with("space=autoformer", "space.flavour=cream")
+    assert exact.space.flavour == "autoprox" and exact.benchmark._target_ == "zcnas.data.load_autoformer"
+    lsw = [OmegaConf.to_container(c.proxy, resolve=True)["lswag"] for c in (exact, cream)]
+    assert [(p["lo"], p["hi"]) for p in lsw] == [(exact.window.autoprox.lo, exact.window.autoprox.hi), (0, 2)]
 
 
 @pytest.mark.parametrize("flavour", ["autoprox", "cream"])
