@@ -1,7 +1,7 @@
 """Old (Cream) vs exact (Auto-Prox) AutoFormer-T flavour: per target column, L-SWAG vs #params, and
 L-SWAG for several windows side by side on the exact flavour.
 
-Reads ``results/seed*_correlations.json`` (old flavour, ``zcnas.run``, window [0, 2]) and
+Reads ``results/seed<s>_scores.csv`` (old flavour, ``zcnas.run``, window [0, 2]) and
 ``results/autoprox_seed*_terms.csv`` (exact flavour, ``exact_terms.py``: per-decile Λ terms and
 cumulative Ψ per subnet, so L-SWAG of any window is recomputed exactly). The calibrated window is
 read from ``conf/window/autoformer_cifar100_224.yaml`` (label-free); "best in hindsight" is the
@@ -13,7 +13,6 @@ Usage: python experiments/autoformer_lswag/compare.py
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +28,7 @@ BINS = 10
 
 def lswag_window(t: pd.DataFrame, lo: int, hi: int) -> np.ndarray:
     """L-SWAG of window [lo, hi] from the per-decile terms: Σ lam[lo..hi] · psi[hi]."""
-    return t[[f"lam{d}" for d in range(lo, hi + 1)]].sum(1).to_numpy() * t[f"psi{hi}"].to_numpy()
+    return t[[f"lam{d}" for d in range(lo, hi + 1)]].sum(axis=1).to_numpy() * t[f"psi{hi}"].to_numpy()
 
 
 def rho(scores: np.ndarray, truth: pd.Series) -> float:
@@ -41,19 +40,19 @@ def main() -> None:
     """Print the markdown tables of the README."""
     window = yaml.safe_load((HERE.parent.parent / "conf/window/autoformer_cifar100_224.yaml").read_text())
     cal = (window["autoprox"]["lo"], window["autoprox"]["hi"])
-    old = pd.DataFrame([{**r, "seed": p.name[:5]} for p in sorted((HERE / "results").glob("seed*_correlations.json"))
-                        for r in json.loads(p.read_text())])
-    old_rho = old.groupby(["target", "proxy"]).spearman.mean()
     runs = {p.stem.split("_")[1]: pd.read_csv(p) for p in sorted((HERE / "results").glob("autoprox_seed*_terms.csv"))}
-    targets = list(dict.fromkeys(old.target))
-    print(f"exact flavour: {', '.join(f'{s} ({len(t)} subnets)' for s, t in runs.items())}; "
-          f"old flavour: {sorted(old.seed.unique())}; calibrated window (exact) {list(cal)}\n")
+    # old flavour, same seeds and the same subnets as the exact runs (zcnas.run scores.csv, window [0, 2])
+    old = {s: pd.read_csv(HERE / "results" / f"{s}_scores.csv").set_index("arch").loc[t["arch"]] for s, t in runs.items()}
+    targets = [c for c in next(iter(old.values())).columns if c.endswith("_acc")]
+    print(f"exact flavour: {', '.join(f'{s} ({len(t)} subnets)' for s, t in runs.items())}; old flavour: the same "
+          f"seeds and subnets; calibrated window (exact) {list(cal)}\n")
     print("| target | old: L-SWAG [0,2] | old: #params | old: L-SWAG ≥ #params? | exact: L-SWAG "
           f"{list(cal)} (calibrated) | exact: #params | exact: L-SWAG ≥ #params? |")
     print("|---|---|---|---|---|---|---|")
     rows = []
     for target in targets:
-        lo_, pa_ = old_rho[(target, "lswag")], old_rho[(target, "params")]
+        lo_ = np.mean([rho(o["lswag"].to_numpy(), o[target]) for o in old.values()])
+        pa_ = np.mean([rho(o["params"].to_numpy(), o[target]) for o in old.values()])
         cal_r = np.mean([rho(lswag_window(t, *cal), t[target]) for t in runs.values()])
         par_r = np.mean([rho(t["params"].to_numpy(), t[target]) for t in runs.values()])
         full_r = np.mean([rho(lswag_window(t, 0, BINS), t[target]) for t in runs.values()])
@@ -61,7 +60,7 @@ def main() -> None:
                                 t[[f"psi{d}" for d in range(BINS + 1)]].to_numpy(), t[target].to_numpy())
                   for t in runs.values()]
         mean_sweep = pd.concat(sweeps).groupby(["lo", "hi"]).spearman.mean()
-        best = mean_sweep.idxmax()
+        best = [int(b) for b in mean_sweep.idxmax()]
         rows.append((target, cal_r, full_r, best, mean_sweep.max(), par_r,
                      {p: np.mean([rho(t[p].to_numpy(), t[target]) for t in runs.values()])
                       for p in ("zico", "swap", "nwot", "reg_swap", "flops")}))
@@ -71,7 +70,7 @@ def main() -> None:
     print(f"| target | calibrated {list(cal)} | full [0,10] | best in hindsight (chosen on this column) | #params |")
     print("|---|---|---|---|---|")
     for target, cal_r, full_r, best, best_r, par_r, _ in rows:
-        print(f"| {target} | {cal_r:.3f} | {full_r:.3f} | {best_r:.3f} {list(best)} | {par_r:.3f} |")
+        print(f"| {target} | {cal_r:.3f} | {full_r:.3f} | {best_r:.3f} {best} | {par_r:.3f} |")
     print("\nExact flavour, the other single-pass proxies (ρ):\n")
     print("| target | zico | swap | nwot | reg_swap | flops |")
     print("|---|---|---|---|---|---|")
