@@ -1,6 +1,7 @@
 """The proxy contract over the whole registry (timm-style): on a tiny NB201 cell network, a tiny
-AutoFormer, timm's test_resnet / test_vit and tiny NB101, DARTS and TNB101 micro (autoencoder: L1 loss,
-image targets) / macro (jigsaw: 9-tile inputs) networks, each probed with its task's batch and loss, on the CPU and (marker ``gpu``, skipped without CUDA) on CUDA, every registered proxy is finite (or NaN where it is declared not to apply), deterministic,
+AutoFormer (the exact Auto-Prox flavour and the Cream one), a tiny PiT, timm's test_resnet / test_vit and tiny
+NB101, DARTS and TNB101 micro (autoencoder: L1 loss, image targets) / macro (jigsaw: 9-tile inputs) networks, each
+probed with its task's batch and loss, on the CPU and (marker ``gpu``, skipped without CUDA) on CUDA, every registered proxy is finite (or NaN where it is declared not to apply), deterministic,
 leaves every weight and buffer unchanged, and reads only the probe artifacts it declares."""
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ import torch
 from zcnas.data.tasks import TNB101Task
 from zcnas.probe import Probe
 from zcnas.proxies import get_proxy, list_artifacts, list_proxies, score
-from zcnas.spaces import AutoFormerSpace, DartsSpace, NB101Space, TNB101Space
+from zcnas.spaces import AutoFormerSpace, DartsSpace, NB101Space, PiTSpace, TNB101Space
 
 CELL = "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_3x3~0|avg_pool_3x3~1|nor_conv_3x3~2|"
-DECLARED_NAN = {("autoformer", "aznas_progressivity"), ("timm_vit", "aznas_progressivity")}  # AZ-NAS omits it for ViTs
+DECLARED_NAN = {(vit, "aznas_progressivity") for vit in ("autoformer", "autoformer_cream", "pit", "timm_vit")}  # AZ-NAS omits it for ViTs
 # the autoencoder's targets are images: epe_nas needs classes; Zen-NAS needs pre-pooling features (no GAP, no Linear);
 # its tanh output saturates on the linearised all-ones input, so SynFlow's / DSS's gradients vanish (log 0; Suite-Zero
 # has no synflow for TNB101 either)
@@ -75,7 +76,10 @@ def network(which, tiny_nb201):
 
         kw = {"img_size": 32} if which == "timm_vit" else {}
         return timm.create_model("test_vit" if which == "timm_vit" else "test_resnet", num_classes=10, **kw), None
-    space = AutoFormerSpace(variant="test", img_size=32, patch=8)
+    if which == "pit":
+        pit = PiTSpace(variant="test", img_size=32, patch=8, stride=4)
+        return pit.build(pit.sample(1, np.random.default_rng(0))[0], num_classes=10), None
+    space = AutoFormerSpace(variant="test", img_size=32, patch=8, flavour="cream" if which.endswith("cream") else "autoprox")
     return space.build(space.sample(1, np.random.default_rng(0))[0], num_classes=10), None
 
 
@@ -88,8 +92,8 @@ CUDA = pytest.param("cuda", marks=[pytest.mark.gpu, pytest.mark.skipif(
 
 
 @pytest.mark.parametrize("device", ["cpu", CUDA])
-@pytest.mark.parametrize("which", ["nb201", "autoformer", "timm_resnet", "timm_vit", "nb101", "darts", "tnb101_micro",
-                                   "tnb101_macro"])
+@pytest.mark.parametrize("which", ["nb201", "autoformer", "autoformer_cream", "pit", "timm_resnet", "timm_vit", "nb101",
+                                   "darts", "tnb101_micro", "tnb101_macro"])
 @pytest.mark.parametrize("name", list_proxies())
 def test_every_proxy_keeps_the_contract(name, which, device, tiny_nb201, batch16):
     net, thin = network(which, tiny_nb201)

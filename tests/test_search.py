@@ -71,7 +71,7 @@ def test_kill_and_resume_equals_uninterrupted(tmp_path):
 
 
 def test_random_search_budget_and_resume(tmp_path):
-    space = AutoFormerSpace("small")
+    space = AutoFormerSpace("small", flavour="cream")  # Auto-Prox defines tiny only
     calls = []
 
     def evaluate(archs):

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -89,18 +91,18 @@ def load_nb201(path: str | None = None, target: str | None = None) -> Benchmark:
     return Benchmark("nb201", table).select(target)
 
 
-def load_autoformer(path: str | None = None, target: str | None = None, variant: str = "tiny") -> Benchmark:
-    """AutoFormer ground truth: a JSON list of ``{arch: {hidden_dim, depth, mlp_ratio[], num_heads[]},
-    <target>: value, ...}`` records (default: the shipped 100 AutoFormer-Tiny subnets, Auto-Prox).
+LAYOUTS = {  # arch layouts of the list-of-records ground truth files, told apart by their width key
+    "autoformer": ("hidden_dim", "{hidden_dim, depth, mlp_ratio: [one per layer], num_heads: [one per layer]}"),
+    "pit": ("base_dim", "{base_dim, mlp_ratio, depth: [one per stage], num_heads: [one per stage]}"),
+}
 
-    Args:
-        path: another file of the same format (bring your own ViT ground truth).
-        target: keep only this column; ``None`` keeps every numeric column (never pooled).
-        variant: AutoFormer variant whose choice sets every record must satisfy.
-    """
-    from zcnas.spaces.autoformer import VARIANTS, AutoFormerArch, check, encode  # noqa: PLC0415
 
-    file = asset_path("gt_autoformer.json") if path is None else Path(path)
+def _load_records(path: str | None, space: str, parse: Callable[[dict[str, Any]], Any],
+                  check: Callable[[Any], str]) -> pd.DataFrame:
+    """Table of a JSON list of ``{"arch": {...}, "<target>": value | null, ...}`` records (index = the
+    space's arch string, null = NaN, non-numeric keys ignored). ``parse`` builds the arch from the
+    record's ``arch`` dict, ``check`` validates it and returns its string; errors name the record."""
+    file = asset_path(f"gt_{space}.json") if path is None else Path(path)
     if not file.is_file():
         raise FileNotFoundError(f"benchmark.path={path} does not exist")
     try:
@@ -111,23 +113,69 @@ def load_autoformer(path: str | None = None, target: str | None = None, variant:
         raise ValueError(f"{file}: expected a non-empty JSON list of {{arch: ..., <target>: value}} records")
     rows, index = [], []
     for i, rec in enumerate(records):
+        a = rec.get("arch") if isinstance(rec, dict) else None
+        other = next((k for k, (key, _) in LAYOUTS.items() if k != space and isinstance(a, dict) and key in a), None)
+        if other is not None:
+            raise ValueError(f"{file} record {i}: a {other} arch {LAYOUTS[other][1]}, but space={space} reads "
+                             f"{LAYOUTS[space][1]}; use space={other} benchmark={other}")
         try:
-            a = rec["arch"]
-            arch = AutoFormerArch(int(a["hidden_dim"]), int(a["depth"]),
-                                  tuple(float(r) for r in a["mlp_ratio"]), tuple(int(h) for h in a["num_heads"]))
+            arch = parse(a)  # type: ignore[arg-type]
         except (KeyError, TypeError, ValueError) as err:
-            raise ValueError(f"{file} record {i}: bad arch {rec.get('arch')!r} ({err})") from None
+            raise ValueError(f"{file} record {i}: bad arch {a!r} ({err}); expected {LAYOUTS[space][1]}") from None
         try:
-            index.append(encode(check(arch, VARIANTS[variant], variant)))
+            index.append(check(arch))
         except ValueError as err:
             raise ValueError(f"{file} record {i}: {err}") from None
-        rows.append({k: v for k, v in rec.items() if k != "arch" and isinstance(v, int | float)})
-    table = pd.DataFrame(rows, index=pd.Index(index, name="arch"))
+        rows.append({k: (np.nan if v is None else v) for k, v in rec.items()
+                     if k != "arch" and (v is None or isinstance(v, int | float))})
+    table = pd.DataFrame(rows, index=pd.Index(index, name="arch")).astype(float)
     if table.shape[1] == 0:
         raise ValueError(f"{file}: no numeric target column besides 'arch'")
     if table.index.duplicated().any():
         raise ValueError(f"{file}: duplicate archs {list(table.index[table.index.duplicated()][:3])}")
+    return table
+
+
+def load_autoformer(path: str | None = None, target: str | None = None, variant: str = "tiny") -> Benchmark:
+    """AutoFormer ground truth: a JSON list of ``{arch: {hidden_dim, depth, mlp_ratio[], num_heads[]},
+    <target>: value | null, ...}`` records (default: the shipped 100 AutoFormer-Tiny subnets, Auto-Prox).
+
+    Args:
+        path: another file of the same format (bring your own ViT ground truth).
+        target: keep only this column; ``None`` keeps every numeric column (never pooled).
+        variant: AutoFormer variant whose choice sets every record must satisfy.
+    """
+    from zcnas.spaces.autoformer import VARIANTS, AutoFormerArch, check, encode  # noqa: PLC0415
+
+    def parse(a: dict[str, Any]) -> AutoFormerArch:
+        return AutoFormerArch(int(a["hidden_dim"]), int(a["depth"]), tuple(float(r) for r in a["mlp_ratio"]),
+                              tuple(int(h) for h in a["num_heads"]))
+
+    table = _load_records(path, "autoformer", parse, lambda arch: encode(check(arch, VARIANTS[variant], variant)))
     return Benchmark("autoformer", table).select(target)
+
+
+def load_pit(path: str | None = None, target: str | None = None, variant: str = "tiny") -> Benchmark:
+    """PiT ground truth (none ships with zcnas): a JSON list of ``{arch: {base_dim, mlp_ratio,
+    depth: [3], num_heads: [3]}, <target>: value | null, ...}`` records, Auto-Prox's PiT layout.
+
+    Args:
+        path: the file (required).
+        target: keep only this column; ``None`` keeps every numeric column (never pooled).
+        variant: PiT variant whose choice sets every record must satisfy.
+    """
+    from zcnas.spaces.pit import VARIANTS, PiTArch, check, encode  # noqa: PLC0415
+
+    if path is None:
+        raise ValueError("benchmark=pit needs benchmark.path=<your PiT ground truth .json> "
+                         "(no PiT ground truth ships with zcnas)")
+
+    def parse(a: dict[str, Any]) -> PiTArch:
+        return PiTArch(int(a["base_dim"]), float(a["mlp_ratio"]), tuple(int(d) for d in a["depth"]),
+                       tuple(int(h) for h in a["num_heads"]))
+
+    table = _load_records(path, "pit", parse, lambda arch: encode(check(arch, VARIANTS[variant], variant)))
+    return Benchmark("pit", table).select(target)
 
 
 def load_jsonl(path: str, target: str | None = None, name: str | None = None) -> Benchmark:

@@ -19,6 +19,15 @@ Deliberate choices and deviations:
   only Conv/Linear layers whose depth decile lies in [lo, hi].
 * L-SWAG Ψ counts distinct sample patterns of the activation layers whose decile (over the
   activation-layer list) lies in [psi_lo, hi]; Eq. 7 of the paper has psi_lo = 0.
+* Which modules are "layers" (the paper leaves it open for ViTs): Λ's layers are the weight-bearing
+  ``Conv``/``Linear`` modules in forward order (:attr:`Probe.layers`); on an AutoFormer subnet the
+  patch embedding, then per block ``attn.qkv``, ``attn.proj``, ``mlp.fc1``, ``mlp.fc2``, then the
+  head (4 x depth + 2 layers); on PiT also the conv embedding and, between stages, the pooling's
+  grouped conv and class-token Linear. Ψ's layers are the activation modules (found by type): one
+  GELU per block on both. ``skip`` (glob patterns over module names, e.g. ``["patch_embed*",
+  "head"]``) drops layers from Λ's list *before* the deciles are cut, so the window's deciles then
+  run over the remaining layers (``python -m zcnas.calibrate`` profiles the full list; a window
+  calibrated there is meant for ``skip=[]``).
 * Λ < 0 would invert the product's ranking; it is logged as a warning and kept. Λ = 0 (no layer
   in the window receives any gradient, e.g. a cell whose output is cut off by ``none`` edges)
   gives a score of 0, below every trainable network.
@@ -28,6 +37,8 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
+from fnmatch import fnmatchcase
 from typing import Any
 
 import torch
@@ -61,9 +72,13 @@ def layer_inv_sigma(g: torch.Tensor, abs_grad: bool = True) -> float:
 
 
 def lswag_terms(probe: Probe, lo: int, hi: int, *, n_splits: int = 2, accumulate: bool = False,
-                abs_grad: bool = True, psi_lo: int = 0, bins: int = 10) -> tuple[float, float]:
-    """(Λ, Ψ) of L-SWAG for the decile window [lo, hi] (Casarin et al., CVPR 2025, Eq. 1)."""
+                abs_grad: bool = True, psi_lo: int = 0, bins: int = 10,
+                skip: Sequence[str] = ()) -> tuple[float, float]:
+    """(Λ, Ψ) of L-SWAG for the decile window [lo, hi]; ``skip``: module-name globs left out of Λ's layers."""
     grads = probe.grads(n_splits)
+    if skip:
+        grads = [g for g, (name, _) in zip(grads, probe.layers, strict=True)
+                 if not any(fnmatchcase(name, pat) for pat in skip)]
     lam = 0.0
     for g, b in zip(grads, depth_bins(len(grads), bins), strict=True):
         if lo <= b <= hi:
@@ -96,12 +111,12 @@ def zico(probe: Probe, n_splits: int = 2, accumulate: bool = True) -> float:
     return total
 
 
-@register_proxy("lswag", needs=("grads", "codes"), check=lambda p: _check_lswag(p))
+@register_proxy("lswag", needs=("grads", "codes", "layers"), check=lambda p: _check_lswag(p))
 def lswag(probe: Probe, lo: int = 0, hi: int = 10, n_splits: int = 2, accumulate: bool = False,
-          abs_grad: bool = True, psi_lo: int = 0, bins: int = 10) -> float:
+          abs_grad: bool = True, psi_lo: int = 0, bins: int = 10, skip: Sequence[str] = ()) -> float:
     """Λ·Ψ, Λ = Σ_{l∈[l̂,L̂]} log Σ_w 1/√Var|g_w|, Ψ = #distinct patterns ≤ L̂. Reference: Casarin+ CVPR'25."""
     lam, psi = lswag_terms(probe, lo, hi, n_splits=n_splits, accumulate=accumulate,
-                           abs_grad=abs_grad, psi_lo=psi_lo, bins=bins)
+                           abs_grad=abs_grad, psi_lo=psi_lo, bins=bins, skip=skip)
     if lam < 0:
         log.warning("lswag: Λ=%.4g < 0 inverts the Λ·Ψ ranking for this network", lam)
     return lam * psi

@@ -2,17 +2,53 @@
 ICCV 2021, arXiv 2107.00651); choice sets from microsoft/Cream ``AutoFormer/experiments/supernet/
 supernet-{T,S,B}.yaml``, evolution rules from ``AutoFormer/lib/evolution.py`` (mutate/crossover).
 
-Each subnet is built as a standalone network from timm's layers (no supernet weight sharing):
-16x16 patch embedding, class token, learned position embedding, pre-norm blocks whose attention
-has ``heads`` heads of width 64 (Q-K-V dim = 64 x heads, independent of the embedding) and whose
-MLP has ``int(embed * mlp_ratio)`` hidden units with an ``nn.GELU`` module, final LayerNorm, head.
-Init as AutoFormer: trunc-normal(std 0.02) Linear weights and cls/pos tokens, zero biases,
-LayerNorm (1, 0).
+Each subnet is built as a standalone network from timm's layers (no supernet weight sharing), in
+one of two *flavours* (``AutoFormerSpace.flavour``):
 
-Deliberate deviations: no relative position encoding (AutoFormer's supernet option); the
-super-B head choices are {9, 10} as the issue tracker specifies (Cream's yaml also lists 8).
+``autoprox`` (default): the network the shipped AutoFormer-Tiny ground truth was trained with, the
+    subnet of Auto-Prox (Wei et al., AAAI 2024; lliai/Auto-Prox-AAAI24
+    ``pycls/models/auto/autoformer_subnet.py``, ``common.py``, ``base.py``, configs
+    ``configs/auto/autoformer/autoformer-ti-subnet_*.yaml``, defaults ``pycls/core/config.py``):
+    16x16 patch embedding (Conv2d with bias), class token, learned position embedding over the
+    196 + 1 tokens, pre-norm blocks whose attention has a Q-K-V width of 3 x embed with bias,
+    ``heads`` heads of width embed / heads and an embed -> embed projection, an MLP of
+    ``int(embed * mlp_ratio)`` hidden units with ``nn.GELU``, LayerNorm eps 1e-6 everywhere, a
+    final LayerNorm, and the classifier on the **mean of the patch tokens** (the class token is
+    attended to but not read out). Init as Auto-Prox: trunc-normal(std 0.02) Linear weights and
+    cls/pos tokens, zero Linear biases, LayerNorm (1, 0), PyTorch's default Conv2d init.
+``cream``: the AutoFormer paper's search space as zcnas defined it first: heads of width 64 (Q-K-V
+    width 64 x heads, independent of the embedding, AutoFormer's ``--change_qkv``), LayerNorm eps
+    1e-5, classifier on the class token; same init.
 
-String form: ``embed=192|depth=12|mlp=3.5,4.0,...|heads=3,4,...`` (one ratio and head count per layer).
+Remaining differences from Auto-Prox's ``AutoFormerSub`` (flavour ``autoprox``), and why:
+
+* Drop path (0.1, linear over depth) and dropout (0.0) are training regularisers: left out so the
+  probe's train-mode passes stay deterministic; they change neither shapes nor #params.
+* Module names are timm's (``patch_embed.proj``, ``attn.qkv``, ``attn.proj``, ``mlp.fc1``/``fc2``
+  vs Auto-Prox's ``patch_embed.projection``, ``attn.qkv_transform``, ``attn.projection``); the
+  layers, their shapes and their forward order are the same. timm's attention may use torch's
+  fused ``scaled_dot_product_attention``: the same function up to float rounding.
+* No distillation token or head: the ``*_kd_acc`` columns were trained with Auto-Prox's
+  intermediate-feature distillation (``DISTILLATION.ENABLE_INTER``; its linear feature transform
+  lives outside the student) and ``ENABLE_LOGIT`` off, so the student is this same network.
+* The classifier has ``num_classes`` outputs of the task the run uses (100 for ``cifar100_224``);
+  Auto-Prox trained Flowers-102 with 102 and Chaoyang with 4 classes (the head is the only layer
+  that differs; ``param_count`` gives #params for any class count).
+
+Which network each ground-truth column was measured on: ``c100_*``, ``flower_*``, ``chaoyang_*``
+were trained from scratch by Auto-Prox on flavour ``autoprox`` (heads 100 / 102 / 4);
+``imagenet_super_acc`` is the ImageNet top-1 of the subnet with weights inherited from the
+AutoFormer-T supernet (Cream's ``supernet_train.py --gp --change_qk --relative_position``): the
+``cream`` family (Q-K-V 64 x heads, 1000-class head), which zcnas builds without the relative
+position encoding and reads the class token where that supernet mean-pools (``--gp``).
+
+Other deliberate deviations of ``cream`` from Cream: no relative position encoding; the super-B
+head choices are {9, 10} as the issue tracker specifies (Cream's yaml also lists 8). Auto-Prox
+defines only AutoFormer-Tiny; ``autoprox`` needs every embedding width divisible by every head
+count (head width embed / heads), which holds for ``tiny`` and ``test`` only.
+
+String form: ``embed=192|depth=12|mlp=3.5,4.0,...|heads=3,4,...`` (one ratio and head count per
+layer; the same for both flavours).
 """
 
 from __future__ import annotations
@@ -25,7 +61,15 @@ import numpy as np
 import torch
 from torch import nn
 
-HEAD_DIM = 64
+HEAD_DIM = 64  # flavour cream: width of every attention head
+FLAVOURS = ("autoprox", "cream")
+
+
+class LayerNorm6(nn.LayerNorm):
+    """``nn.LayerNorm`` with eps 1e-6 (Auto-Prox ``TRANSFORMER.LN_EPS``; torch's default is 1e-5)."""
+
+    def __init__(self, dim: int, **kwargs: object) -> None:
+        super().__init__(dim, eps=1e-6, **kwargs)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -84,13 +128,15 @@ def check(arch: AutoFormerArch, choices: Choices, variant: str) -> AutoFormerArc
     return arch
 
 
-def param_count(arch: AutoFormerArch, num_classes: int, img_size: int = 224, patch: int = 16) -> int:
-    """Closed-form #params of the built subnet (equals ``sum(p.numel())``)."""
+def param_count(arch: AutoFormerArch, num_classes: int, img_size: int = 224, patch: int = 16,
+                flavour: str = "autoprox") -> int:
+    """Closed-form #params of the built subnet (equals ``sum(p.numel())``); attention width
+    ``a`` = embed (autoprox) or 64 x heads (cream): qkv e·3a + 3a, proj a·e + e."""
     e, tokens = arch.embed, (img_size // patch) ** 2 + 1
     n = 3 * patch * patch * e + e + e + tokens * e  # patch conv (+bias), cls token, pos embedding
     for r, h in zip(arch.mlp_ratio, arch.heads, strict=True):
-        qkv, hidden = 3 * HEAD_DIM * h, int(e * r)
-        n += 2 * e + e * qkv + qkv + HEAD_DIM * h * e + e  # norm1, qkv, proj
+        a, hidden = (e if flavour == "autoprox" else HEAD_DIM * h), int(e * r)
+        n += 2 * e + e * 3 * a + 3 * a + a * e + e  # norm1, qkv, proj
         n += 2 * e + e * hidden + hidden + hidden * e + e  # norm2, fc1, fc2
     return n + 2 * e + e * num_classes + num_classes  # final norm, head
 
@@ -107,23 +153,27 @@ def _attention64(base: type[nn.Module]) -> type[nn.Module]:
 
 
 class AutoFormerNet(nn.Module):
-    """A standalone AutoFormer subnet assembled from timm blocks."""
+    """A standalone AutoFormer subnet assembled from timm blocks (``flavour``: see the module doc)."""
 
-    def __init__(self, arch: AutoFormerArch, num_classes: int, img_size: int = 224, patch: int = 16):
+    def __init__(self, arch: AutoFormerArch, num_classes: int, img_size: int = 224, patch: int = 16,
+                 flavour: str = "autoprox"):
         super().__init__()
         from timm.layers import PatchEmbed, trunc_normal_  # noqa: PLC0415
         from timm.models.vision_transformer import Attention, Block  # noqa: PLC0415
 
-        e = arch.embed
+        e, self.mean_pool = arch.embed, flavour == "autoprox"
+        norm = LayerNorm6 if flavour == "autoprox" else nn.LayerNorm
+        attn = Attention if flavour == "autoprox" else _attention64(Attention)
         self.patch_embed = PatchEmbed(img_size=img_size, patch_size=patch, in_chans=3, embed_dim=e)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, e))
         self.pos_embed = nn.Parameter(torch.zeros(1, self.patch_embed.num_patches + 1, e))
         self.blocks = nn.Sequential(*(
-            Block(e, num_heads=h, mlp_ratio=r, qkv_bias=True, act_layer=nn.GELU, norm_layer=nn.LayerNorm,
-                  attn_layer=_attention64(Attention))
+            Block(e, num_heads=h, mlp_ratio=r, qkv_bias=True, act_layer=nn.GELU, norm_layer=norm, attn_layer=attn)
             for r, h in zip(arch.mlp_ratio, arch.heads, strict=True)))
-        self.norm = nn.LayerNorm(e)
+        self.norm = norm(e)
         self.head = nn.Linear(e, num_classes)
+        if self.head.weight.is_meta:
+            return  # shapes only (parameter counting): initialising meta tensors is slow and meaningless
         trunc_normal_(self.pos_embed, std=0.02)
         trunc_normal_(self.cls_token, std=0.02)
         for m in self.modules():
@@ -138,7 +188,8 @@ class AutoFormerNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         x = self.patch_embed(x)
         x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], 1) + self.pos_embed
-        return self.head(self.norm(self.blocks(x))[:, 0])
+        x = self.norm(self.blocks(x))
+        return self.head(x[:, 1:].mean(1) if self.mean_pool else x[:, 0])
 
 
 @dataclass(frozen=True)
@@ -147,6 +198,7 @@ class AutoFormerSpace:
 
     Args:
         variant: ``tiny`` | ``small`` | ``base`` (``test``: a small space for unit tests).
+        flavour: ``autoprox`` (the shipped ground truth's network) | ``cream`` (see the module doc).
         img_size: input side the subnets are built for.
         patch: patch size.
         mutation_prob: per-gene probability of an MLP-ratio / head-count change (AutoFormer 0.2).
@@ -159,10 +211,19 @@ class AutoFormerSpace:
     mutation_prob: float = 0.2
     structure_prob: float = 0.4
     name: str = "autoformer"
+    flavour: str = "autoprox"
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
             raise ValueError(f"unknown AutoFormer variant {self.variant!r}; valid: {sorted(VARIANTS)}")
+        if self.flavour not in FLAVOURS:
+            raise ValueError(f"unknown space.flavour={self.flavour!r}; valid: {list(FLAVOURS)}")
+        c = VARIANTS[self.variant]
+        odd = [(e, h) for e in c.embed for h in c.heads if e % h]
+        if self.flavour == "autoprox" and odd:
+            raise ValueError(f"space.flavour=autoprox needs embed divisible by heads (head width embed/heads), but "
+                             f"AutoFormer-{self.variant} has embed {odd[0][0]} with {odd[0][1]} heads; "
+                             "Auto-Prox defines tiny only: use space.variant=tiny or space.flavour=cream")
 
     @property
     def choices(self) -> Choices:
@@ -217,11 +278,12 @@ class AutoFormerSpace:
 
     def build(self, arch: AutoFormerArch, num_classes: int = 1000) -> nn.Module:
         """The standalone subnet for ``arch``."""
-        return AutoFormerNet(check(arch, self.choices, self.variant), num_classes, self.img_size, self.patch)
+        return AutoFormerNet(check(arch, self.choices, self.variant), num_classes, self.img_size, self.patch,
+                             self.flavour)
 
     def param_count(self, arch: AutoFormerArch, num_classes: int = 1000) -> int:
         """Closed-form #params of ``build(arch, num_classes)``."""
-        return param_count(arch, num_classes, self.img_size, self.patch)
+        return param_count(arch, num_classes, self.img_size, self.patch, self.flavour)
 
     encode = staticmethod(encode)
 
@@ -229,7 +291,8 @@ class AutoFormerSpace:
         """Parse the string form (no eval) and check it against the variant's choice sets."""
         m = _RE.match(text.strip())
         if m is None:
-            raise ValueError(f"malformed AutoFormer arch string {text!r}; expected "
+            hint = " (a PiT arch: use space=pit)" if text.strip().startswith("base=") else ""
+            raise ValueError(f"malformed AutoFormer arch string {text!r}{hint}; expected "
                              "'embed=E|depth=D|mlp=r1,...,rD|heads=h1,...,hD'")
         arch = AutoFormerArch(int(m[1]), int(m[2]), tuple(float(r) for r in m[3].split(",")),
                               tuple(int(h) for h in m[4].split(",")))
