@@ -124,6 +124,8 @@ def test_sampling_and_mutation_give_valid_distinct_cells():
     assert all(decode(encode(a)) == a for a in archs)
     child = space.mutate(archs[0], np.random.default_rng(1))
     assert isinstance(child, NB101Arch) and child.pruned[0].sum() <= 9
+    mix = space.crossover(archs[0], archs[1], np.random.default_rng(2))
+    assert mix.pruned[0].sum() <= 9 and all(o in (x, y) for o, x, y in zip(mix.ops, archs[0].ops, archs[1].ops, strict=True))
 
 
 def test_benchmark_nb101_joins_the_space():

@@ -125,3 +125,5 @@ def test_sampling_and_mutation_stay_in_the_space():
         assert len(set(archs)) == 100 and archs == space.sample(100, np.random.default_rng(0))
         child = space.mutate(archs[0], np.random.default_rng(1))
         assert child != archs[0] and isinstance(child, TNB101Arch)
+        mix = space.crossover(archs[0], archs[1], np.random.default_rng(2))
+        assert all(c in (x, y) for c, x, y in zip(mix.codes, archs[0].codes, archs[1].codes, strict=True)) or mix == archs[0]

@@ -292,6 +292,19 @@ class NB101Space:
             if pruned is not None and pruned[0].sum() <= MAX_EDGES:
                 return NB101Arch(tuple(tuple(int(v) for v in r) for r in m), tuple(ops))
 
+    def crossover(self, a: NB101Arch, b: NB101Arch, rng: np.random.Generator) -> NB101Arch:
+        """Each adjacency entry and op from either parent (7-vertex parents); the first valid of 100 draws, else ``a``."""
+        if len(a.matrix) != len(b.matrix):
+            return a
+        ma, mb = np.array(a.matrix), np.array(b.matrix)
+        for _ in range(100):
+            m = np.where(rng.random(ma.shape) < 0.5, ma, mb)
+            ops = [x if rng.random() < 0.5 else y for x, y in zip(a.ops, b.ops, strict=True)]
+            pruned = prune(m, ops)
+            if pruned is not None and pruned[0].sum() <= MAX_EDGES:
+                return NB101Arch(tuple(tuple(int(v) for v in r) for r in m), tuple(ops))
+        return a
+
     def build(self, arch: NB101Arch, num_classes: int = 10) -> nn.Module:
         """The NB101 network for ``arch`` (PyTorch default init)."""
         return NB101Network(arch, num_classes, self.stem, self.stacks, self.cells)

@@ -378,6 +378,16 @@ class TNB101Space:
             except ValueError:
                 continue
 
+    def crossover(self, a: TNB101Arch, b: TNB101Arch, rng: np.random.Generator) -> TNB101Arch:
+        """Each code from either parent (macro: the first valid of 100 draws, else ``a``)."""
+        for _ in range(100):
+            try:
+                return TNB101Arch(self.variant, tuple(x if rng.random() < 0.5 else y
+                                                      for x, y in zip(a.codes, b.codes, strict=True)))
+            except ValueError:
+                continue
+        return a
+
     def build(self, arch: TNB101Arch, num_classes: int = 0) -> nn.Module:
         """Encoder + decoder of ``self.task`` (``num_classes`` is fixed by the task and ignored)."""
         if arch.variant != self.variant:
