@@ -14,7 +14,7 @@ from zcnas.combine import run_combine
 from zcnas.combiners import AZNASRank, Libra, RankMean, XGBCombiner
 from zcnas.combiners.evaluate import split
 from zcnas.data.suite_zero import load_suite_zero, parse_key
-from zcnas.metrics import correlate, information_gain
+from zcnas.metrics import correlate, discretize, information_gain, joint_entropy
 
 from .conftest import ROOT
 
@@ -65,6 +65,27 @@ def test_information_gain_hand_computed():
     assert information_gain(y, const, y, bins=2) == pytest.approx(1.0)          # z reveals y: 1 bit
     assert information_gain(y, const, np.array([0, 1, 0, 1.0]), bins=2) == 0.0  # independent of y
     assert information_gain(y, y, np.array([0, 1, 0, 1.0]), bins=2) == 0.0      # z1 already knows y
+
+
+def test_binnings_ties_constants_and_miller_madow():
+    heavy = np.array([0.0, 0.0, 0.0, 0.0, 1.0, 2.0, 3.0, 100.0])  # ties and a heavy tail
+    assert discretize(heavy, 4, "equal_width").tolist() == [0, 0, 0, 0, 0, 0, 0, 3]
+    assert discretize(heavy, 4, "equal_frequency").tolist() == [0, 0, 0, 0, 1, 1, 2, 2]  # tied edges merged: 3 bins
+    assert discretize(heavy, 4, "quantile_rank").tolist() == [0, 0, 0, 0, 2, 2, 3, 3]   # ties share rank 2.5
+    for b in ("equal_width", "equal_frequency", "quantile_rank"):
+        assert discretize(np.full(5, 7.0), 4, b).tolist() == [0] * 5                 # constant: one bin
+        assert len(set(discretize(heavy, 4, b)[:4])) == 1                           # ties share a bin
+    with pytest.raises(ValueError, match="unknown binning 'uniform'; valid: equal_width"):
+        discretize(heavy, 4, "uniform")
+    with pytest.raises(ValueError, match="non-finite"):
+        discretize(np.array([1.0, np.nan]), 4)
+    # Miller-Madow: plug-in H + (m - 1) / (2 n ln 2) bits, m occupied cells
+    codes = np.array([0, 0, 1, 2])
+    plug = -(0.5 * np.log2(0.5) + 2 * 0.25 * np.log2(0.25))
+    assert joint_entropy(codes) == pytest.approx(plug)
+    assert joint_entropy(codes, miller_madow=True) == pytest.approx(plug + 2 / (8 * np.log(2)))
+    with pytest.raises(ValueError, match="combiner.binning='uniform'"):
+        Libra(binning="uniform").fit(pd.DataFrame({"params": [1.0, 2, 3, 4], "a": [1.0, 3, 2, 4]}), np.arange(4.0))
 
 
 @pytest.mark.parametrize("est", [Libra(), RankMean(), AZNASRank(), XGBCombiner(n_estimators=20)])

@@ -9,3 +9,6 @@ PY=${PY:-.venv/bin/python}
   combiner=libra,xgboost,rank_mean,aznas_rank hydra.sweep.dir=logs/experiments/libra_table1 \
   'hydra.sweep.subdir=${hydra:runtime.choices.benchmark}/${combiner.name}' "$@"
 "$PY" experiments/libra_table1/summarize.py logs/experiments/libra_table1
+# Both protocols, every IG estimator and merge rule, the triplet's stability, the best possible triplet,
+# the 13-only pool and (NB201) the paper's pool: ~40 CPU-minutes, table work only (README sections 2-6)
+"$PY" experiments/libra_table1/analyse.py

@@ -25,5 +25,8 @@ OUT=logs/experiments/proxy_validation
 # foresight's six on 1000 random NB201 cells (seed 0) against NB201's 200-epoch test accuracy
 "$PY" -m zcnas.run -m launcher=local shard.count=2 shard.index=0,1 \
   'proxy=[grad_norm,snip,grasp,fisher,synflow,jacov]' n_archs=1000 threads=1 hydra.sweep.dir=$OUT/foresight_1000
-"$PY" experiments/proxy_validation/summarize.py --main $OUT/cifar10/merged --batch1 $OUT/cifar10_batch1/merged \
+# VKDNW (C backward passes a cell, ~20 s on one loaded core) on the first 200 cells of the same sample
+"$PY" -m zcnas.run benchmark=suite_zero_nb201 benchmark.target=cifar10 'proxy=[vkdnw,vkdnw_single]' \
+  n_archs=200 threads=1 hydra.run.dir=$OUT/cifar10_vkdnw
+"$PY" experiments/proxy_validation/summarize.py --main $OUT/cifar10/merged --vkdnw $OUT/cifar10_vkdnw --batch1 $OUT/cifar10_batch1/merged \
   --init1 $OUT/cifar10_init1/merged --extra $OUT/cifar10_ntk/merged --foresight $OUT/foresight_1000/merged

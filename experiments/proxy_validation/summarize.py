@@ -94,6 +94,44 @@ def foresight_table(run_dir: Path) -> None:
         print(f"| {p} | {rho(df[p], df[target]):.3f} | {public:.3f} |")
 
 
+# Tybl & Neumann, CVPR 2025, Table 1 (NB201 CIFAR-10, KT / SPR / nDCG; their own runs, test accuracy)
+VKDNW_PAPER = {"vkdnw_single": (0.618, 0.815, 0.751), "vkdnw_agg": (0.750, 0.919, 0.785)}
+
+
+def vkdnw_table(df: pd.DataFrame, target: str, truth: pd.Series, cells: pd.Index) -> None:
+    """VKDNW on the cells it was run on: the entropy alone, ℵ alone, VKDNW_single = (ℵ, VKDNW)
+    lexicographic, and two rank aggregations with size terms read from the reference code (Σ log(rank/N)):
+    (a) VKDNW_single + FLOPs (``NB201/tss_general.ipynb`` at 9a15fe1, column ``vkdnw``), (b) VKDNW_single
+    + AZ-NAS's expressivity, progressivity, trainability + FLOPs (``ImageNet_MBV2/evolution_search_vkdnw.py``
+    aggregates the entropy with those four)."""
+    from zcnas.metrics import ndcg_at_k  # noqa: PLC0415
+
+    d = df.loc[cells]
+    t, tt = d[target], truth.reindex(d.index)
+    n = len(d)
+
+    def lr(c: pd.Series) -> pd.Series:
+        return np.log(c.rank() / n)
+
+    cols = {"vkdnw (entropy)": d["vkdnw"], "ℵ (#parameter tensors)": np.floor(d["vkdnw_single"]),
+            "vkdnw_single": d["vkdnw_single"], "flops": d["flops"],
+            "vkdnw_agg (a): single + FLOPs": lr(d["vkdnw_single"]) + lr(d["flops"])}
+    az = ["aznas_expressivity", "aznas_progressivity", "aznas_trainability", "flops"]
+    if all(c in d for c in az):
+        cols["vkdnw_agg (b): single + AZ-NAS's four"] = lr(d["vkdnw_single"]) + sum(lr(d[c]) for c in az)
+        cols["AZ-NAS (its four), same cells"] = sum(lr(d[c]) for c in az)
+    k = max(1, int(np.ceil(0.1 * n)))
+    print(f"VKDNW on {n} of Suite-Zero's NB201 cells (the first {n} of the zcnas.run sample, seed 0, threads=1)\n")
+    print(f"| score | ρ vs val acc | τ vs val acc | ρ vs NB201 test acc | nDCG@{k} vs test acc |")
+    print("|---|---|---|---|---|")
+    for name, c in cols.items():
+        ok = np.isfinite(c.to_numpy(float)) & np.isfinite(tt.to_numpy(float))
+        nd = ndcg_at_k(c.to_numpy(float)[ok], tt.to_numpy(float)[ok], k)
+        print(f"| {name} | {rho(c, t):.3f} | {tau(c, t):.3f} | {rho(c, tt):.3f} | {nd:.3f} |")
+    for key, (kt, sp, nd) in VKDNW_PAPER.items():
+        print(f"\nPaper {key}: τ {kt}, ρ {sp}, nDCG {nd} (all 15,625 cells, 5 runs, nDCG over its top 1000)")
+
+
 def main() -> None:
     """Print the markdown tables."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -102,6 +140,7 @@ def main() -> None:
     ap.add_argument("--init1", type=Path, help="rerun with seed=1 probe.batch_seed=0 (other inits)")
     ap.add_argument("--extra", type=Path, nargs="*", default=[], help="runs whose proxy columns are added (or replace)")
     ap.add_argument("--foresight", type=Path, help="run of foresight's six on random cells")
+    ap.add_argument("--vkdnw", type=Path, help="run of proxy=[vkdnw,vkdnw_single] on Suite-Zero's cells")
     args = ap.parse_args()
     df = scores(args.main)
     scored: dict[str, pd.Index] = {}
@@ -117,6 +156,12 @@ def main() -> None:
     suite_table(df, target, truth, reruns)
     print()
     zoo_table(df, target, truth, scored)
+    if args.vkdnw:
+        vk = scores(args.vkdnw)
+        for c in ("vkdnw", "vkdnw_single"):
+            df[c] = vk[c].reindex(df.index)
+        print()
+        vkdnw_table(df, target, truth, vk.index.intersection(df.index))
     if args.foresight:
         print()
         foresight_table(args.foresight)
