@@ -168,7 +168,8 @@ BAD = [  # (overrides, setup(tmp) -> extra overrides, expected one-line message)
     (["task.source=cifar_bin"], None, "task.source=cifar_bin needs task.root=<dataset directory>"),
     (["task.source=cifar_bin"], lambda t: [f"task.root={t}/none"], "no CIFAR binary data under"),
     (["task.source=pickle", "task.root=/data"], None, "unknown task.source='pickle'; valid: shipped, cifar_bin, svhn, imagefolder, flowers102, pets"),
-    (["benchmark=suite_zero_nb201", "benchmark.precomputed=all"], None, "needs benchmark.target=<task>"),
+    # precomputed columns follow the probed task by default (issue 15 part 6); a task Suite-Zero lacks is an error
+    (["benchmark=suite_zero_nb201", "benchmark.precomputed=all", "benchmark.target=cifar11"], None, "has no task .cifar11.; valid:"),
     (["search=evolution", "search.fitness=nope"], None, "search.fitness='nope' must be one of the proxies"),
 ]
 
