@@ -199,7 +199,8 @@ def test_malformed_arch_strings():
 
 
 def test_corrupted_cache_is_not_trusted(tmp_path, caplog):
-    (tmp_path / "c.db").write_bytes(b"this is not sqlite" * 100)
+    # a SQLite header over damaged pages (a foreign file is refused untouched: test_reliability.py)
+    (tmp_path / "c.db").write_bytes(b"SQLite format 3\x00" + b"this is not sqlite" * 100)
     cache = ScoreCache(tmp_path / "c.db", {"seed": 0})
     assert cache.get("x", {"nwot": {}}) == {}
     cache.put("x", {"nwot": {}}, {"nwot": 1.0})
