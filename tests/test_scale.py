@@ -172,6 +172,8 @@ BAD = [  # (overrides, setup(tmp) -> extra overrides, expected one-line message)
     (["task.source=cifar_bin"], None, "task.source=cifar_bin needs task.root=<dataset directory>"),
     (["task.source=cifar_bin"], lambda t: [f"task.root={t}/none"], "no CIFAR binary data under"),
     (["task.source=pickle", "task.root=/data"], None, "unknown task.source='pickle'; valid: shipped, cifar_bin, svhn, imagefolder, flowers102, pets"),
+    # precomputed columns follow the probed task by default (issue 15 part 6); a task Suite-Zero lacks is an error
+    (["benchmark=suite_zero_nb201", "benchmark.precomputed=all", "benchmark.target=cifar11"], None, "has no task .cifar11.; valid:"),
     (["search=evolution", "search.fitness=nope"], None, "search.fitness='nope' must be one of the proxies"),
 ]
 
@@ -207,6 +209,16 @@ def test_a_foreign_file_at_cache_path_is_not_trusted_nor_touched(tmp_path):
     with pytest.raises(ValueError, match="is not a SQLite score cache; it was left untouched"):
         ScoreCache(tmp_path / "c.db", {"seed": 0})
     assert (tmp_path / "c.db").read_bytes() == b"this is not sqlite" * 100 and not list(tmp_path.glob("c.db.*"))
+
+
+def test_corrupted_cache_is_not_trusted(tmp_path, caplog):
+    # a SQLite header over damaged pages (a foreign file is refused untouched: test_reliability.py)
+    (tmp_path / "c.db").write_bytes(b"SQLite format 3\x00" + b"this is not sqlite" * 100)
+    cache = ScoreCache(tmp_path / "c.db", {"seed": 0})
+    assert cache.get("x", {"nwot": {}}) == {}
+    cache.put("x", {"nwot": {}}, {"nwot": 1.0})
+    assert cache.get("x", {"nwot": {}}) == {"nwot": 1.0}
+    assert "corrupted" in caplog.text and list(tmp_path.glob("c.db.corrupt-*"))
 
 
 @pytest.fixture
