@@ -27,7 +27,7 @@ import pandas as pd
 
 log = logging.getLogger("zcnas.summarize")
 
-STATS = ("spearman", "kendall", "top10_precision")
+STATS = ("spearman", "kendall", "top10_precision", "ndcg10")
 # config keys that never define a setting: seeds (averaged over), bookkeeping, places on disk
 IGNORED = re.compile(r"^(seed|probe\.batch_seed|shard\.|tracking\.|cache\.|hydra\.|log_every|threads|"
                      r"engine\.in_flight|device)")
