@@ -78,7 +78,7 @@ def collect(paths: Sequence[Path]) -> pd.DataFrame:
         for f in sorted(root.glob("*_correlations.json")) if root.is_dir() else []:
             name = f.name.removesuffix("_correlations.json")
             found = re.search(r"seed(\d+)", name)
-            runs.append((str(f), {"setting": _SEED_IN_NAME.sub("", name).strip("_") or name,
+            runs.append((str(f), {"setting": _SEED_IN_NAME.sub("", name).strip("_") or "all",
                                   "seed": found.group(1) if found else "0"}, json.loads(f.read_text())))
     if not runs:
         raise FileNotFoundError(f"no finished runs (correlations.json + config.yaml) under {', '.join(map(str, paths))}")
