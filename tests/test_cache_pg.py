@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from zcnas.cache import PgCache
+from zcnas.cache import PgCache, mask_url
 from zcnas.run import score_archs
 
 from .test_run import cfg_with
@@ -43,7 +43,7 @@ def _server_error() -> str | None:
 def server() -> str:
     err = _server_error()
     if err is not None:
-        pytest.skip(f"no PostgreSQL at ZCNAS_TEST_PG_URL={URL} (start one with .ci/postgres-up.sh): {err}")
+        pytest.skip(f"no PostgreSQL at ZCNAS_TEST_PG_URL={mask_url(URL)} (start one with .ci/postgres-up.sh): {err}")
     return URL
 
 

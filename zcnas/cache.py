@@ -13,9 +13,11 @@ where WAL is unsafe) ``cache.per_shard=true`` gives each shard its own file (:cl
 or ``cache.url=postgresql://user[:password]@host[:port]/db`` keeps the scores on a PostgreSQL server
 (:class:`PgCache`, SQLAlchemy + psycopg 3): same keys and get/put semantics, every ``put`` an upsert
 (``INSERT ... ON CONFLICT DO UPDATE``) so concurrent shards on any number of hosts never duplicate a
-row; the password is masked in every file and log line like ``tracking.uri``'s. The MLflow backend
-can live on the same server: ``createdb mlflow`` then ``tracking.uri=postgresql://user@host/mlflow``
-(MLflow's SQLAlchemy store creates its tables on first use; artifacts go to ``./mlruns``).
+row; the password is masked in every file and log line like ``tracking.uri``'s (a URL with ``?`` or
+``=`` in it is quoted on the command line: ``cache.url='postgresql://...?sslmode=require'``).
+The MLflow backend can live on the same server: ``createdb mlflow`` then
+``tracking.uri=postgresql+psycopg://user@host/mlflow`` (name the driver: MLflow's SQLAlchemy store
+defaults to psycopg2, which is not installed; it creates its tables on first use).
 """
 
 from __future__ import annotations
