@@ -9,7 +9,15 @@ killed at any point loses at most the architecture in flight. Only a file that *
 database and fails its integrity check is moved aside; any other unusable ``cache.path`` (a
 directory, a missing folder, a foreign file) is a one-line error that touches nothing. WAL mode and a busy timeout let concurrent jobs (Slurm
 arrays, submitit) on **one host** share one database file; across hosts (a network filesystem,
-where WAL is unsafe) ``cache.per_shard=true`` gives each shard its own file (:class:`ShardCache`).
+where WAL is unsafe) ``cache.per_shard=true`` gives each shard its own file (:class:`ShardCache`),
+or ``cache.url=postgresql://user[:password]@host[:port]/db`` keeps the scores on a PostgreSQL server
+(:class:`PgCache`, SQLAlchemy + psycopg 3): same keys and get/put semantics, every ``put`` an upsert
+(``INSERT ... ON CONFLICT DO UPDATE``) so concurrent shards on any number of hosts never duplicate a
+row; the password is masked in every file and log line like ``tracking.uri``'s (a URL with ``?`` or
+``=`` in it is quoted on the command line: ``cache.url='postgresql://...?sslmode=require'``).
+The MLflow backend can live on the same server: ``createdb mlflow`` then
+``tracking.uri=postgresql+psycopg://user@host/mlflow`` (name the driver: MLflow's SQLAlchemy store
+defaults to psycopg2, which is not installed; it creates its tables on first use).
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import hashlib
 import json
 import logging
 import math
+import re
 import sqlite3
 import time
 from collections.abc import Mapping
@@ -91,13 +100,19 @@ class ScoreCache:
 
     def put(self, arch: str, proxies: Mapping[str, Mapping[str, Any]], scores: Mapping[str, float]) -> None:
         """Store ``scores`` of ``arch`` (one transaction, committed at once)."""
-        rows = [(self.context, arch, n, digest(dict(proxies[n] or {})), None if math.isnan(v) else v)
-                for n, v in scores.items()]
-        self._db.executemany("INSERT OR REPLACE INTO scores VALUES (?, ?, ?, ?, ?)", rows)
+        self._db.executemany("INSERT OR REPLACE INTO scores VALUES (?, ?, ?, ?, ?)",
+                             _rows(self.context, arch, proxies, scores))
 
     def close(self) -> None:
         """Close the connection."""
         self._db.close()
+
+
+def _rows(context: str, arch: str, proxies: Mapping[str, Mapping[str, Any]],
+          scores: Mapping[str, float]) -> list[tuple[str, str, str, str, float | None]]:
+    """The cache rows ``(context, arch, proxy, params digest, value)`` of ``scores`` (NaN as NULL)."""
+    return [(context, arch, n, digest(dict(proxies[n] or {})), None if math.isnan(v) else v)
+            for n, v in scores.items()]
 
 
 def _lookup(db: sqlite3.Connection, context: str, arch: str,
@@ -167,6 +182,81 @@ def merge_shard_caches(shared: str | Path, count: int) -> int:
             part.unlink(missing_ok=True)
     log.info("score cache: %d rows from %d shard files merged into %s", added, len(files), shared)
     return added
+
+
+def mask_url(url: str) -> str:
+    """``url`` with its password replaced by ``***`` (for messages)."""
+    from sqlalchemy.engine import make_url  # noqa: PLC0415
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - unparsable: mask anything between ':' and '@'
+        return re.sub(r"://([^/@:]*):[^/@]*@", r"://\1:***@", url)
+
+
+class PgCache:
+    """``cache.url=postgresql://...``: the scores on a PostgreSQL server (SQLAlchemy, psycopg 3
+    driver), for shards on several hosts. Same table, keys and semantics as :class:`ScoreCache`;
+    ``put`` is an upsert (``INSERT ... ON CONFLICT DO UPDATE``, one transaction per arch), so two
+    shards writing one key leave one row. The table is created on first use under an advisory lock
+    (concurrent ``CREATE TABLE IF NOT EXISTS`` can otherwise race in PostgreSQL).
+
+    Args:
+        url: SQLAlchemy URL; ``postgresql://`` means ``postgresql+psycopg://``.
+        context: as for :class:`ScoreCache`.
+        connect_timeout: seconds to wait for the server before the run fails with a one-line error.
+    """
+
+    def __init__(self, url: str, context: Mapping[str, Any], connect_timeout: int = 10) -> None:
+        import sqlalchemy as sa  # noqa: PLC0415 - only cache.url users pay the import
+
+        self.context = digest(dict(context))
+        self.url = mask_url(url)
+        try:
+            parsed = sa.engine.make_url(url)
+        except sa.exc.ArgumentError:
+            raise ValueError(f"cache.url={self.url} is not a database URL; expected "
+                             "postgresql://user[:password]@host[:port]/database") from None
+        if parsed.get_backend_name() != "postgresql":
+            raise ValueError(f"cache.url={self.url}: only postgresql:// is supported (a file cache is "
+                             "cache.path=<file>)")
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        self._sa = sa
+        try:
+            self._engine = sa.create_engine(parsed, pool_pre_ping=True, pool_size=1,
+                                            connect_args={"connect_timeout": connect_timeout})
+            with self._engine.begin() as conn:
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('zcnas.scores'))"))
+                conn.execute(sa.text("CREATE TABLE IF NOT EXISTS scores (context TEXT, arch TEXT, proxy TEXT, "
+                                     "params TEXT, value DOUBLE PRECISION, PRIMARY KEY (context, arch, proxy, params))"))
+        except ModuleNotFoundError as err:
+            raise ValueError(f"cache.url needs the {err.name} package: pip install 'psycopg[binary]'") from None
+        except sa.exc.DBAPIError as err:
+            reason = str(err.orig).strip().splitlines()[0] if err.orig is not None else type(err).__name__
+            raise ValueError(f"cache.url={self.url}: cannot use the PostgreSQL score cache ({reason}); "
+                             "check the server, user and database, or use cache.path=<file>") from None
+
+    def get(self, arch: str, proxies: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
+        """Cached scores of ``arch`` for those of ``proxies`` that have one (NaN stays NaN)."""
+        want = {(n, digest(dict(p or {}))): n for n, p in proxies.items()}
+        with self._engine.connect() as conn:
+            found = conn.execute(self._sa.text("SELECT proxy, params, value FROM scores WHERE context=:c AND arch=:a"),
+                                 {"c": self.context, "a": arch}).all()
+        return {want[(p, d)]: math.nan if v is None else float(v) for p, d, v in found if (p, d) in want}
+
+    def put(self, arch: str, proxies: Mapping[str, Mapping[str, Any]], scores: Mapping[str, float]) -> None:
+        """Upsert ``scores`` of ``arch`` (one transaction, committed at once)."""
+        rows = [dict(zip(("c", "a", "p", "d", "v"), r, strict=True)) for r in _rows(self.context, arch, proxies, scores)]
+        if not rows:
+            return
+        with self._engine.begin() as conn:
+            conn.execute(self._sa.text("INSERT INTO scores VALUES (:c, :a, :p, :d, :v) ON CONFLICT "
+                                       "(context, arch, proxy, params) DO UPDATE SET value = EXCLUDED.value"), rows)
+
+    def close(self) -> None:
+        """Return the connections to the server."""
+        self._engine.dispose()
 
 
 class NullCache:

@@ -31,7 +31,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from zcnas.cache import NullCache, ScoreCache, ShardCache
+from zcnas.cache import NullCache, PgCache, ScoreCache, ShardCache
 from zcnas.metrics import correlate
 from zcnas.probe import Probe, seeded
 from zcnas.proxies import check_params, get_proxy, score
@@ -264,8 +264,10 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
     context = {**{k: OmegaConf.to_container(cfg[k], resolve=True) for k in ("space", "task", "probe")},
                "batch_size": cfg.batch_size, "seed": cfg.seed, "device": device.type,
                "batch": batch_digest}  # the probe batch's content, not only where it came from
-    cache: ScoreCache | NullCache = NullCache()
-    if cfg.cache.path and cfg.cache.get("per_shard") and cfg.shard.count > 1:  # own file, merged at the sweep's end
+    cache: ScoreCache | PgCache | NullCache = NullCache()
+    if cfg.cache.get("url"):  # a PostgreSQL server: any number of hosts, upserts
+        cache = PgCache(cfg.cache.url, context)
+    elif cfg.cache.path and cfg.cache.get("per_shard") and cfg.shard.count > 1:  # own file, merged at the sweep's end
         cache = ShardCache(cfg.cache.path, cfg.shard.index, cfg.shard.count, context)
     elif cfg.cache.path:
         cache = ScoreCache(cfg.cache.path, context)
