@@ -25,6 +25,8 @@ from hydra.experimental.callback import Callback
 
 log = logging.getLogger("zcnas.callbacks")
 ENV = "ZCNAS_MLFLOW_PARENT_RUN_ID"
+LAUNCHER_LOGGERS = ("hydra._internal.core_plugins.basic_launcher",
+                    "hydra_plugins.hydra_submitit_launcher.submitit_launcher")
 
 
 class JobWatcher(threading.Thread):
@@ -110,6 +112,9 @@ class SweepCallback(Callback):
         """Create the database, experiment and parent run before any job starts."""
         from hydra.utils import instantiate  # noqa: PLC0415
 
+        from zcnas.tracking import install_redaction  # noqa: PLC0415
+
+        install_redaction(sweep_secrets(config), loggers=LAUNCHER_LOGGERS)  # they print each job's overrides
         if "submitit" in str(config.hydra.launcher.get("_target_", "")):  # jobs print elsewhere
             self.watcher = JobWatcher(Path(config.hydra.sweep.dir))
             self.watcher.start()
@@ -136,19 +141,15 @@ class SweepCallback(Callback):
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
         """Merge shards (if any), mask credentials in multirun.yaml, summarise the sweep, log the
         summary and close the parent run."""
-        from omegaconf import OmegaConf  # noqa: PLC0415
 
         from zcnas.merge import find_shards, merge  # noqa: PLC0415
         from zcnas.summarize import format_summary, parent_metrics, write  # noqa: PLC0415
-        from zcnas.tracking import find_secrets, scrub_files  # noqa: PLC0415
+        from zcnas.tracking import scrub_files  # noqa: PLC0415
 
         if self.watcher is not None:
             self.watcher.stop()
         sweep_dir = Path(config.hydra.sweep.dir)
-        task_overrides = list(OmegaConf.to_container(config.hydra.overrides.task) or [])
-        secrets = find_secrets({"config": OmegaConf.to_container(config.tracking, resolve=True),
-                                "overrides": task_overrides})
-        scrub_files([sweep_dir / "multirun.yaml"], secrets)  # Hydra writes the sweep's overrides there
+        scrub_files([sweep_dir / "multirun.yaml"], sweep_secrets(config))  # Hydra writes the sweep's overrides there
         groups = find_shards(sweep_dir) if sweep_dir.is_dir() else {}
         if groups:
             merge(sweep_dir, self.tracker, groups)
@@ -173,6 +174,16 @@ class SweepCallback(Callback):
                     client.log_artifact(run_id, str(path), artifact_path="summary")
             client.set_terminated(run_id)
             os.environ.pop(ENV, None)
+
+
+def sweep_secrets(config: Any) -> list[str]:
+    """Credentials of a sweep (tracking and cache URIs, secret-named keys, the overrides)."""
+    from omegaconf import OmegaConf  # noqa: PLC0415
+
+    from zcnas.tracking import find_secrets  # noqa: PLC0415
+
+    nodes = {k: OmegaConf.to_container(config[k], resolve=True) for k in ("tracking", "cache") if k in config}
+    return find_secrets({"config": nodes, "overrides": list(OmegaConf.to_container(config.hydra.overrides.task) or [])})
 
 
 def overrides(config: Any) -> dict[str, str]:

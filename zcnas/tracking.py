@@ -109,11 +109,17 @@ class _Redact(logging.Filter):
         return True
 
 
-def install_redaction(secrets: list[str]) -> None:
+def install_redaction(secrets: list[str], loggers: tuple[str, ...] = ()) -> None:
     """Mask ``secrets`` in every log line: a filter on each handler of the root logger (Hydra's
-    ``run.log`` and console) and on the loggers that propagate to it."""
+    ``run.log`` and console) and on the loggers that propagate to it, and on the named ``loggers``
+    themselves (a logger's own filter survives the handlers being reconfigured, as Hydra's launchers
+    do right before printing each job's overrides)."""
     if not secrets:
         return
+    for name in loggers:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _Redact) for f in logger.filters):
+            logger.addFilter(_Redact(secrets))
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, _Redact) for f in handler.filters):
             handler.addFilter(_Redact(secrets))
