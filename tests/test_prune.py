@@ -153,3 +153,64 @@ def test_cli_issue_command(tmp_path):
     scores = pd.read_csv(tmp_path / "scores.csv")
     assert sel["arch"] == scores.arch.iloc[-1] and sel["n_evaluated"] == len(scores) == 55
     assert 0 < sel["accuracy"]["cifar10"] <= 94.41 and np.isfinite(sel["scores"]["lswag"])
+
+
+# --------------------------------------------------------------------------- LIBRA as a transferable fitness
+
+
+def test_combiner_json_round_trip_and_transfer(tmp_path):
+    """Fit LIBRA on 20 labelled NB201 cells (saved as combiner.json), load it as the fitness of a pruning
+    search without labels: same scores as the fitted LIBRA, the triplet in selected_arch.json and tags."""
+    from zcnas.combiners import Libra, saved
+
+    fit_dir, use_dir = tmp_path / "fit", tmp_path / "use"
+    proxies = "proxy=[nwot,params,flops,l2_norm]"
+    score_archs(compose_run("search=random", "search.n=3", "search.fitness=combiner", "combiner=libra",
+                            "search.n_calib=20", proxies), fit_dir)
+    data = json.loads((fit_dir / "combiner.json").read_text())
+    assert data["format"] == "zcnas-combiner" and len(data["selected"]) == 3 and data["merge"] == "rank_sum"
+    assert data["fitted_on"] == {"space": "nb201", "task": "cifar10", "benchmark": "nb201", "target": "cifar10",
+                                 "n_archs": 20}
+    assert set(data["directions"].values()) <= {1, -1} and data["normalisation"] == "rank"
+    # the loaded selection scores a table exactly as the fitted LIBRA would
+    table = pd.read_csv(fit_dir / "scores.csv")
+    est = Libra().fit(table.iloc[:20][["nwot", "params", "flops", "l2_norm"]], table.iloc[:20]["cifar10"].to_numpy())
+    assert est.selected_ == data["selected"]
+    loaded = saved.load(fit_dir / "combiner.json")
+    signs = np.array([data["directions"][p] for p in data["selected"]])
+    if (signs > 0).all():
+        np.testing.assert_allclose(loaded.predict(table), est.predict(table))
+    cfg = compose_run("search=prune", "search.fitness=combiner", f"search.combiner_from={fit_dir / 'combiner.json'}",
+                      "benchmark=none", proxies)
+    score_archs(cfg, use_dir)
+    sel = json.loads((use_dir / "selected_arch.json").read_text())
+    assert sel["combiner_selected"] == data["selected"] and "accuracy" not in sel and sel["n_evaluated"] == 55
+    assert sel["tags"] == {f"combiner/z{i + 1}": p for i, p in enumerate(data["selected"])}
+    tags = json.loads((use_dir / "run_summary.json").read_text())["mlflow"]["tags"]
+    assert tags["combiner/z1"] == data["selected"][0] and tags["selected_arch"] == sel["arch"]
+
+
+def test_combiner_from_bad_input(tmp_path):
+    from zcnas.combiners import saved
+
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        saved.load(tmp_path / "nope.json")
+    (tmp_path / "torn.json").write_text('{"format": "zcnas-comb')
+    with pytest.raises(ValueError, match="not readable JSON"):
+        saved.load(tmp_path / "torn.json")
+    (tmp_path / "other.json").write_text('{"selected": ["a"]}')
+    with pytest.raises(ValueError, match="not a zcnas combiner file"):
+        saved.load(tmp_path / "other.json")
+    good = {"format": "zcnas-combiner", "version": 1, "combiner": "libra", "selected": ["zico", "jacov", "params"],
+            "directions": {"zico": 1, "jacov": -1, "params": 1}, "merge": "rank_sum", "normalisation": "rank",
+            "rho": {}, "fitted_on": {}}
+    (tmp_path / "c.json").write_text(json.dumps(good))
+    cfg = compose_run("search=prune", "search.fitness=combiner", f"search.combiner_from={tmp_path / 'c.json'}",
+                      "proxy=[params]")
+    with pytest.raises(ValueError, match=r"fitted on \['zico', 'jacov', 'params'\]; this run does not compute "
+                                         r"zico, jacov: add them"):
+        score_archs(cfg, tmp_path / "run")
+    assert not (tmp_path / "run" / "scores.csv").exists() or not pd.read_csv(tmp_path / "run" / "scores.csv").shape[0]
+    # directions flip a proxy before ranking
+    z = pd.DataFrame({"zico": [1.0, 2.0, 3.0], "jacov": [1.0, 2.0, 3.0], "params": [1.0, 2.0, 3.0]})
+    np.testing.assert_allclose(saved.load(tmp_path / "c.json").predict(z), [1 + 3 + 1, 2 + 2 + 2, 3 + 1 + 3])

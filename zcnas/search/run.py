@@ -74,7 +74,8 @@ def run_search(cfg: Any, space: Any, benchmark: Any, proxies: list[str], score_b
         sizes = [space.param_count(a, cfg.task.num_classes) / 1e6 for a in space.sample(min(BUDGET_PROBE_ARCHS, len(space)), np.random.default_rng(0))]
         if not any(budget[0] <= p <= budget[1] for p in sizes):
             raise ValueError(f"no architecture of {space.name} meets the parameter budget {budget} M "
-                             f"(sampled sizes span {min(sizes):.2f}-{max(sizes):.2f} M)")
+                             f"({space.name}'s #params span min {min(sizes):.2f} M, max {max(sizes):.2f} M over {len(sizes)} "
+                             "sampled archs): set search.params_min/params_max within it")
     params = lambda a: space.param_count(a, cfg.task.num_classes) / 1e6  # noqa: E731
 
     if s.name == "evolution":
