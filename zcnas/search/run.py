@@ -106,6 +106,10 @@ def run_search(cfg: Any, space: Any, benchmark: Any, proxies: list[str], score_b
                                 "fitness_by": s.fitness, "n_evaluated": n_evaluated,
                                 "params_M": params(space.decode(best["arch"])),
                                 "scores": {p: float(best[p]) for p in proxies}}
+    from omegaconf import OmegaConf  # noqa: PLC0415
+
+    selected["space"] = OmegaConf.to_container(cfg.space, resolve=True)  # python -m zcnas.export needs no more
+    selected["num_classes"] = int(cfg.task.num_classes)
     if s.name == "prune":
         selected["fitness_note"] = "fitness of the last pruning round's chosen supernet"
         selected["n_supernets"] = len(hist.rows)
