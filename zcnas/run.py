@@ -111,6 +111,13 @@ def planned(cfg: Any) -> tuple[int, bool]:
         return len(range(cfg.shard.index, cfg.n_archs, cfg.shard.count)), True
     if s.name == "evolution":
         return s.population + (s.generations - 1) * (s.mutations + s.crossovers), False
+    if s.name == "prune":
+        from hydra.utils import get_class  # noqa: PLC0415
+
+        from zcnas.search.prune import planned_evaluations  # noqa: PLC0415
+
+        space_cls = get_class(cfg.space._target_)
+        return (planned_evaluations(space_cls, s.repeat, s.scope) if hasattr(space_cls, "supernet_shape") else 0), False
     return int(s.n), False
 
 
@@ -351,7 +358,7 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
                                            cfg.n_archs if cfg.shard.count > 1 else len(archs)),
                           "tags": {"input_stand_in": str(task.stand_in).lower(), "space": space.name,
                                    "task": task.name, "proxies": ",".join(columns), **combiner_tags,
-                                   **({"selected_arch": selected["arch"]} if selected else {})}}}
+                                   **({"selected_arch": selected["arch"], **selected.get("tags", {})} if selected else {})}}}
     write_outputs(out_dir, scrub(OmegaConf.to_container(cfg, resolve=True), secrets), table, columns, targets,
                   correlations, summary, selected)
     print(format_table(correlations))  # the results first: tracking never holds them hostage

@@ -10,7 +10,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from zcnas.combiners import saved
 from zcnas.search.evolution import History, evolve, random_search
+from zcnas.search.prune import check_space, prune
 
 log = logging.getLogger("zcnas.search")
 CALIB_SEED_OFFSET = 10_000
@@ -21,15 +23,22 @@ BUDGET_PROBE_ARCHS = 2000
 
 
 def _fitness(cfg: Any, benchmark: Any, proxies: list[str], score_batch: Callable, rows: list[dict],
-             space: Any) -> tuple[Callable[[pd.DataFrame], np.ndarray], Any]:
-    """``rank(table)``: a proxy column, or a combiner fitted on ``n_calib`` labelled archs."""
+             space: Any, out_dir: Path) -> tuple[Callable[[pd.DataFrame], np.ndarray], Any]:
+    """``rank(table)``: a proxy column, a combiner fitted on ``n_calib`` labelled archs (a LIBRA one is
+    saved as ``combiner.json``), or one loaded from ``search.combiner_from``."""
     s = cfg.search
     if s.fitness in proxies:
         return (lambda t: np.nan_to_num(t[s.fitness].to_numpy(float), nan=-np.inf)), None
     if s.fitness != "combiner":
         raise ValueError(f"search.fitness={s.fitness!r} must be one of the proxies {proxies} or 'combiner'")
+    if s.get("combiner_from"):  # fitted elsewhere (another benchmark): no labels needed here
+        est: Any = saved.load(s.combiner_from)
+        est.check_columns(proxies)
+        log.info("search fitness: %s from %s (fitted on %s)", est.selected_, s.combiner_from, est.data["fitted_on"])
+        return (lambda t: est.predict(t[proxies])), est
     if cfg.combiner.estimator is None or benchmark is None:
-        raise ValueError("search.fitness=combiner needs combiner=<libra|xgboost|...> and a benchmark with labels")
+        raise ValueError("search.fitness=combiner needs combiner=<libra|xgboost|...> and a benchmark with labels, "
+                         "or a fitted combiner file: search.combiner_from=<combiner.json>")
     from hydra.utils import instantiate  # noqa: PLC0415
 
     target = s.target or benchmark.targets[0]
@@ -39,6 +48,9 @@ def _fitness(cfg: Any, benchmark: Any, proxies: list[str], score_batch: Callable
     est = instantiate(cfg.combiner.estimator).fit(table[proxies], table[target].to_numpy())
     log.info("search fitness: %s fitted on %d labelled archs (%s)", cfg.combiner.name, len(calib),
              getattr(est, "selected_", ""))
+    if hasattr(est, "selected_") and hasattr(est, "rho_"):  # reusable elsewhere: search.combiner_from=<it>
+        saved.save(est, out_dir / "combiner.json", {"space": space.name, "task": cfg.task.name,
+                                                     "benchmark": benchmark.name, "target": target, "n_archs": len(calib)})
     return (lambda t: est.predict(t[proxies])), est
 
 
@@ -47,20 +59,23 @@ def run_search(cfg: Any, space: Any, benchmark: Any, proxies: list[str], score_b
     """Search with the configured strategy; return the selected arch with its scores (and, where the
     benchmark covers it, its accuracy and rank percentile among all the benchmark's archs)."""
     s = cfg.search
+    if s.name == "prune":
+        check_space(space)
     checkpoint = Path(s.resume_from) if s.resume_from else out_dir / "search_history.json"
     if s.resume_from:  # checked before any work: a misspelt path never starts a fresh search silently
         if not checkpoint.is_file():
             raise FileNotFoundError(f"search.resume_from={s.resume_from} does not exist; give the "
                                     "search_history.json of the interrupted run, or leave it unset to start anew")
         History.load(checkpoint)  # truncated or foreign files fail here, naming the file
-    rank, est = _fitness(cfg, benchmark, proxies, score_batch, rows, space)
+    rank, est = _fitness(cfg, benchmark, proxies, score_batch, rows, space, out_dir)
     budget = (s.params_min, s.params_max) if s.params_min is not None or s.params_max is not None else None
     if budget is not None:
         budget = (budget[0] if budget[0] is not None else 0.0, budget[1] if budget[1] is not None else np.inf)
         sizes = [space.param_count(a, cfg.task.num_classes) / 1e6 for a in space.sample(min(BUDGET_PROBE_ARCHS, len(space)), np.random.default_rng(0))]
         if not any(budget[0] <= p <= budget[1] for p in sizes):
             raise ValueError(f"no architecture of {space.name} meets the parameter budget {budget} M "
-                             f"(sampled sizes span {min(sizes):.2f}-{max(sizes):.2f} M)")
+                             f"({space.name}'s #params span min {min(sizes):.2f} M, max {max(sizes):.2f} M over {len(sizes)} "
+                             "sampled archs): set search.params_min/params_max within it")
     params = lambda a: space.param_count(a, cfg.task.num_classes) / 1e6  # noqa: E731
 
     if s.name == "evolution":
@@ -70,17 +85,40 @@ def run_search(cfg: Any, space: Any, benchmark: Any, proxies: list[str], score_b
     elif s.name == "random":
         hist = random_search(space, score_batch, n=s.n, budget=budget, params=params, seed=s.seed,
                              checkpoint=checkpoint)
+    elif s.name == "prune":  # supernet weights follow the top-level seed, as every search's inits
+        hist, net, last = prune(space, score_batch, rank, seed=cfg.seed, repeat=s.repeat, scope=s.scope,
+                                checkpoint=checkpoint)
+        found = space.supernet_arch(net)
+        if budget is not None and not budget[0] <= params(found) <= budget[1]:
+            log.warning("the pruned arch (%.3f M params) is outside the budget %s M: pruning does not "
+                        "constrain #params", params(found), budget)
+        (scores,) = score_batch([found])
+        best = pd.Series({"arch": space.encode(found), **scores})
+        fit_best, n_evaluated = last, len(hist.rows) + 1
     else:
-        raise ValueError(f"unknown search {s.name!r}; valid: none, evolution, random")
-    table = hist.table()
-    fit = rank(table)
-    best = table.iloc[int(np.argmax(fit))]
-    selected: dict[str, Any] = {"arch": best["arch"], "fitness": float(np.max(fit)), "search": s.name,
-                                "fitness_by": s.fitness, "n_evaluated": len(table),
+        raise ValueError(f"unknown search {s.name!r}; valid: none, evolution, random, prune")
+    if s.name != "prune":
+        table = hist.table()
+        fit = rank(table)
+        best = table.iloc[int(np.argmax(fit))]
+        fit_best, n_evaluated = float(np.max(fit)), len(table)
+    selected: dict[str, Any] = {"arch": best["arch"], "fitness": fit_best, "search": s.name,
+                                "fitness_by": s.fitness, "n_evaluated": n_evaluated,
                                 "params_M": params(space.decode(best["arch"])),
                                 "scores": {p: float(best[p]) for p in proxies}}
+    from omegaconf import OmegaConf  # noqa: PLC0415
+
+    selected["space"] = OmegaConf.to_container(cfg.space, resolve=True)  # python -m zcnas.export needs no more
+    selected["num_classes"] = int(cfg.task.num_classes)
+    if s.name == "prune":
+        selected["fitness_note"] = "fitness of the last pruning round's chosen supernet"
+        selected["n_supernets"] = len(hist.rows)
     if est is not None and hasattr(est, "selected_"):
         selected["combiner_selected"] = list(est.selected_)
+        selected["tags"] = {f"combiner/z{i + 1}": p for i, p in enumerate(est.selected_)}  # MLflow tags
+        if s.get("combiner_from"):
+            selected["combiner_from"] = str(s.combiner_from)
+            selected["combiner_fitted_on"] = est.data["fitted_on"]
     if benchmark is not None and best["arch"] in benchmark.table.index:
         acc = benchmark.table.loc[best["arch"]]
         selected["accuracy"] = {t: float(acc[t]) for t in benchmark.targets}

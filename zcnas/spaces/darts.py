@@ -24,11 +24,15 @@ Encodings, both parsed explicitly (never ``eval``):
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
 from torch import nn
+
+from zcnas.spaces.supernet import MixedOp, Supernet, op_seed
 
 COMPACT_OPS: tuple[str, ...] = ("max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3",
                                 "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5", "none")
@@ -212,6 +216,37 @@ class Cell(nn.Module):
         return torch.cat([states[i] for i in CONCAT], 1)
 
 
+SUPER_EDGES: tuple[tuple[int, int], ...] = tuple((i, j) for i in range(STEPS) for j in range(i + 2))
+"""(node, input state) of the 14 edges of a DARTS search cell, in the DARTS/TE-NAS ``_ops`` order."""
+
+
+class SuperCell(Cell):
+    """A DARTS search cell (``model_search.py`` ``Cell``): all 14 edges, each a :class:`MixedOp` of its
+    remaining ops (seeded by its place); node i sums its edges that have an op left."""
+
+    def __init__(self, net: Supernet, where: int, c_pp: int, c_p: int, c: int, reduction: bool,
+                 reduction_prev: bool) -> None:
+        nn.Module.__init__(self)
+        self.preprocess0 = FactorizedReduce(c_pp, c) if reduction_prev else ReLUConvBN(c_pp, c, 1, 1, 0)
+        self.preprocess1 = ReLUConvBN(c_p, c, 1, 1, 0)
+        edges = []
+        for e, ((_, inp), ops) in enumerate(zip(SUPER_EDGES, net.cells[int(reduction)], strict=True)):
+            made = {}
+            for op in ops:
+                with op_seed(net.seed, where, e, op):
+                    made[op] = make_op(op, c, 2 if reduction and inp < 2 else 1)
+            edges.append(MixedOp(made))
+        self._ops = nn.ModuleList(edges)
+
+    def forward(self, s1: torch.Tensor, s0: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        states = [self.preprocess0(s0), self.preprocess1(s1)]
+        for i in range(STEPS):
+            outs = [self._ops[e](states[j]) for e, (node, j) in enumerate(SUPER_EDGES) if node == i]
+            kept = [o for o in outs if o is not None]
+            states.append(sum(kept[1:], kept[0]))
+        return torch.cat([states[i] for i in CONCAT], 1)
+
+
 class CellChain(nn.Sequential):
     """The cells in order, each fed (previous output, the one before): an ``nn.Sequential`` of composite
     blocks, so block-wise proxies (AZ-NAS) see one block per cell with its previous output as input."""
@@ -226,8 +261,12 @@ class CellChain(nn.Sequential):
 class DartsNetwork(nn.Module):
     """DARTS ``NetworkCIFAR`` without the auxiliary head: stem (3C), cells, GAP, linear head."""
 
-    def __init__(self, arch: DartsArch, num_classes: int = 10, C: int = 32, layers: int = 8) -> None:
+    def __init__(self, arch: DartsArch | None, num_classes: int = 10, C: int = 32, layers: int = 8,
+                 cell: Callable[..., nn.Module] | None = None) -> None:
         super().__init__()
+        if cell is None:  # (index, c_pp, c_p, c, reduction, reduction_prev) -> cell; a supernet gives its own
+            assert arch is not None
+            cell = lambda i, *a: Cell(arch.reduce if a[3] else arch.normal, *a)  # noqa: E731
         c_curr = 3 * C
         self.stem = nn.Sequential(nn.Conv2d(3, c_curr, 3, padding=1, bias=False), nn.BatchNorm2d(c_curr))
         c_pp, c_p, c_curr = c_curr, c_curr, C
@@ -236,7 +275,7 @@ class DartsNetwork(nn.Module):
             reduction = i in (layers // 3, 2 * layers // 3)
             if reduction:
                 c_curr *= 2
-            cells.append(Cell(arch.reduce if reduction else arch.normal, c_pp, c_p, c_curr, reduction, reduction_prev))
+            cells.append(cell(i, c_pp, c_p, c_curr, reduction, reduction_prev))
             reduction_prev = reduction
             c_pp, c_p = c_p, len(CONCAT) * c_curr
         self.cells = CellChain(*cells)
@@ -262,6 +301,10 @@ class DartsSpace:
     C: int = 32
     layers: int = 8
     name: str = "darts"
+    supernet_shape: ClassVar[tuple[int, int, int]] = (2, len(SUPER_EDGES), len(NB301_OPS))
+    """(cell types, edges per cell, ops per edge) of the pruning supernet (the NB301 ops, no ``none``)."""
+    node_inputs: ClassVar[int | None] = 2  # a DARTS node keeps two input edges
+    supernet_nodes: ClassVar[tuple[int, ...]] = tuple(node for node, _ in SUPER_EDGES)
 
     def __len__(self) -> int:
         # per cell: node i picks 2 distinct inputs of i+2 and an op (of 7) for each
@@ -305,9 +348,36 @@ class DartsSpace:
 
         return DartsArch(mix(a.normal, b.normal), mix(a.reduce, b.reduce))
 
-    def build(self, arch: DartsArch, num_classes: int = 10) -> nn.Module:
-        """The DARTS evaluation network for ``arch`` (PyTorch default init, no auxiliary head)."""
+    def build(self, arch: DartsArch | Supernet, num_classes: int = 10) -> nn.Module:
+        """The DARTS evaluation network for ``arch`` (PyTorch default init, no auxiliary head), or a
+        pruning supernet's."""
+        if isinstance(arch, Supernet):
+            return self.supernet(arch, num_classes)
         return DartsNetwork(arch, num_classes, self.C, self.layers)
+
+    def supernet_start(self, seed: int = 0) -> Supernet:
+        """The pruning start: the 7 NB301 ops on all 14 edges of both cell types (TE-NAS on DARTS)."""
+        return Supernet(self.name, tuple(tuple(NB301_OPS for _ in SUPER_EDGES) for _ in range(2)), seed)
+
+    def supernet(self, net: Supernet, num_classes: int = 10) -> nn.Module:
+        """The evaluation network's skeleton (stem, ``layers`` cells, head; drawn from ``net.seed``) with
+        DARTS search cells of ``net``'s remaining ops (each op from its own seed)."""
+        with op_seed(net.seed, "net"):
+            return DartsNetwork(None, num_classes, self.C, self.layers,
+                                cell=lambda i, *a: SuperCell(net, i, *a))
+
+    def supernet_arch(self, net: Supernet) -> DartsArch:
+        """The genotype of a fully pruned supernet: per node its two edges (by input), one op each."""
+        cells = []
+        for kind, cell in zip(("normal", "reduce"), net.cells, strict=True):
+            pairs = []
+            for i in range(STEPS):
+                kept = [(ops, j) for (node, j), ops in zip(SUPER_EDGES, cell, strict=True) if node == i and ops]
+                if len(kept) != 2 or any(len(ops) != 1 for ops, _ in kept):
+                    raise ValueError(f"supernet {net.key()}: {kind} node {i} is not pruned to 2 edges of one op")
+                pairs += [(ops[0], j) for ops, j in kept]
+            cells.append(tuple(pairs))
+        return DartsArch(cells[0], cells[1])
 
     def param_count(self, arch: DartsArch, num_classes: int = 10) -> int:
         """Closed-form #params of ``build(arch, num_classes)``: per op sep k: 2(ck² + c² + 2c), dil k:
@@ -328,5 +398,9 @@ class DartsSpace:
             c_pp, c_p = c_p, len(CONCAT) * c
         return n + c_p * num_classes + num_classes
 
-    encode = staticmethod(encode)
+    @staticmethod
+    def encode(arch: DartsArch | Supernet) -> str:
+        """The compact key (a supernet: its :meth:`Supernet.key`)."""
+        return arch.key() if isinstance(arch, Supernet) else encode(arch)
+
     decode = staticmethod(decode)

@@ -13,11 +13,15 @@ the i-th ``+``-separated group lists the edges entering node i+1, each ``op~j`` 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
 from torch import nn
+
+from zcnas.spaces.supernet import MixedOp, Supernet, op_seed
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 N_EDGES = 6
@@ -111,6 +115,21 @@ class Cell(nn.Module):
         return nodes[3]
 
 
+class SuperCell(Cell):
+    """A supernet cell: every edge a :class:`MixedOp` of its remaining ops, each op seeded by its place."""
+
+    def __init__(self, net: Supernet, c: int, where: object) -> None:
+        nn.Module.__init__(self)
+        edges = []
+        for e, ops in enumerate(net.cells[0]):
+            made = {}
+            for op in ops:
+                with op_seed(net.seed, where, e, op):
+                    made[op] = make_op(op, c)
+            edges.append(MixedOp(made))
+        self.edges = nn.ModuleList(edges)
+
+
 class ResidualReduction(nn.Module):
     """NB201 ``ResNetBasicblock`` at stride 2: two ReLUConvBN 3x3 + (AvgPool2, Conv1x1) shortcut."""
 
@@ -128,8 +147,10 @@ class ResidualReduction(nn.Module):
 class NB201Network(nn.Module):
     """NB201 ``TinyNetwork``: stem, 3 x N cells with 2 reductions, BN+ReLU, GAP, linear head."""
 
-    def __init__(self, arch: NB201Arch, num_classes: int = 10, C: int = 16, N: int = 5) -> None:
+    def __init__(self, arch: NB201Arch, num_classes: int = 10, C: int = 16, N: int = 5,
+                 cell: Callable[[int, int], nn.Module] | None = None) -> None:
         super().__init__()
+        cell = cell or (lambda i, c: Cell(arch, c))  # (cell index, channels) -> cell
         self.stem = nn.Sequential(nn.Conv2d(3, C, 3, padding=1, bias=False), nn.BatchNorm2d(C))
         cells: list[nn.Module] = []
         c = C
@@ -137,7 +158,7 @@ class NB201Network(nn.Module):
             if stage:
                 cells.append(ResidualReduction(c, 2 * c))
                 c *= 2
-            cells.extend(Cell(arch, c) for _ in range(N))
+            cells.extend(cell(stage * N + k, c) for k in range(N))
         self.cells = nn.Sequential(*cells)
         self.lastact = nn.Sequential(nn.BatchNorm2d(c), nn.ReLU(inplace=False))
         self.pool = nn.AdaptiveAvgPool2d(1)
@@ -163,6 +184,9 @@ class NB201Space:
     C: int = 16
     N: int = 5
     name: str = "nb201"
+    supernet_shape: ClassVar[tuple[int, int, int]] = (1, N_EDGES, len(OPS) - 1)
+    """(cell types, edges per cell, ops per edge) of the pruning supernet (``none`` left out, as TE-NAS)."""
+    node_inputs: ClassVar[int | None] = None  # every edge keeps one op; no per-node edge rule
 
     def __len__(self) -> int:
         return SPACE_SIZE
@@ -189,18 +213,43 @@ class NB201Space:
         """Each edge's op from either parent."""
         return NB201Arch(tuple(x if rng.random() < 0.5 else y for x, y in zip(a.ops, b.ops, strict=True)))
 
-    def build(self, arch: NB201Arch, num_classes: int = 10) -> nn.Module:
-        """The standalone network for ``arch`` (PyTorch default init)."""
+    def build(self, arch: NB201Arch | Supernet, num_classes: int = 10) -> nn.Module:
+        """The standalone network for ``arch`` (PyTorch default init), or a pruning supernet's."""
+        if isinstance(arch, Supernet):
+            return self.supernet(arch, num_classes)
         return NB201Network(arch, num_classes=num_classes, C=self.C, N=self.N)
 
-    def thin(self, arch: NB201Arch, num_classes: int = 10) -> nn.Module:
+    def thin(self, arch: NB201Arch | Supernet, num_classes: int = 10) -> nn.Module:
         """The 1-channel, 1-cell-per-stage copy TE-NAS counts linear regions on (``model_config_thin``)."""
+        if isinstance(arch, Supernet):
+            return self.supernet(arch, num_classes, C=1, N=1)
         return NB201Network(arch, num_classes=num_classes, C=1, N=1)
+
+    def supernet_start(self, seed: int = 0) -> Supernet:
+        """The pruning start: every op but ``none`` on every edge (TE-NAS ``alpha[:, 0] = -INF``)."""
+        return Supernet(self.name, (tuple(OPS[1:] for _ in range(N_EDGES)),), seed)
+
+    def supernet(self, net: Supernet, num_classes: int = 10, C: int | None = None, N: int | None = None) -> nn.Module:
+        """The TinyNetwork with every edge a mixed op of ``net``'s remaining ops (stem, reductions, head
+        drawn from ``net.seed``; each op from its own seed, so pruning changes nothing else)."""
+        with op_seed(net.seed, "net"):
+            return NB201Network(NB201Arch(("none",) * N_EDGES), num_classes, C or self.C, N or self.N,
+                                cell=lambda i, c: SuperCell(net, c, i))
+
+    def supernet_arch(self, net: Supernet) -> NB201Arch:
+        """The cell a fully pruned supernet (one op per edge) stands for."""
+        if any(len(ops) != 1 for ops in net.cells[0]):
+            raise ValueError(f"supernet {net.key()} still has an edge with other than one op")
+        return NB201Arch(tuple(ops[0] for ops in net.cells[0]))
 
     def param_count(self, arch: NB201Arch, num_classes: int = 10) -> int:
         """#params of ``build(arch, num_classes)`` (counted on the meta device: no memory, no init)."""
         with torch.device("meta"):
             return sum(p.numel() for p in self.build(arch, num_classes).parameters())
 
-    encode = staticmethod(encode)
+    @staticmethod
+    def encode(arch: NB201Arch | Supernet) -> str:
+        """The benchmark string (a supernet: its :meth:`Supernet.key`)."""
+        return arch.key() if isinstance(arch, Supernet) else encode(arch)
+
     decode = staticmethod(decode)
