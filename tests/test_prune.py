@@ -123,7 +123,7 @@ def test_prune_kill_and_resume_equals_uninterrupted(tmp_path):
 def test_prune_needs_a_supernet():
     assert spaces_with_supernet() == ["darts", "nb201"]
     with pytest.raises(ValueError, match=r"autoformer has none\. Spaces with one: darts, nb201"):
-        prune(AutoFormerSpace("small"), n_params(NB), by_params)
+        prune(AutoFormerSpace("tiny"), n_params(NB), by_params)
 
 
 def compose_run(*overrides: str, small: tuple[str, ...] = ("space.C=2", "space.N=1")):
