@@ -1,6 +1,7 @@
 """The MLflow UI in a real headless Chromium (marker ``browser``): after a real small run, ``make
 ui``'s command serves the database on a free 127.0.0.1 port; the experiment page lists the run, the
-run page shows its ``cifar10/spearman/lswag`` metric, and the artifacts page its scatter plot.
+run page shows its ``cifar10/spearman/lswag`` metric, and the artifacts page its scatter plot; after a
+2-seed sweep, its parent run shows the summary and its chart view every proxy in one section.
 Screenshots are saved under ``test-artifacts/browser/`` (or ``$ZCNAS_TEST_ARTIFACTS``)."""
 
 from __future__ import annotations
@@ -12,15 +13,19 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from .conftest import ROOT
 
-pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 DRIVER = shutil.which("chromedriver")
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="needs Debian's chromium + chromium-driver")]
+SHOTS = Path(os.environ.get("ZCNAS_TEST_ARTIFACTS", ROOT / "test-artifacts")) / "browser"
 
 
 def free_port() -> int:
@@ -29,25 +34,29 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def ui(tmp_path):
-    """A finished real run (5 tiny NB201 cells, L-SWAG) and the MLflow UI serving its database."""
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    run = subprocess.run([sys.executable, "-m", "zcnas.run", "n_archs=8", "batch_size=16", "space.C=4",
-                          "space.N=1", "cache.path=null", "hydra.run.dir=run"],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr[-2000:]
-    import mlflow
+def zcnas_run(cwd: Path, *args: str) -> None:
+    proc = subprocess.run([sys.executable, "-m", "zcnas.run", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
 
-    client = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlruns.db")
-    exp = client.get_experiment_by_name("zcnas")
-    (r,) = client.search_runs([exp.experiment_id])
+
+@contextmanager
+def browser(cwd: Path) -> Iterator[tuple[Callable[..., str], object]]:
+    """``make ui``'s command serving ``cwd/mlruns.db`` on a free 127.0.0.1 port and a headless
+    Chromium; yields ``page(path, *texts, shot=)`` (open, wait for every text, screenshot, return the
+    page's text) and the driver."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     port = free_port()
-    mlflow_bin = str(Path(sys.executable).parent / "mlflow")
-    server = subprocess.Popen([mlflow_bin, "ui", "--backend-store-uri", "sqlite:///mlruns.db",
-                               "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-                              cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen([str(Path(sys.executable).parent / "mlflow"), "ui", "--backend-store-uri",
+                               "sqlite:///mlruns.db", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+                              cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
+    driver = None
     try:
         for _ in range(120):
             try:
@@ -57,46 +66,48 @@ def ui(tmp_path):
                 time.sleep(0.5)
         else:
             pytest.fail("mlflow ui did not answer within 60 s")
-        yield url, exp.experiment_id, r
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        opts = webdriver.ChromeOptions()
+        opts.binary_location = CHROMIUM
+        for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1600,1000"):
+            opts.add_argument(arg)
+        driver = webdriver.Chrome(options=opts, service=Service(DRIVER))
+
+        def page(path: str, *texts: str, shot: str) -> str:
+            """Open ``path``, wait until every text is on the page, scroll the first into view, screenshot."""
+            driver.get(url + path)
+            try:
+                WebDriverWait(driver, 60).until(
+                    lambda d: all(t in d.find_element(By.TAG_NAME, "body").text for t in texts))
+                el = driver.find_elements(By.XPATH, f"//*[normalize-space(text())='{texts[0]}']")
+                if el:
+                    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", el[0])
+            finally:
+                driver.save_screenshot(str(SHOTS / shot))
+            return driver.find_element(By.TAG_NAME, "body").text
+
+        yield page, driver
     finally:
+        if driver is not None:
+            driver.quit()
         server.terminate()
         server.wait(timeout=30)
 
 
-@pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="needs Debian's chromium + chromium-driver")
-def test_mlflow_ui_shows_run_metric_and_plot(ui):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
+def test_mlflow_ui_shows_run_metric_and_plot(tmp_path):
     from selenium.webdriver.support.ui import WebDriverWait
 
-    url, exp_id, run = ui
-    shots = Path(os.environ.get("ZCNAS_TEST_ARTIFACTS", ROOT / "test-artifacts")) / "browser"
-    shots.mkdir(parents=True, exist_ok=True)
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1600,1000"):
-        opts.add_argument(arg)
-    driver = webdriver.Chrome(options=opts, service=Service(DRIVER))
+    zcnas_run(tmp_path, "n_archs=8", "batch_size=16", "space.C=4", "space.N=1", "cache.path=null", "hydra.run.dir=run")
+    import mlflow
+
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlruns.db")
+    exp_id = client.get_experiment_by_name("zcnas").experiment_id
+    (run,) = client.search_runs([exp_id])
     metric = "cifar10/spearman/lswag"
     value = run.data.metrics[metric]
     assert -1 <= value <= 1
-
-    def page(path: str, *texts: str, shot: str) -> str:
-        """Open ``path``, wait until every text is on the page, scroll the first into view, screenshot."""
-        driver.get(url + path)
-        try:
-            WebDriverWait(driver, 60).until(
-                lambda d: all(t in d.find_element(By.TAG_NAME, "body").text for t in texts))
-            el = driver.find_elements(By.XPATH, f"//*[normalize-space(text())='{texts[0]}']")
-            if el:
-                driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", el[0])
-        finally:
-            driver.save_screenshot(str(shots / shot))
-        return driver.find_element(By.TAG_NAME, "body").text
-
     run_path = f"/#/experiments/{exp_id}/runs/{run.info.run_id}"
-    try:
+    with browser(tmp_path) as (page, driver):
         page(f"/#/experiments/{exp_id}/runs", run.info.run_name, shot="experiment.png")
         body = page(run_path, metric, shot="run.png")
         assert f"{value:.3f}"[:4] in body  # the metric's value is shown next to its name
@@ -104,69 +115,32 @@ def test_mlflow_ui_shows_run_metric_and_plot(ui):
         # the plot itself is rendered (a decoded image at least as wide as the saved figure's axes)
         WebDriverWait(driver, 60).until(lambda d: d.execute_script(
             "return Array.from(document.images).some(i => i.complete && i.naturalWidth >= 300)"))
-        driver.save_screenshot(str(shots / "scatter.png"))
-    finally:
-        driver.quit()
-    assert (shots / "scatter.png").stat().st_size > 10_000
+        driver.save_screenshot(str(SHOTS / "scatter.png"))
+    assert (SHOTS / "scatter.png").stat().st_size > 10_000
 
 
-@pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="needs Debian's chromium + chromium-driver")
 def test_sweep_parent_run_shows_the_summary_and_the_chart_view_compares_proxies(tmp_path):
     """A 2-seed sweep: its parent run (named after the overrides) shows the summary metrics, the
-    runs table lists both seeds' runs, and the chart view shows one ``cifar10/spearman/*`` section
-    holding every proxy; screenshots sweep_*.png."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
+    runs table lists both seeds' runs, and the chart view holds every proxy's chart in one
+    ``cifar10/<stat>`` section; screenshots sweep_*.png."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    proc = subprocess.run([sys.executable, "-m", "zcnas.run", "-m", "seed=0,1", "n_archs=8", "batch_size=8",
-                           "space.C=4", "space.N=1", "proxy=[nwot,params]", "hydra.sweep.dir=sweep"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    zcnas_run(tmp_path, "-m", "seed=0,1", "n_archs=8", "batch_size=8", "space.C=4", "space.N=1",
+              "proxy=[nwot,params]", "hydra.sweep.dir=sweep")
     import mlflow
 
     client = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlruns.db")
-    exp = client.get_experiment_by_name("zcnas")
-    runs = client.search_runs([exp.experiment_id])
+    exp_id = client.get_experiment_by_name("zcnas").experiment_id
+    runs = client.search_runs([exp_id])
     parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
     assert parent.info.run_name == "sweep: seed=0,1 n_archs=8 batch_size=8 space.C=4 space.N=1 proxy=[nwot,params]"
+    kids = [r.info.run_name for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert sorted(kids) == ["nb201-cifar10-nwot+params-n8-s0", "nb201-cifar10-nwot+params-n8-s1"]
     mean = parent.data.metrics["cifar10/spearman/nwot"]
-    port = free_port()
-    server = subprocess.Popen([str(Path(sys.executable).parent / "mlflow"), "ui", "--backend-store-uri",
-                               "sqlite:///mlruns.db", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-                              cwd=tmp_path, env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    shots = Path(os.environ.get("ZCNAS_TEST_ARTIFACTS", ROOT / "test-artifacts")) / "browser"
-    shots.mkdir(parents=True, exist_ok=True)
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1600,1000"):
-        opts.add_argument(arg)
-    driver = None
-    try:
-        for _ in range(120):
-            try:
-                urllib.request.urlopen(url + "/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.5)
-        driver = webdriver.Chrome(options=opts, service=Service(DRIVER))
-
-        def page(path: str, *texts: str, shot: str) -> str:
-            driver.get(url + path)
-            try:
-                WebDriverWait(driver, 60).until(
-                    lambda d: all(t in d.find_element(By.TAG_NAME, "body").text for t in texts))
-            finally:
-                driver.save_screenshot(str(shots / shot))
-            return driver.find_element(By.TAG_NAME, "body").text
-
-        kids = [r.info.run_name for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
-        assert sorted(kids) == ["nb201-cifar10-nwot+params-n8-s0", "nb201-cifar10-nwot+params-n8-s1"]
-        page(f"/#/experiments/{exp.experiment_id}/runs", "sweep: seed=0,1", shot="sweep_runs.png")
-        body = page(f"/#/experiments/{exp.experiment_id}/runs/{parent.info.run_id}", "cifar10/spearman/nwot",
+    with browser(tmp_path) as (page, driver):
+        page(f"/#/experiments/{exp_id}/runs", "sweep: seed=0,1", shot="sweep_runs.png")
+        body = page(f"/#/experiments/{exp_id}/runs/{parent.info.run_id}", "cifar10/spearman/nwot",
                     shot="sweep_parent.png")
         assert f"{mean:.3f}"[:4] in body
         driver.find_element(By.XPATH, "//*[normalize-space(text())='Model metrics']").click()
@@ -176,9 +150,4 @@ def test_sweep_parent_run_shows_the_summary_and_the_chart_view_compares_proxies(
             first = body[body.index("cifar10/kendall"):].split("cifar10/kendall_std")[0]
             assert "nwot" in first and "params" in first  # both proxies' charts in the one section
         finally:
-            driver.save_screenshot(str(shots / "sweep_parent_charts.png"))
-    finally:
-        if driver is not None:
-            driver.quit()
-        server.terminate()
-        server.wait(timeout=30)
+            driver.save_screenshot(str(SHOTS / "sweep_parent_charts.png"))
