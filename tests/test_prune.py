@@ -168,7 +168,7 @@ def test_combiner_json_round_trip_and_transfer(tmp_path):
     score_archs(compose_run("search=random", "search.n=3", "search.fitness=combiner", "combiner=libra",
                             "search.n_calib=20", proxies), fit_dir)
     data = json.loads((fit_dir / "combiner.json").read_text())
-    assert data["format"] == "zcnas-combiner" and len(data["selected"]) == 3 and data["merge"] == "rank_sum"
+    assert data["format"] == "zcnas-combiner" and len(data["selected"]) == 3 and data["merge"] == Libra().merge
     assert data["fitted_on"] == {"space": "nb201", "task": "cifar10", "benchmark": "nb201", "target": "cifar10",
                                  "n_archs": 20}
     assert set(data["directions"].values()) <= {1, -1} and data["normalisation"] == "rank"
