@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy import stats
+from summarize import PAPER  # the paper's Table 1 LIBRA row (this folder's summarize.py)
 
 from zcnas.combiners import Libra
 from zcnas.combiners.evaluate import split
@@ -33,16 +34,6 @@ from zcnas.data.suite_zero import load_suite_zero
 from zcnas.metrics import BINNINGS
 
 HERE = Path(__file__).resolve().parent
-PAPER = {  # L-SWAG paper Table 1, LIBRA row
-    ("nb201", "cifar10"): 0.89, ("nb201", "cifar100"): 0.90, ("nb201", "ImageNet16-120"): 0.87,
-    ("nb101", "cifar10"): 0.77, ("nb301", "cifar10"): 0.74,
-    **{("tnb101_micro", t): v for t, v in zip(
-        ["autoencoder", "room_layout", "class_object", "class_scene", "jigsaw", "normal", "segmentsemantic"],
-        [0.45, 0.57, 0.61, 0.79, 0.60, 0.76, 0.87], strict=True)},
-    **{("tnb101_macro", t): v for t, v in zip(
-        ["autoencoder", "room_layout", "class_object", "class_scene", "jigsaw", "normal", "segmentsemantic"],
-        [0.83, 0.64, 0.92, 0.91, 0.82, 0.85, 0.83], strict=True)},
-}
 SPACES = ["nb201", "nb101", "nb301", "tnb101_micro", "tnb101_macro"]
 ESTIMATORS = [dict(binning=b, bins=k, miller_madow=mm) for b in BINNINGS for k in (12, 24, 48) for mm in (False, True)]
 SEEDS = range(5)
