@@ -21,6 +21,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from zcnas.results import read_json
+
 _IMPORT = re.compile(r"^from (zcnas(?:\.\w+)+) import .*$", re.M)
 _TEMPLATE = '''
 
@@ -67,12 +69,8 @@ def _sources(module: str, seen: list[str]) -> list[str]:
 def read_selection(path: Path) -> tuple[dict[str, Any], Path]:
     """selected_arch.json (the file or a run dir holding it) with the run's space config and #classes."""
     sel_path = path / "selected_arch.json" if path.is_dir() else path
-    if not sel_path.is_file():
-        raise FileNotFoundError(f"{sel_path} does not exist; give a search's run dir or its selected_arch.json")
-    try:
-        sel = json.loads(sel_path.read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{sel_path}: not readable JSON ({err})") from None
+    sel = read_json(sel_path, f"{sel_path} does not exist; give a search's run dir or its selected_arch.json",
+                    f"{sel_path}: not readable JSON ({{err}})")
     if not isinstance(sel, dict) or not isinstance(sel.get("arch"), str):
         raise ValueError(f"{sel_path}: not a selected_arch.json written by zcnas (no 'arch' string)")
     if "space" not in sel:  # written before selected_arch.json carried it: the run's config.yaml

@@ -74,6 +74,17 @@ def write_json(path: Path, obj: Any) -> Path:
     return path
 
 
+def read_json(path: Path, missing: str, unreadable: str) -> Any:
+    """JSON from ``path`` as data; a missing file raises ``FileNotFoundError(missing)``, a truncated or
+    non-UTF-8 one ``ValueError(unreadable.format(err=...))``: one line each, naming the file."""
+    if not path.is_file():
+        raise FileNotFoundError(missing)
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(unreadable.format(err=err)) from None
+
+
 DATASETS = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "imagenet16-120": "ImageNet16-120",
             "imagenet": "ImageNet"}
 

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from zcnas.combiners.rank import MERGES, merge
+from zcnas.results import read_json
 
 FORMAT = "zcnas-combiner"
 VERSION = 1
@@ -69,14 +70,10 @@ class SavedCombiner:
 def load(path: str | Path) -> SavedCombiner:
     """Read a combiner JSON as data; a missing, corrupt or foreign file is a one-line error naming it."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"search.combiner_from={path} does not exist; give the combiner.json a fitting run "
-                                "wrote (python -m zcnas.run ... search.fitness=combiner, or python -m zcnas.combine)")
-    try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"search.combiner_from={path}: not readable JSON ({err}); truncated? "
-                         "Refit it or give an intact copy") from None
+    data = read_json(path, f"search.combiner_from={path} does not exist; give the combiner.json a fitting run "
+                           "wrote (python -m zcnas.run ... search.fitness=combiner, or python -m zcnas.combine)",
+                     f"search.combiner_from={path}: not readable JSON ({{err}}); truncated? "
+                     "Refit it or give an intact copy")
     if not isinstance(data, dict) or data.get("format") != FORMAT or not _KEYS <= set(data):
         raise ValueError(f"search.combiner_from={path}: not a zcnas combiner file (needs format={FORMAT!r} and "
                          f"keys {sorted(_KEYS)})")

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from zcnas.data._assets import asset_path
+from zcnas.results import read_json
 
 log = logging.getLogger(__name__)
 NB201_TARGETS = ("cifar10", "cifar100", "ImageNet16-120")
@@ -103,12 +104,7 @@ def _load_records(path: str | None, space: str, parse: Callable[[dict[str, Any]]
     space's arch string, null = NaN, non-numeric keys ignored). ``parse`` builds the arch from the
     record's ``arch`` dict, ``check`` validates it and returns its string; errors name the record."""
     file = asset_path(f"gt_{space}.json") if path is None else Path(path)
-    if not file.is_file():
-        raise FileNotFoundError(f"benchmark.path={path} does not exist")
-    try:
-        records = json.loads(file.read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{file}: not valid JSON ({err}); truncated?") from None
+    records = read_json(file, f"benchmark.path={path} does not exist", f"{file}: not valid JSON ({{err}}); truncated?")
     if not isinstance(records, list) or not records:
         raise ValueError(f"{file}: expected a non-empty JSON list of {{arch: ..., <target>: value}} records")
     rows, index = [], []

@@ -50,14 +50,12 @@ class History:
         """Read a checkpoint written by :meth:`save`, as data: its keys and their types are checked
         (nothing in it is instantiated); a missing, truncated or foreign file is a one-line error
         naming it."""
-        if not path.is_file():
-            raise FileNotFoundError(f"search checkpoint {path} does not exist; give the search_history.json "
-                                    "a search wrote, or leave search.resume_from unset to start a new search")
-        try:
-            data = json.loads(path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise ValueError(f"{path}: not a readable search checkpoint ({err}); truncated? "
-                             "Rerun without search.resume_from or give an intact copy") from None
+        from zcnas.results import read_json  # noqa: PLC0415
+
+        data = read_json(path, f"search checkpoint {path} does not exist; give the search_history.json "
+                               "a search wrote, or leave search.resume_from unset to start a new search",
+                         f"{path}: not a readable search checkpoint ({{err}}); truncated? "
+                         "Rerun without search.resume_from or give an intact copy")
         if isinstance(data, dict):
             data.pop("population", None)  # written by earlier versions, never read
         keys = [f.name for f in fields(cls)]
