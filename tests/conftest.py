@@ -31,3 +31,13 @@ def _run_in_tmp(tmp_path, monkeypatch):
     its own user config dir (calibrated windows), not yours."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("ZCNAS_CONFIG_DIR", str(tmp_path / "user_conf"))
+
+
+@pytest.fixture
+def one_thread():
+    """torch on one intra-op thread for the test, as the OMP_NUM_THREADS=1 subprocesses it compares with: CPU conv
+    kernels depend on the thread count, so a pre-activation near 0 can flip its ReLU bit (nwot moves at 1e-6)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -117,7 +117,7 @@ def test_unreachable_server_is_one_line_error(tmp_path):
     assert "hunter2pw" not in proc.stderr + proc.stdout
 
 
-def test_four_shards_sigkill_rerun_nothing_lost_duplicated_or_recomputed(pg, tmp_path):
+def test_four_shards_sigkill_rerun_nothing_lost_duplicated_or_recomputed(pg, tmp_path, one_thread):
     url, engine = pg
     secret = "pw" + uuid.uuid4().hex[:10]  # the local socket's peer auth ignores it; it must reach no file
     url = url.replace("postgresql://", f"postgresql://{os.environ.get('USER', 'root')}:{secret}@", 1) \

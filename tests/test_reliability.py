@@ -494,7 +494,7 @@ def test_read_only_run_dir_is_one_line(tmp_path):
 
 # ---------------------------------------------------------------- 12. multi-node: a cache file per shard
 @pytest.mark.slow
-def test_per_shard_caches_survive_a_kill_and_fold_into_the_shared_one(tmp_path):
+def test_per_shard_caches_survive_a_kill_and_fold_into_the_shared_one(tmp_path, one_thread):
     """4 shards with cache.per_shard=true, shard 2 killed with SIGKILL mid-run and rerun: nothing lost,
     nothing duplicated, nothing recomputed that was done; the merge equals the unsharded run and
     folds every shard file into the shared cache, which later reruns read."""
