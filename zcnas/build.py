@@ -20,7 +20,7 @@ import os
 import random
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,19 @@ class Recipe:
         + horizontal flip), ``timm`` (timm's ``create_transform``: RandAugment ``auto_augment``,
         random erasing ``re_prob``) or ``none``. mixup, cutmix: timm ``Mixup`` alphas (0 = off).
         amp: bfloat16 autocast on CUDA. grad_clip: max gradient norm (null = off).
+        min_lr: the cosine's end (AutoFormer/DeiT: 1e-5; default 0).
+        cutout: side of the square zeroed at a uniform centre (clipped at the border) in every
+            normalised training image (DeVries & Taylor 2017; quark0/darts ``cnn/utils.py`` ``Cutout``);
+            0 = off.
+        auxiliary_weight: weight of the auxiliary head's cross-entropy added to the loss (DARTS 0.4;
+            needs a network with one: space=darts, built with ``auxiliary``); 0 = off.
+        drop_path: drop-path probability (0 = off) on a network with ``set_drop_path`` (DARTS cells,
+            AutoFormer blocks); ``drop_path_schedule``: ``linear`` = ``drop_path * epoch / epochs``
+            (DARTS ``cnn/train.py``), ``constant`` (DeiT/AutoFormer).
+        space: space arguments the recipe trains at, over the space's own (DARTS retraining:
+            ``{C: 36, layers: 20, auxiliary: true}``); a space that lacks one is a one-line error.
+        for_space, for_task: the space / task names the recipe is written for (null: any); another is a
+            one-line error naming the overrides to add.
     """
 
     name: str = "nb201"
@@ -70,12 +83,34 @@ class Recipe:
     cutmix: float = 0.0
     amp: bool = True
     grad_clip: float | None = None
+    min_lr: float = 0.0
+    cutout: int = 0
+    auxiliary_weight: float = 0.0
+    drop_path: float = 0.0
+    drop_path_schedule: str = "linear"
+    space: dict[str, Any] | None = None
+    for_space: str | None = None
+    for_task: str | None = None
 
     def __post_init__(self) -> None:
         if self.optimizer not in ("sgd", "adamw"):
             raise ValueError(f"recipe.optimizer={self.optimizer!r}; valid: sgd, adamw")
         if self.augment not in ("cifar", "timm", "none"):
             raise ValueError(f"recipe.augment={self.augment!r}; valid: cifar, timm, none")
+        if self.drop_path_schedule not in ("linear", "constant"):
+            raise ValueError(f"recipe.drop_path_schedule={self.drop_path_schedule!r}; valid: linear, constant")
+        for key in ("cutout", "auxiliary_weight", "drop_path", "min_lr"):
+            if getattr(self, key) < 0:
+                raise ValueError(f"recipe.{key}={getattr(self, key)} must be >= 0")
+        if self.drop_path >= 1:
+            raise ValueError(f"recipe.drop_path={self.drop_path} must be < 1 (a probability of dropping)")
+        self.space = dict(self.space or {})
+
+    def drop_path_at(self, epoch: int) -> float:
+        """Drop-path probability of ``epoch`` (0-based): DARTS ``drop_path_prob * epoch / epochs``, or constant."""
+        if self.drop_path_schedule == "constant":
+            return self.drop_path
+        return self.drop_path * epoch / self.epochs
 
     def optimizer_for(self, model: nn.Module) -> torch.optim.Optimizer:
         """SGD (momentum, Nesterov) or AdamW over all parameters."""
@@ -85,11 +120,12 @@ class Recipe:
         return torch.optim.AdamW(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
 
     def lr_factor(self, step: int, steps_per_epoch: int) -> float:
-        """Linear warm-up, then cosine to zero, per optimisation step."""
+        """Linear warm-up, then cosine to ``min_lr`` (a factor of ``lr``), per optimisation step."""
         warm, total = self.warmup_epochs * steps_per_epoch, self.epochs * steps_per_epoch
         if step < warm:
             return (step + 1) / warm
-        return 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
+        floor = self.min_lr / self.lr if self.lr else 0.0
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
 
 
 def augment(x: torch.Tensor, recipe: Recipe, transform: Any = None) -> torch.Tensor:
@@ -108,6 +144,19 @@ def augment(x: torch.Tensor, recipe: Recipe, transform: Any = None) -> torch.Ten
 
         imgs = [transform(Image.fromarray(img.permute(1, 2, 0).numpy())) for img in x]
         return (torch.stack(imgs) * 255).round().clamp(0, 255).to(torch.uint8)
+    return x
+
+
+def cutout(x: torch.Tensor, length: int) -> torch.Tensor:
+    """Zero a ``length`` x ``length`` square (clipped at the border) at a uniform centre of every image of
+    a normalised (B, C, H, W) batch, in place; returns it (quark0/darts ``cnn/utils.py`` ``Cutout``: after
+    normalisation, so the patch is the dataset mean; global torch RNG)."""
+    b, _, h, w = x.shape
+    cy, cx = torch.randint(0, h, (b,)), torch.randint(0, w, (b,))
+    for i in range(b):
+        y0, y1 = max(0, int(cy[i]) - length // 2), min(h, int(cy[i]) + length // 2)
+        x0, x1 = max(0, int(cx[i]) - length // 2), min(w, int(cx[i]) + length // 2)
+        x[i, :, y0:y1, x0:x1] = 0
     return x
 
 
@@ -137,9 +186,14 @@ def train(model: nn.Module, recipe: Recipe, task: Any, data: dict[str, torch.Ten
     ``checkpoint`` and resuming from it; evaluate on the validation split.
 
     Every epoch reseeds the RNG from (seed, epoch), so a resumed training equals an uninterrupted one.
-    Returns ``{accuracy, train_loss, epochs, status, reason}``; a non-finite loss stops training and
-    returns ``status='diverged'`` with NaN accuracy.
+    Per step: augment, normalise, cutout (``recipe.cutout``), Mixup/CutMix or label smoothing, loss =
+    CE(logits) + ``auxiliary_weight`` x CE(auxiliary logits) (DARTS), gradient clipping; per epoch the
+    drop-path probability of :meth:`Recipe.drop_path_at`.
+    Returns ``{accuracy, train_loss, epochs, status, reason, history}`` (``history``: per epoch the mean
+    training loss, the learning rate at its start and its drop-path probability); a non-finite loss
+    stops training and returns ``status='diverged'`` with NaN accuracy.
     """
+    check_model(model, recipe)
     model.to(device)
     opt = recipe.optimizer_for(model)
     n = len(data["x_train"])
@@ -151,13 +205,14 @@ def train(model: nn.Module, recipe: Recipe, task: Any, data: dict[str, torch.Ten
 
         mixup = Mixup(mixup_alpha=recipe.mixup, cutmix_alpha=recipe.cutmix,
                       label_smoothing=recipe.label_smoothing, num_classes=task.num_classes)
-    start, losses = 0, []
+    start, losses, lrs, drops = 0, [], [], []
     if checkpoint is not None and checkpoint.is_file():
         state = torch.load(checkpoint, weights_only=True, map_location=device)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         start, losses = int(state["epoch"]) + 1, list(state["losses"])
+        lrs, drops = list(state.get("lrs", [])), list(state.get("drops", []))
         log.info("resuming from %s at epoch %d", checkpoint, start)
     amp = recipe.amp and device.type == "cuda"
     erase, transform = None, None
@@ -173,12 +228,18 @@ def train(model: nn.Module, recipe: Recipe, task: Any, data: dict[str, torch.Ten
         random.seed(epoch_seed)
         np.random.seed(epoch_seed % 2**32)  # noqa: NPY002
         perm = torch.randperm(n)
+        if recipe.drop_path:
+            model.set_drop_path(recipe.drop_path_at(epoch))
+            drops.append(recipe.drop_path_at(epoch))
+        lrs.append(opt.param_groups[0]["lr"])
         model.train()
         total = 0.0
         for i in range(steps):
             idx = perm[i * recipe.batch_size:(i + 1) * recipe.batch_size]
             xb = task.normalize(augment(data["x_train"][idx], recipe, transform).to(device))
             yb = data["y_train"][idx].to(device)
+            if recipe.cutout:
+                xb = cutout(xb, recipe.cutout)
             if erase is not None:
                 xb = erase(xb)
             if mixup is not None and len(xb) % 2 == 0:
@@ -187,7 +248,7 @@ def train(model: nn.Module, recipe: Recipe, task: Any, data: dict[str, torch.Ten
                 soft = F.one_hot(yb, task.num_classes).float()
                 soft = soft * (1 - recipe.label_smoothing) + recipe.label_smoothing / task.num_classes
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                loss = torch.sum(-soft * F.log_softmax(model(xb).float(), 1), 1).mean()
+                loss = step_loss(model(xb), soft, recipe.auxiliary_weight)
             if not torch.isfinite(loss):
                 return {"accuracy": math.nan, "train_loss": float(loss.detach()), "epochs": epoch,
                         "status": "diverged", "reason": f"non-finite loss at epoch {epoch} step {i}"}
@@ -202,17 +263,44 @@ def train(model: nn.Module, recipe: Recipe, task: Any, data: dict[str, torch.Ten
         if checkpoint is not None:
             tmp = checkpoint.with_suffix(".tmp")
             torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                        "scheduler": sched.state_dict(), "epoch": epoch, "losses": losses}, tmp)
+                        "scheduler": sched.state_dict(), "epoch": epoch, "losses": losses, "lrs": lrs,
+                        "drops": drops}, tmp)
             os.replace(tmp, checkpoint)
         log.info("epoch %d/%d: train loss %.4f", epoch + 1, recipe.epochs, losses[-1])
     return {"accuracy": accuracy(model, task, data["x_val"], data["y_val"], device),
             "train_loss": losses[-1] if losses else math.nan, "epochs": recipe.epochs,
-            "status": "ok", "reason": ""}
+            "status": "ok", "reason": "", "history": {"loss": losses, "lr": lrs, "drop_path": drops}}
 
 
-def split(task: Any, val_fraction: float, seed: int) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """A seeded train/validation split of the task's images (uint8 NCHW tensors) and its record."""
+def step_loss(out: torch.Tensor | tuple[torch.Tensor, torch.Tensor], soft: torch.Tensor,
+              aux_weight: float) -> torch.Tensor:
+    """Soft-target cross-entropy of the logits, plus ``aux_weight`` x that of the auxiliary logits when
+    the network returns ``(logits, aux)`` (DARTS ``cnn/train.py``: ``loss += auxiliary_weight * loss_aux``)."""
+    logits, aux = out if isinstance(out, tuple) else (out, None)
+    loss = torch.sum(-soft * F.log_softmax(logits.float(), 1), 1).mean()
+    if aux is not None and aux_weight:
+        loss = loss + aux_weight * torch.sum(-soft * F.log_softmax(aux.float(), 1), 1).mean()
+    return loss
+
+
+def check_model(model: nn.Module, recipe: Recipe) -> None:
+    """One-line errors for a recipe that needs what the network lacks (auxiliary head, drop path)."""
+    if recipe.auxiliary_weight and not getattr(model, "auxiliary", False):
+        raise ValueError(f"recipe.auxiliary_weight={recipe.auxiliary_weight} needs a network with an auxiliary head "
+                         f"(space=darts with space.auxiliary=true); {type(model).__name__} has none: set "
+                         "recipe.auxiliary_weight=0")
+    if recipe.drop_path and not hasattr(model, "set_drop_path"):
+        raise ValueError(f"recipe.drop_path={recipe.drop_path} needs a network with drop path (darts, autoformer); "
+                         f"{type(model).__name__} has none: set recipe.drop_path=0")
+
+
+def split(task: Any, val_fraction: float, seed: int,
+          n_images: int | None = None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """A seeded train/validation split of the task's images (the first ``n_images`` only, when given;
+    uint8 NCHW tensors) and its record."""
     images, labels = task.pixels()
+    if n_images:
+        images, labels = images[:n_images], labels[:n_images]
     perm = np.random.default_rng(seed).permutation(len(images))
     n_val = max(1, int(round(val_fraction * len(images))))
     val, tr = perm[:n_val], perm[n_val:]
@@ -251,8 +339,29 @@ def merge_shards(out: Path, count: int) -> Path:
     return out
 
 
-def build(cfg: Any) -> Path:
-    """Train the sampled archs not yet in the output file; return the file."""
+def space_for(space_cfg: dict[str, Any], recipe: Recipe) -> Any:
+    """The space from its config (``_target_`` + arguments) with the recipe's ``space`` arguments over
+    it; an argument the space does not take, or a space the recipe is not for, is a one-line error."""
+    from hydra.utils import get_class  # noqa: PLC0415
+
+    from zcnas.run import instantiate  # noqa: PLC0415
+
+    cls = get_class(space_cfg["_target_"])
+    name = next((f.default for f in fields(cls) if f.name == "name"), cls.__name__)
+    if recipe.for_space and name != recipe.for_space:
+        raise ValueError(f"recipe={recipe.name} is written for space={recipe.for_space}, not {name}: pick a recipe "
+                         f"for {name} (e.g. recipe=nb201) or an arch of {recipe.for_space}")
+    unknown = sorted(set(recipe.space) - {f.name for f in fields(cls)})
+    if unknown:
+        raise ValueError(f"recipe={recipe.name} sets space arguments {unknown} that {cls.__name__} does not take")
+    return instantiate({**space_cfg, **recipe.space})
+
+
+def build(cfg: Any, out_dir: Path | None = None) -> Path:
+    """Train the sampled archs not yet in the output file and return the file; with ``arch_from``
+    train that one arch (see :func:`train_arch`) and return its ``trained.json``."""
+    from omegaconf import OmegaConf  # noqa: PLC0415
+
     from zcnas.run import arch_seed, check_config, instantiate, resolve_device  # noqa: PLC0415
 
     out = Path(cfg.out)
@@ -263,10 +372,22 @@ def build(cfg: Any) -> Path:
     check_config(cfg)
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
-    space, task = instantiate(cfg.space), instantiate(cfg.task)
     recipe: Recipe = instantiate(cfg.recipe)
+    task = instantiate(cfg.task)
+    if recipe.for_task and task.name != recipe.for_task:
+        raise ValueError(f"recipe={recipe.name} trains on {recipe.for_task}, not {task.name}: add "
+                         + ("task=imagenet_224 task.root=<ImageNet-1k train dir, <class>/<image>>"
+                            if recipe.for_task == "imagenet" else f"task={recipe.for_task}"))
+    if cfg.get("arch_from"):
+        from zcnas.export import read_selection  # noqa: PLC0415
+
+        sel, sel_path = read_selection(Path(cfg.arch_from))
+        space = space_for(dict(sel["space"]), recipe)
+        return train_arch(cfg, space, space.decode(sel["arch"]), recipe, task, sel_path,
+                          out_dir or Path(cfg.checkpoint_dir).parent / "trained")
+    space = space_for(OmegaConf.to_container(cfg.space, resolve=True), recipe)  # type: ignore[arg-type]
     device = resolve_device(cfg.device)
-    data, split_info = split(task, cfg.val_fraction, cfg.seed)
+    data, split_info = split(task, cfg.val_fraction, cfg.seed, cfg.get("n_images"))
     if task.source == "shipped":
         log.warning("training on the %d shipped CIFAR-10 test images (%d train / %d val): a demo, not a "
                     "benchmark; use task.source=cifar_bin|imagefolder task.root=... for real data",
@@ -284,7 +405,7 @@ def build(cfg: Any) -> Path:
         t0 = time.perf_counter()
         torch.manual_seed(arch_seed(cfg.seed, key))
         model = space.build(arch, num_classes=task.num_classes)
-        ckpt = ckpt_dir / f"{digest([key, cfg.seed, dict(cfg.recipe), split_info])}.pt"
+        ckpt = ckpt_dir / f"{digest([key, cfg.seed, OmegaConf.to_container(cfg.recipe, resolve=True), split_info])}.pt"
         res = train(model, recipe, task, data, seed=arch_seed(cfg.seed, key), device=device, checkpoint=ckpt)
         if res["status"] != "ok":
             log.warning("arch %s diverged: %s -> NaN accuracy", key, res["reason"])
@@ -303,6 +424,50 @@ def build(cfg: Any) -> Path:
     return path
 
 
+def train_arch(cfg: Any, space: Any, arch: Any, recipe: Recipe, task: Any, source: Path, out_dir: Path) -> Path:
+    """Train one found arch (a search's ``selected_arch.json``) with ``recipe`` at the recipe's size;
+    write ``trained.json`` (accuracy on the held-out split, #params and MFLOPs of the trained network,
+    per-epoch loss / learning rate / drop-path history, cost), ``trained.jsonl`` (the same row as a
+    sampled build's, ``benchmark=file`` reads it) and ``model.pt`` (the weights) into ``out_dir``."""
+    from zcnas.results import cpu_seconds, run_cost, write_json  # noqa: PLC0415
+    from zcnas.run import arch_seed, resolve_device  # noqa: PLC0415
+    from zcnas.search.run import flops_m  # noqa: PLC0415
+
+    t0, cpu0 = time.perf_counter(), cpu_seconds()
+    device = resolve_device(cfg.device)
+    data, split_info = split(task, cfg.val_fraction, cfg.seed, cfg.get("n_images"))
+    if task.source == "shipped":
+        log.warning("training on the shipped CIFAR-10 test images (%d train / %d val): a demo, not the recipe's "
+                    "data; use task.source=cifar_bin task.root=... for real data", split_info["n_train"],
+                    split_info["n_val"])
+    key = space.encode(arch)
+    torch.manual_seed(arch_seed(cfg.seed, key))
+    model = space.build(arch, num_classes=task.num_classes)
+    n_params = sum(p.numel() for n, p in model.named_parameters() if not n.startswith("auxiliary_head"))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_dir = Path(cfg.checkpoint_dir)
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    ckpt = ckpt_dir / f"{digest([key, cfg.seed, asdict(recipe), split_info, str(source)])}.pt"
+    log.info("training %s (%s, %.3f M params) with recipe=%s for %d epochs on %s", key, space.name, n_params / 1e6,
+             recipe.name, recipe.epochs, device)
+    res = train(model, recipe, task, data, seed=arch_seed(cfg.seed, key), device=device, checkpoint=ckpt)
+    seconds = time.perf_counter() - t0
+    row = {"arch": key, task.name: None if math.isnan(res["accuracy"]) else res["accuracy"],
+           "meta": {"recipe": recipe.name, "epochs": res["epochs"], "seed": cfg.seed, "wall_s": round(seconds, 2),
+                    "train_loss": res["train_loss"], "status": res["status"], "reason": res["reason"], **split_info}}
+    (out_dir / "trained.jsonl").write_text(json.dumps(row) + "\n")
+    torch.save(model.state_dict(), out_dir / "model.pt")
+    path = write_json(out_dir / "trained.json", {
+        **row, "from": str(source), "space": {"_target_": f"{type(space).__module__}.{type(space).__name__}",
+                                              **{k: v for k, v in asdict(space).items() if k != "name"}},
+        "num_classes": task.num_classes, "params_M": n_params / 1e6,
+        "flops_M": flops_m(space, arch, task), "recipe": asdict(recipe), "history": res.get("history", {}),
+        "cost": run_cost(cpu0, seconds, device)})
+    ckpt.unlink(missing_ok=True)
+    print(f"{key}: {res['accuracy']:.2f}% after {res['epochs']} epochs ({res['status']}) -> {path}")
+    return path
+
+
 def main() -> None:
     """Hydra entry point (``python -m zcnas.build [overrides]``)."""
     import hydra  # noqa: PLC0415
@@ -311,8 +476,10 @@ def main() -> None:
 
     @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="build")
     def _run(cfg: Any) -> None:
+        from hydra.core.hydra_config import HydraConfig  # noqa: PLC0415
+
         try:
-            build(cfg)
+            build(cfg, Path(HydraConfig.get().runtime.output_dir))
         except (ValueError, KeyError, OSError) as err:
             sys.exit(f"zcnas.build: error: {err}")
 

@@ -22,8 +22,9 @@ one of two *flavours* (``AutoFormerSpace.flavour``):
 
 Remaining differences from Auto-Prox's ``AutoFormerSub`` (flavour ``autoprox``), and why:
 
-* Drop path (0.1, linear over depth) and dropout (0.0) are training regularisers: left out so the
-  probe's train-mode passes stay deterministic; they change neither shapes nor #params.
+* Drop path (0.1, linear over depth) and dropout (0.0) are training regularisers: off by default so
+  the probe's train-mode passes stay deterministic; they change neither shapes nor #params.
+  ``AutoFormerNet.set_drop_path`` turns drop path on for training (``python -m zcnas.build``).
 * Module names are timm's (``patch_embed.proj``, ``attn.qkv``, ``attn.proj``, ``mlp.fc1``/``fc2``
   vs Auto-Prox's ``patch_embed.projection``, ``attn.qkv_transform``, ``attn.projection``); the
   layers, their shapes and their forward order are the same. timm's attention may use torch's
@@ -184,6 +185,18 @@ class AutoFormerNet(nn.Module):
             elif isinstance(m, nn.LayerNorm):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
+
+    def set_drop_path(self, prob: float) -> None:
+        """Stochastic depth from now on: block i of d drops its residual branches with probability
+        ``prob * i / (d - 1)`` (DeiT / Cream ``AutoFormer/model/supernet_transformer.py``: linear over
+        depth from 0 to ``drop_path_rate``); 0 removes it."""
+        from timm.layers import DropPath  # noqa: PLC0415
+
+        d = len(self.blocks)
+        for i, blk in enumerate(self.blocks):
+            p = prob * i / max(1, d - 1)
+            blk.drop_path1 = DropPath(p) if p > 0 else nn.Identity()
+            blk.drop_path2 = DropPath(p) if p > 0 else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         x = self.patch_embed(x)

@@ -7,9 +7,11 @@ takes pairs 2i and 2i+1, whose inputs index the cell's states (0, 1: the two pre
 evaluation ops and ``none``. The network is quark0/darts ``cnn/model.py`` ``NetworkCIFAR`` with
 ``cnn/operations.py`` rebuilt from plain ``torch.nn``: 3x3 conv+BN stem with 3C channels, ``layers``
 cells with reductions (channels doubled) at 1/3 and 2/3 depth, global average pooling, linear head.
-The auxiliary head and drop path only act in training; probing uses neither. ``C``/``layers`` default
-to NAS-Bench-301's training setup (32 channels, 8 cells, automl/nasbench301
-``configspace``/``train`` defaults).
+The auxiliary head (``DartsSpace.auxiliary``, ``cnn/model.py`` ``AuxiliaryHeadCIFAR`` on the output of
+cell ``2 * layers // 3``) and drop path (``DartsNetwork.set_drop_path``, ``cnn/utils.py`` ``drop_path``
+on every non-identity op) only act in training and are off by default: probing uses neither, and
+``python -m zcnas.build recipe=darts_c10`` turns both on. ``C``/``layers`` default to NAS-Bench-301's
+training setup (32 channels, 8 cells, automl/nasbench301 ``configspace``/``train`` defaults).
 
 Encodings, both parsed explicitly (never ``eval``):
 
@@ -198,8 +200,17 @@ def make_op(name: str, c: int, stride: int) -> nn.Module:
     return DilConv(c, k, stride, k - 1, 2)  # dil_conv_3x3: padding 2, dil_conv_5x5: padding 4
 
 
+def drop_path(x: torch.Tensor, prob: float) -> torch.Tensor:
+    """Zero whole samples with probability ``prob``, scale the kept ones by 1 / (1 - prob) (quark0/darts
+    ``cnn/utils.py`` ``drop_path``; uses the global torch RNG)."""
+    keep = 1.0 - prob
+    mask = torch.bernoulli(torch.full((x.size(0), 1, 1, 1), keep, device=x.device, dtype=x.dtype))
+    return x / keep * mask
+
+
 class Cell(nn.Module):
-    """One DARTS evaluation cell (``model.py`` ``Cell``); called as ``cell(s1, s0)``: previous output first."""
+    """One DARTS evaluation cell (``model.py`` ``Cell``); called as ``cell(s1, s0)``: previous output first.
+    In training with ``drop_prob > 0`` every op but the identity goes through :func:`drop_path`."""
 
     def __init__(self, pairs: Cell_, c_pp: int, c_p: int, c: int, reduction: bool, reduction_prev: bool) -> None:
         super().__init__()
@@ -207,13 +218,31 @@ class Cell(nn.Module):
         self.preprocess1 = ReLUConvBN(c_p, c, 1, 1, 0)
         self._ops = nn.ModuleList(make_op(op, c, 2 if reduction and i < 2 else 1) for op, i in pairs)
         self._indices = [i for _, i in pairs]
+        self.drop_prob = 0.0
+
+    def _op(self, j: int, x: torch.Tensor) -> torch.Tensor:
+        h = self._ops[j](x)
+        if self.training and self.drop_prob > 0 and not isinstance(self._ops[j], nn.Identity):
+            h = drop_path(h, self.drop_prob)
+        return h
 
     def forward(self, s1: torch.Tensor, s0: torch.Tensor) -> torch.Tensor:  # noqa: D102
         states = [self.preprocess0(s0), self.preprocess1(s1)]
         for i in range(STEPS):
-            states.append(self._ops[2 * i](states[self._indices[2 * i]])
-                          + self._ops[2 * i + 1](states[self._indices[2 * i + 1]]))
+            states.append(self._op(2 * i, states[self._indices[2 * i]])
+                          + self._op(2 * i + 1, states[self._indices[2 * i + 1]]))
         return torch.cat([states[i] for i in CONCAT], 1)
+
+
+class AuxiliaryHead(nn.Sequential):
+    """DARTS ``AuxiliaryHeadCIFAR`` for an 8x8 input: ReLU, 5x5 average pool stride 3 (-> 2x2), 1x1 conv
+    to 128 + BN + ReLU, 2x2 conv to 768 + BN + ReLU, linear classifier."""
+
+    def __init__(self, c: int, num_classes: int) -> None:
+        super().__init__(nn.ReLU(inplace=False), nn.AvgPool2d(5, stride=3, padding=0, count_include_pad=False),
+                         nn.Conv2d(c, 128, 1, bias=False), nn.BatchNorm2d(128), nn.ReLU(inplace=False),
+                         nn.Conv2d(128, 768, 2, bias=False), nn.BatchNorm2d(768), nn.ReLU(inplace=False),
+                         nn.Flatten(), nn.Linear(768, num_classes))
 
 
 SUPER_EDGES: tuple[tuple[int, int], ...] = tuple((i, j) for i in range(STEPS) for j in range(i + 2))
@@ -259,11 +288,14 @@ class CellChain(nn.Sequential):
 
 
 class DartsNetwork(nn.Module):
-    """DARTS ``NetworkCIFAR`` without the auxiliary head: stem (3C), cells, GAP, linear head."""
+    """DARTS ``NetworkCIFAR``: stem (3C), cells, GAP, linear head; with ``auxiliary`` also the auxiliary
+    head on the output of cell ``2 * layers // 3``: in training mode ``forward`` then returns
+    ``(logits, auxiliary logits)`` (as DARTS), in eval mode the logits alone."""
 
     def __init__(self, arch: DartsArch | None, num_classes: int = 10, C: int = 32, layers: int = 8,
-                 cell: Callable[..., nn.Module] | None = None) -> None:
+                 cell: Callable[..., nn.Module] | None = None, auxiliary: bool = False) -> None:
         super().__init__()
+        self.auxiliary, self.aux_at = auxiliary, 2 * layers // 3
         if cell is None:  # (index, c_pp, c_p, c, reduction, reduction_prev) -> cell; a supernet gives its own
             assert arch is not None
             cell = lambda i, *a: Cell(arch.reduce if a[3] else arch.normal, *a)  # noqa: E731
@@ -278,12 +310,28 @@ class DartsNetwork(nn.Module):
             cells.append(cell(i, c_pp, c_p, c_curr, reduction, reduction_prev))
             reduction_prev = reduction
             c_pp, c_p = c_p, len(CONCAT) * c_curr
+            if auxiliary and i == self.aux_at:
+                c_aux = c_p
         self.cells = CellChain(*cells)
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(c_p, num_classes)
+        if auxiliary:
+            self.auxiliary_head = AuxiliaryHead(c_aux, num_classes)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        return self.classifier(self.global_pooling(self.cells(self.stem(x))).flatten(1))
+    def set_drop_path(self, prob: float) -> None:
+        """Drop-path probability of every cell from now on (DARTS ``model.drop_path_prob``)."""
+        for cell in self.cells:
+            cell.drop_prob = float(prob)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:  # noqa: D102
+        if not (self.auxiliary and self.training):
+            return self.classifier(self.global_pooling(self.cells(self.stem(x))).flatten(1))
+        s0 = s1 = self.stem(x)
+        for i, cell in enumerate(self.cells):
+            s0, s1 = s1, cell(s1, s0)
+            if i == self.aux_at:
+                aux = self.auxiliary_head(s1)
+        return self.classifier(self.global_pooling(s1).flatten(1)), aux
 
 
 # --------------------------------------------------------------------------- space
@@ -294,13 +342,16 @@ class DartsSpace:
     """The DARTS / NAS-Bench-301 cell space: sample / mutate / build / encode / decode.
 
     Args:
-        C: initial channels (NB301: 32).
-        layers: cells (NB301: 8).
+        C: initial channels (NB301: 32; the DARTS paper's CIFAR-10 retraining: 36).
+        layers: cells (NB301: 8; DARTS retraining: 20).
+        auxiliary: build the auxiliary head (training only: DARTS weighs its loss 0.4); not in
+            :meth:`param_count`, which counts the network that infers (as DARTS reports #params).
     """
 
     C: int = 32
     layers: int = 8
     name: str = "darts"
+    auxiliary: bool = False
     supernet_shape: ClassVar[tuple[int, int, int]] = (2, len(SUPER_EDGES), len(NB301_OPS))
     """(cell types, edges per cell, ops per edge) of the pruning supernet (the NB301 ops, no ``none``)."""
     node_inputs: ClassVar[int | None] = 2  # a DARTS node keeps two input edges
@@ -353,7 +404,7 @@ class DartsSpace:
         pruning supernet's."""
         if isinstance(arch, Supernet):
             return self.supernet(arch, num_classes)
-        return DartsNetwork(arch, num_classes, self.C, self.layers)
+        return DartsNetwork(arch, num_classes, self.C, self.layers, auxiliary=self.auxiliary)
 
     def supernet_start(self, seed: int = 0) -> Supernet:
         """The pruning start: the 7 NB301 ops on all 14 edges of both cell types (TE-NAS on DARTS)."""
