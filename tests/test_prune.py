@@ -132,9 +132,13 @@ def compose_run(*overrides: str, small: tuple[str, ...] = ("space.C=2", "space.N
                                                         *overrides])
 
 
-def test_cli_prune_selects_a_benchmark_cell(tmp_path):
+def test_cli_prune_selects_a_benchmark_cell(tmp_path, capsys):
     cfg = compose_run("search=prune", "search.fitness=params", "proxy=[params]")
     score_archs(cfg, tmp_path)
+    out = capsys.readouterr().out  # one line instead of NaN correlation rows: the supernets have no labels
+    assert ("no correlations: 1 of the 55 networks this search=prune run scored have a benchmark label (pruning "
+            "scores supernets, which no benchmark labels)") in out and "proxy " not in out
+    assert "selected |nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+" in out and "accuracy {'cifar10': 93.56" in out
     sel = json.loads((tmp_path / "selected_arch.json").read_text())
     assert sel["arch"] == "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
     assert sel["n_evaluated"] == 55 and sel["accuracy"]["cifar10"] == pytest.approx(93.56, abs=0.01)

@@ -6,10 +6,13 @@ there), with every single proxy correlated on the same evaluation parts for comp
 ``combiner.protocol=in_sample``: one fit on all labelled archs, scored on the same archs (the
 paper's reading). Every record carries its ``protocol``. Writes ``combine.csv`` (one row per task x
 method x repeat), ``correlations.json`` (means over repeats), the combiner's diagnostics, and logs
-to MLflow.
+to MLflow. A selection combiner (LIBRA) is also fitted once on all labelled archs of each task and
+saved as ``combiner.json`` (one task; ``combiner_<task>.json`` for several): the fitness a search in
+another space or task loads with ``search.fitness=combiner search.combiner_from=<it>``.
 
 Example:
     python -m zcnas.combine -m benchmark=suite_zero_nb201,suite_zero_nb301 combiner=libra,xgboost
+    python -m zcnas.combine benchmark=suite_zero_nb301 combiner=libra   # -> <run dir>/combiner.json
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 
 import pandas as pd
 
+from zcnas.combiners import saved
 from zcnas.combiners.evaluate import describe, evaluate, split
 from zcnas.metrics import correlate
 from zcnas.results import format_table, write_outputs
@@ -46,7 +50,7 @@ def run_combine(cfg: Any, out_dir: Path) -> list[dict[str, Any]]:
     if not hasattr(bench, "tasks"):
         raise ValueError(f"benchmark {bench.name} has no precomputed proxies; use a suite_zero_* benchmark")
     extra = read_scores(cfg.scores) if cfg.scores else {}
-    rows, tags = [], {}
+    rows, tags, files = [], {}, []
     for task, df in bench.tasks.items():
         if task in extra or "*" in extra:
             mine = extra[task] if task in extra else extra["*"]
@@ -73,6 +77,9 @@ def run_combine(cfg: Any, out_dir: Path) -> list[dict[str, Any]]:
             for c in cols:
                 rows.append({"task": task, "method": c, "repeat": rep, "protocol": protocol,
                              **correlate(Z[c].to_numpy()[ev], y[ev], seed=seed)})
+        if cfg.combiner.estimator is not None:
+            files += save_fitted(cfg, bench, task, Z, y, out_dir / ("combiner.json" if len(bench.tasks) == 1
+                                                                    else f"combiner_{task}.json"))
     table = pd.DataFrame(rows)
     table.to_csv(out_dir / "combine.csv", index=False)
     means = (table.groupby(["method", "task", "protocol"], sort=False)
@@ -89,7 +96,22 @@ def run_combine(cfg: Any, out_dir: Path) -> list[dict[str, Any]]:
     write_outputs(out_dir, resolved, table, [], [], records, summary)
     instantiate(cfg.tracking).log_dir(out_dir)
     print(format_table([r for r in records if r["proxy"] == name] or records))
+    for path in files:
+        print(f"fitted {name} on all labelled archs -> {path} (search.fitness=combiner search.combiner_from={path})")
     return records
+
+
+def save_fitted(cfg: Any, bench: Any, task: str, Z: pd.DataFrame, y: Any, path: Path) -> list[Path]:
+    """Fit the combiner once on every labelled arch of ``task`` and save it as JSON when it is a
+    selection (LIBRA: :mod:`zcnas.combiners.saved`); other combiners save nothing. Returns the files."""
+    est = instantiate(cfg.combiner.estimator).fit(Z, y)
+    if not (hasattr(est, "selected_") and hasattr(est, "rho_")):
+        return []
+    space = bench.name.removeprefix("suite_zero_")
+    saved.save(est, path, {"space": space, "task": task, "benchmark": bench.name, "target": "val_accuracy",
+                           "n_archs": len(y)})
+    log.info("%s on %s/%s: %s -> %s", cfg.combiner.name, bench.name, task, est.selected_, path)
+    return [path]
 
 
 def main() -> None:

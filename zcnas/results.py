@@ -149,6 +149,23 @@ def format_table(correlations: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def cpu_seconds() -> float:
+    """CPU time (user + system) of this process and its waited-for children, in seconds (``os.times``)."""
+    import os  # noqa: PLC0415
+
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def run_cost(cpu_start: float, wall_seconds: float, device: Any) -> dict[str, float]:
+    """What a run cost: ``cpu_hours`` (CPU time used since ``cpu_start``, all threads summed),
+    ``wall_hours`` and, on CUDA, ``gpu_hours`` (wall time x the one GPU it held)."""
+    out = {"cpu_hours": (cpu_seconds() - cpu_start) / 3600, "wall_hours": wall_seconds / 3600}
+    if getattr(device, "type", str(device)) == "cuda":
+        out["gpu_hours"] = wall_seconds / 3600
+    return out
+
+
 def write_outputs(out_dir: Path, config: Any, table: pd.DataFrame, columns: Sequence[str],
                   targets: Sequence[str], correlations: list[dict[str, Any]], summary: dict[str, Any],
                   selected: dict[str, Any] | None = None) -> None:

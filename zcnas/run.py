@@ -35,7 +35,7 @@ from zcnas.cache import NullCache, PgCache, ScoreCache, ShardCache
 from zcnas.metrics import correlate
 from zcnas.probe import Probe, seeded
 from zcnas.proxies import check_params, get_proxy, score
-from zcnas.results import ScoreWriter, format_table, scatter_plot, write_outputs
+from zcnas.results import ScoreWriter, cpu_seconds, format_table, run_cost, scatter_plot, write_outputs
 from zcnas.tracking import find_secrets, install_redaction, scrub, scrub_files
 
 log = logging.getLogger("zcnas.run")
@@ -117,7 +117,7 @@ def planned(cfg: Any) -> tuple[int, bool]:
         from zcnas.search.prune import planned_evaluations  # noqa: PLC0415
 
         space_cls = get_class(cfg.space._target_)
-        return (planned_evaluations(space_cls, s.repeat, s.scope) if hasattr(space_cls, "supernet_shape") else 0), False
+        return (planned_evaluations(space_cls, s.repeat, s.scope, s.get("prune_number", 1)) if hasattr(space_cls, "supernet_shape") else 0), False
     return int(s.n), False
 
 
@@ -218,7 +218,7 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
     """Run the whole pipeline for a composed config; write outputs into ``out_dir``."""
     from omegaconf import OmegaConf  # noqa: PLC0415
 
-    t0, started_ms = time.perf_counter(), int(time.time() * 1000)
+    t0, started_ms, cpu0 = time.perf_counter(), int(time.time() * 1000), cpu_seconds()
     check_config(cfg)
     secrets = find_secrets(OmegaConf.to_container(cfg, resolve=True))  # masked in every file and log line
     install_redaction(secrets)
@@ -336,7 +336,7 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
         score_batch(archs)
         selected = None
     else:
-        from zcnas.search.run import run_search  # noqa: PLC0415
+        from zcnas.search.run import run_search, search_report  # noqa: PLC0415
 
         check_combiner(cfg, columns, targets, None)
         selected = run_search(cfg, space, benchmark, list(proxies), score_batch, rows, out_dir)
@@ -353,7 +353,7 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
     seconds = time.perf_counter() - t0
     summary = {"n_archs": len(archs), "n_computed": len(archs) - n_cached, "n_cached": n_cached,
                "seconds": seconds, "started_ms": started_ms, "finished_ms": started_ms + int(seconds * 1000),
-               "shard": dict(cfg.shard), "proxies": columns,
+               "shard": dict(cfg.shard), "proxies": columns, "cost": run_cost(cpu0, seconds, device),
                "mlflow": {"name": run_name(cfg, space.name, task.name, list(proxies),
                                            cfg.n_archs if cfg.shard.count > 1 else len(archs)),
                           "tags": {"input_stand_in": str(task.stand_in).lower(), "space": space.name,
@@ -361,7 +361,8 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
                                    **({"selected_arch": selected["arch"], **selected.get("tags", {})} if selected else {})}}}
     write_outputs(out_dir, scrub(OmegaConf.to_container(cfg, resolve=True), secrets), table, columns, targets,
                   correlations, summary, selected)
-    print(format_table(correlations))  # the results first: tracking never holds them hostage
+    print(format_table(correlations) if selected is None  # the results first: tracking never holds them hostage
+          else search_report(correlations, selected, len(archs)))
     print(f"{len(archs)} archs in {seconds:.1f} s -> {out_dir}", flush=True)
     run_id = None
     if unreachable:

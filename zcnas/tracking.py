@@ -164,10 +164,27 @@ def read_run_dir(out_dir: Path) -> dict[str, Any]:
     return {"name": meta.get("name", out_dir.name), "tags": meta.get("tags", {}),
             "params": redact({**params, "proxies": ",".join(p for p in proxies if p),
                               "n_proxies": len([p for p in proxies if p]), **counts}),
-            "metrics": {**metrics, "seconds": summary["seconds"]},
+            "metrics": {**metrics, "seconds": summary["seconds"], **search_metrics(out_dir, summary)},
             "times": (summary.get("started_ms"), summary.get("finished_ms")),
             "artifacts": [out_dir / f for f in FILES if (out_dir / f).is_file()]
-            + sorted(out_dir.glob("combiner_*.csv")) + sorted(out_dir.glob("scatter_*.png"))}
+            + sorted(out_dir.glob("combiner_*.csv")) + sorted(out_dir.glob("scatter_*.png"))
+            + sorted(out_dir.glob("search_*.png"))}
+
+
+def search_metrics(out_dir: Path, summary: dict[str, Any]) -> dict[str, float]:
+    """The run's cost (``cost/cpu_hours``, ``cost/gpu_hours`` on CUDA) and, for a search, the found
+    arch's ``search/params_M``, ``search/flops_M``, ``search/fitness`` and ``search/n_evaluated``."""
+    cost = summary.get("cost") if isinstance(summary.get("cost"), dict) else {}
+    out = {f"cost/{k}": float(v) for k, v in cost.items() if isinstance(v, int | float)}
+    sel_path = out_dir / "selected_arch.json"
+    if sel_path.is_file():
+        try:
+            sel = json.loads(sel_path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ValueError(f"{sel_path}: not valid JSON ({err})") from None
+        out |= {f"search/{k}": float(sel[k]) for k in ("params_M", "flops_M", "fitness", "n_evaluated")
+                if isinstance(sel, dict) and isinstance(sel.get(k), int | float) and abs(sel[k]) < float("inf")}
+    return out
 
 
 class NullTracker:

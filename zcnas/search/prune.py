@@ -3,9 +3,10 @@ reference VITA-Group/TENAS ``prune_tenas.py``), with any fitness: a proxy or a c
 
 Start from the supernet with every op (``none`` left out) on every edge. Each round scores, for every
 op still on an edge with more than one op, the supernet with that op removed (``repeat`` weight
-draws, fitness averaged), then removes on every such edge the op whose removal leaves the highest
-fitness, i.e. hurts it least (TE-NAS ``prune_func_rank`` with ``prune_number=1``; ``scope=global``:
-only the single best removal of the round). When one op per edge is left and the space keeps a
+draws, fitness averaged), then removes on every such edge the ``prune_number`` ops whose removal leaves
+the highest fitness, i.e. hurts it least, keeping at least one (TE-NAS ``prune_func_rank``; its
+``prune_launch.py`` uses ``prune_number`` 1 on NB201 and 3 on DARTS CIFAR-10; ``scope=global``: only
+the single best removal of the round). When one op per edge is left and the space keeps a
 fixed number of inputs per node (DARTS: 2), one more kind of round scores the removal of each edge of
 every node with too many, and drops the edges whose removal hurts least (TE-NAS
 ``prune_func_rank_group``, all nodes at once). The fitness of a round is ``rank(table of the round's
@@ -49,15 +50,18 @@ def check_space(space: Any) -> None:
                          f"Spaces with one: {', '.join(spaces_with_supernet())} (space=<name>)")
 
 
-def planned_evaluations(space_cls: Any, repeat: int = 1, scope: str = "edge") -> int:
+def planned_evaluations(space_cls: Any, repeat: int = 1, scope: str = "edge", prune_number: int = 1) -> int:
     """Upper bound on the supernets a pruning search scores (plus the found arch), from the space's
     ``supernet_shape`` (cell types, edges, ops) and ``node_inputs``."""
     cells, edges, ops = space_cls.supernet_shape
     n_edges = cells * edges
     if scope == "global":  # every active op on a multi-op edge, one removal a round
         op_rounds = sum(range(n_edges + 1, n_edges * ops + 1))
-    else:
-        op_rounds = n_edges * (ops * (ops + 1) // 2 - 1)
+    else:  # per edge, every op left is scored each round; then prune_number of them go (one stays)
+        per_edge, left = 0, ops
+        while left > 1:
+            per_edge, left = per_edge + left, left - min(prune_number, left - 1)
+        op_rounds = n_edges * per_edge
     nodes = getattr(space_cls, "supernet_nodes", ())
     crowded = sum(k for k in (nodes.count(n) for n in set(nodes)) if k > (space_cls.node_inputs or k))
     node_rounds = cells * crowded
@@ -81,17 +85,20 @@ def candidates(space: Any, net: Supernet, scope: str) -> list[Candidate]:
     return out
 
 
-def decide(space: Any, net: Supernet, cands: list[Candidate], fit: np.ndarray, scope: str) -> Supernet:
-    """Apply one round's removals: per edge (``scope=edge``) or overall (``global``) the removal with the
-    highest fitness; in a node round per node all but the ``node_inputs`` edges whose removal hurts most.
-    Ties go to the first candidate in the supernet's order."""
+def decide(space: Any, net: Supernet, cands: list[Candidate], fit: np.ndarray, scope: str,
+           prune_number: int = 1) -> Supernet:
+    """Apply one round's removals: per edge (``scope=edge``) the ``prune_number`` removals with the
+    highest fitness (at most all ops but one), or overall (``global``) the single best; in a node round
+    per node all but the ``node_inputs`` edges whose removal hurts most. Ties go to the first candidate
+    in the supernet's order."""
     if cands[0][2] is not None:  # op round
         groups: dict[Any, list[int]] = {}
         for i, (c, e, _) in enumerate(cands):
             groups.setdefault((c, e) if scope == "edge" else 0, []).append(i)
         for idx in groups.values():
-            c, e, op = cands[idx[int(np.argmax(fit[idx]))]]
-            net = net.without(c, e, op)
+            k = min(prune_number, len(idx) - 1) if scope == "edge" else 1
+            for i in sorted(idx, key=lambda i: -fit[i])[:k]:  # stable: ties keep the supernet's order
+                net = net.without(*cands[i])
         return net
     nodes: dict[tuple[int, int], list[int]] = {}
     for i, (c, e, _) in enumerate(cands):
@@ -124,7 +131,7 @@ def _nets(net: Supernet, cands: list[Candidate], repeat: int, seed: int) -> list
 
 
 def prune(space: Any, evaluate: Evaluate, rank: Rank, *, seed: int = 0, repeat: int = 1, scope: str = "edge",
-          checkpoint: Path | None = None) -> tuple[History, Supernet, float]:
+          prune_number: int = 1, checkpoint: Path | None = None) -> tuple[History, Supernet, float]:
     """Prune ``space``'s supernet to one architecture. Returns the history, the final supernet (one op
     per edge, ``space.supernet_arch`` turns it into the arch) and the fitness of the last removal."""
     check_space(space)
@@ -132,6 +139,8 @@ def prune(space: Any, evaluate: Evaluate, rank: Rank, *, seed: int = 0, repeat: 
         raise ValueError(f"search.scope={scope!r}; valid: {', '.join(SCOPES)}")
     if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
         raise ValueError(f"search.repeat={repeat!r} must be an integer >= 1")
+    if isinstance(prune_number, bool) or not isinstance(prune_number, int) or prune_number < 1:
+        raise ValueError(f"search.prune_number={prune_number!r} must be an integer >= 1")
     hist = History.load(checkpoint) if checkpoint and checkpoint.is_file() else History()
     net, last = space.supernet_start(seed), float("nan")
     for g in range(hist.generation):  # replay the recorded rounds
@@ -141,7 +150,7 @@ def prune(space: Any, evaluate: Evaluate, rank: Rank, *, seed: int = 0, repeat: 
             raise ValueError(f"{checkpoint}: round {g} of this checkpoint does not match the pruning of "
                              f"{space.name} from seed {seed} (another space, seed or search.scope?)")
         fit = _round_fitness(rows, cands, rank)
-        net, last = decide(space, net, cands, fit, scope), float(np.max(fit))
+        net, last = decide(space, net, cands, fit, scope, prune_number), float(np.max(fit))
     if hist.generation:
         log.info("resuming pruning at round %d (%d supernets scored)", hist.generation, len(hist.rows))
     while cands := candidates(space, net, scope):
@@ -150,7 +159,7 @@ def prune(space: Any, evaluate: Evaluate, rank: Rank, *, seed: int = 0, repeat: 
         rows = [{"arch": n.key(), "generation": hist.generation, "removed": f"{c}/{e}/{op or '*'}", "repeat": r, **s}
                 for (r, (c, e, op), n), s in zip(nets, scores, strict=True)]
         fit = _round_fitness(rows, cands, rank)
-        net, last = decide(space, net, cands, fit, scope), float(np.max(fit))
+        net, last = decide(space, net, cands, fit, scope, prune_number), float(np.max(fit))
         hist.rows += rows
         hist.generation += 1
         if checkpoint:

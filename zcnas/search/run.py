@@ -54,6 +54,82 @@ def _fitness(cfg: Any, benchmark: Any, proxies: list[str], score_batch: Callable
     return (lambda t: est.predict(t[proxies])), est
 
 
+def search_report(correlations: list[dict[str, Any]], selected: dict[str, Any], n_scored: int) -> str:
+    """What a search run prints: the correlation rows that have a value, else one line saying why there
+    are none (a pruning search scores supernets, which no benchmark labels), then the pick."""
+    from zcnas.results import format_table  # noqa: PLC0415
+
+    rows = [r for r in correlations if r.get("spearman") is not None and np.isfinite(r["spearman"])]
+    labelled = max([int(r.get("n") or 0) for r in correlations], default=0)
+    head = (format_table(rows) if rows else
+            f"no correlations: {labelled} of the {n_scored} networks this search={selected['search']} run scored "
+            "have a benchmark label" + (" (pruning scores supernets, which no benchmark labels)"
+                                        if selected["search"] == "prune" else ""))
+    acc = f", accuracy {selected['accuracy']}" if "accuracy" in selected else ""
+    return (f"{head}\nselected {selected['arch']} ({selected['params_M']:.3f} M params, {selected['flops_M']:.1f} "
+            f"MFLOPs, fitness {selected['fitness']:.4g}{acc}) -> selected_arch.json")
+
+
+def flops_m(space: Any, arch: Any, task: Any) -> float:
+    """Forward MFLOPs of one ``task``-sized image through ``arch`` (``torch.utils.flop_counter``, a
+    multiply-add counts 2, as the ``flops`` proxy), eval mode."""
+    import torch  # noqa: PLC0415
+    from torch.utils.flop_counter import FlopCounterMode  # noqa: PLC0415
+
+    model = space.build(arch, num_classes=task.num_classes).eval()
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        model(torch.zeros(1, 3, task.resolution, task.resolution))
+    return counter.get_total_flops() / 1e6
+
+
+def trajectory(hist: History, rank: Callable[[pd.DataFrame], np.ndarray], per_round: bool) -> list[dict[str, Any]]:
+    """Fitness per generation: evolution/random rank the whole history once (a rank-merged fitness is
+    re-ranked as it grows) and report per generation the best so far, the generation's best and mean;
+    pruning ranks each round's candidates among themselves (as it decided) and reports the round's best
+    and mean (``best_so_far`` = the round's best: rounds are not comparable)."""
+    table = hist.table()
+    if table.empty:
+        return []
+    out, best = [], -np.inf
+    if not per_round:
+        table = table.assign(_fit=np.asarray(rank(table), dtype=float))
+    for g, part in table.groupby("generation", sort=True):
+        fit = np.asarray(rank(part), dtype=float) if per_round else part["_fit"].to_numpy()
+        fit = fit[np.isfinite(fit)]
+        if not len(fit):
+            continue
+        best = float(fit.max()) if per_round else max(best, float(fit.max()))
+        out.append({"generation": int(g), "n": len(part), "best": float(fit.max()), "mean": float(fit.mean()),
+                    "best_so_far": best})
+    return out
+
+
+def plot_trajectory(path: Path, traj: list[dict[str, Any]], search: str, fitness: str) -> Path | None:
+    """``search_trajectory.png``: best-so-far, per-generation best and mean fitness (Agg; logged to MLflow)."""
+    if not traj:
+        return None
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    g = [t["generation"] for t in traj]
+    fig, ax = plt.subplots(figsize=(5, 3.4))
+    if search != "prune":
+        ax.plot(g, [t["best_so_far"] for t in traj], "-o", ms=3, label="best so far")
+    ax.plot(g, [t["best"] for t in traj], "--", label="best of " + ("round" if search == "prune" else "generation"))
+    ax.plot(g, [t["mean"] for t in traj], ":", label="mean")
+    ax.set_xlabel("pruning round" if search == "prune" else "generation")
+    ax.set_ylabel(f"fitness ({fitness})")
+    ax.set_title(f"search={search}: {sum(t['n'] for t in traj)} networks scored", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
 def run_search(cfg: Any, space: Any, benchmark: Any, proxies: list[str], score_batch: Callable,
                rows: list[dict], out_dir: Path) -> dict[str, Any]:
     """Search with the configured strategy; return the selected arch with its scores (and, where the
@@ -87,7 +163,7 @@ def run_search(cfg: Any, space: Any, benchmark: Any, proxies: list[str], score_b
                              checkpoint=checkpoint)
     elif s.name == "prune":  # supernet weights follow the top-level seed, as every search's inits
         hist, net, last = prune(space, score_batch, rank, seed=cfg.seed, repeat=s.repeat, scope=s.scope,
-                                checkpoint=checkpoint)
+                                prune_number=s.get("prune_number", 1), checkpoint=checkpoint)
         found = space.supernet_arch(net)
         if budget is not None and not budget[0] <= params(found) <= budget[1]:
             log.warning("the pruned arch (%.3f M params) is outside the budget %s M: pruning does not "
@@ -102,10 +178,13 @@ def run_search(cfg: Any, space: Any, benchmark: Any, proxies: list[str], score_b
         fit = rank(table)
         best = table.iloc[int(np.argmax(fit))]
         fit_best, n_evaluated = float(np.max(fit)), len(table)
+    found = space.decode(best["arch"])
     selected: dict[str, Any] = {"arch": best["arch"], "fitness": fit_best, "search": s.name,
                                 "fitness_by": s.fitness, "n_evaluated": n_evaluated,
-                                "params_M": params(space.decode(best["arch"])),
-                                "scores": {p: float(best[p]) for p in proxies}}
+                                "params_M": params(found), "flops_M": flops_m(space, found, cfg.task),
+                                "scores": {p: float(best[p]) for p in proxies},
+                                "trajectory": trajectory(hist, rank, s.name == "prune")}
+    plot_trajectory(out_dir / "search_trajectory.png", selected["trajectory"], s.name, s.fitness)
     from omegaconf import OmegaConf  # noqa: PLC0415
 
     selected["space"] = OmegaConf.to_container(cfg.space, resolve=True)  # python -m zcnas.export needs no more
