@@ -107,6 +107,20 @@ def test_prune_darts_keeps_two_inputs_per_node():
     assert got == DA.param_count(arch)  # the pruned supernet is exactly the found network
 
 
+def test_prune_number_removes_several_ops_per_edge_a_round():
+    """TE-NAS on DARTS CIFAR-10 (prune_number 3): 7 -> 4 -> 1 ops per edge in two rounds, the same pick
+    as one removal a round under this fitness; a prune_number above the ops left keeps one op."""
+    hist, net, _ = prune(DA, n_params(DA), by_params, seed=0, prune_number=3)
+    one = prune(DA, n_params(DA), by_params, seed=0)[1]
+    assert DA.supernet_arch(net) == DA.supernet_arch(one) and hist.generation == 2 + 1
+    assert [sum(r["generation"] == g for r in hist.rows) for g in range(3)] == [28 * 7, 28 * 4, 2 * (3 + 4 + 5)]
+    assert len(hist.rows) == planned_evaluations(DartsSpace, 1, "edge", 3) - 1 == 28 * 11 + 24
+    big = prune(NB, n_params(NB), by_params, seed=0, prune_number=10)[0]
+    assert big.generation == 1 and len(big.rows) == planned_evaluations(type(NB), 1, "edge", 10) - 1 == 6 * 4
+    with pytest.raises(ValueError, match=r"search.prune_number=0 must be an integer >= 1"):
+        prune(NB, n_params(NB), by_params, prune_number=0)
+
+
 def test_prune_kill_and_resume_equals_uninterrupted(tmp_path):
     ckpt = tmp_path / "search_history.json"
     full, net, _ = prune(NB, n_params(NB), by_params, seed=0, repeat=2)
