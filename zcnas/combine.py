@@ -104,7 +104,10 @@ def run_combine(cfg: Any, out_dir: Path) -> list[dict[str, Any]]:
 def save_fitted(cfg: Any, bench: Any, task: str, Z: pd.DataFrame, y: Any, path: Path) -> list[Path]:
     """Fit the combiner once on every labelled arch of ``task`` and save it as JSON when it is a
     selection (LIBRA: :mod:`zcnas.combiners.saved`); other combiners save nothing. Returns the files."""
-    est = instantiate(cfg.combiner.estimator).fit(Z, y)
+    est = instantiate(cfg.combiner.estimator)
+    if not hasattr(est, "merge"):  # not a selection merged by ranks (XGBoost): nothing JSON can hold
+        return []
+    est.fit(Z, y)
     if not (hasattr(est, "selected_") and hasattr(est, "rho_")):
         return []
     space = bench.name.removeprefix("suite_zero_")

@@ -132,6 +132,8 @@ def merge_group(shards: list[tuple[dict[str, Any], Path]], out_dir: Path) -> lis
     summary = {"n_archs": n, "proxies": scored, "n_computed": sum(s["n_computed"] for s in summaries),
                "n_cached": sum(s["n_cached"] for s in summaries),
                "seconds": sum(s["seconds"] for s in summaries), "shards": count,
+               "cost": {k: sum(s["cost"][k] for s in summaries) for k in summaries[0].get("cost", {})
+                        if all(k in s.get("cost", {}) for s in summaries)},  # the shards' together
                "merge_seconds": time.perf_counter() - t0,
                "mlflow": {"name": meta["name"].rsplit("-shard", 1)[0] + f"-merged{count}",
                           "tags": {**meta["tags"], **tags, "merged_shards": str(count)}}}
