@@ -110,6 +110,7 @@ def plot_trajectory(path: Path, traj: list[dict[str, Any]], search: str, fitness
     if not traj:
         return None
     import matplotlib  # noqa: PLC0415
+    import matplotlib.ticker  # noqa: PLC0415
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # noqa: PLC0415
@@ -118,8 +119,9 @@ def plot_trajectory(path: Path, traj: list[dict[str, Any]], search: str, fitness
     fig, ax = plt.subplots(figsize=(5, 3.4))
     if search != "prune":
         ax.plot(g, [t["best_so_far"] for t in traj], "-o", ms=3, label="best so far")
-    ax.plot(g, [t["best"] for t in traj], "--", label="best of " + ("round" if search == "prune" else "generation"))
-    ax.plot(g, [t["mean"] for t in traj], ":", label="mean")
+    ax.plot(g, [t["best"] for t in traj], "--s", ms=3, label="best of " + ("round" if search == "prune" else "generation"))
+    ax.plot(g, [t["mean"] for t in traj], ":^", ms=3, label="mean")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_xlabel("pruning round" if search == "prune" else "generation")
     ax.set_ylabel(f"fitness ({fitness})")
     ax.set_title(f"search={search}: {sum(t['n'] for t in traj)} networks scored", fontsize=9)
