@@ -22,10 +22,11 @@ from zcnas.spaces.darts import drop_path
 
 from .conftest import ROOT
 
-GENOTYPE = ("Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('skip_connect', 0), ('sep_conv_3x3', 1), "
-            "('skip_connect', 0), ('dil_conv_3x3', 2), ('max_pool_3x3', 0), ('sep_conv_3x3', 1)], normal_concat=[2, 3, 4, 5], "
+GENOTYPE = ("Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), ('sep_conv_3x3', 1), "
+            "('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0), ('dil_conv_3x3', 2)], normal_concat=[2, 3, 4, 5], "
             "reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1), ('skip_connect', 2), ('max_pool_3x3', 1), ('max_pool_3x3', 0), "
-            "('skip_connect', 2), ('skip_connect', 2), ('max_pool_3x3', 1)], reduce_concat=[2, 3, 4, 5])")  # DARTS_V2
+            "('skip_connect', 2), ('skip_connect', 2), ('max_pool_3x3', 1)], reduce_concat=[2, 3, 4, 5])")
+"""DARTS_V2 (quark0/darts ``cnn/genotypes.py``)."""
 CELL = "|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|nor_conv_3x3~2|"
 
 
@@ -73,6 +74,16 @@ def test_cutout_zeroes_a_16x16_patch_clipped_at_the_border():
         assert rows.min() == max(0, int(cy[i]) - 8) and cols.min() == max(0, int(cx[i]) - 8)
     inside = ((cy >= 8) & (cy <= 24) & (cx >= 8) & (cx <= 24)).sum()
     assert int(((x == 0).all(1).sum((1, 2)) == 256).sum()) == int(inside) > 0
+
+
+def test_darts_v2_at_the_retraining_size_has_the_papers_params():
+    """DARTS (second order) on CIFAR-10: 3.3 M params (Liu et al., Table 1) without the auxiliary head."""
+    arch = DartsSpace.decode(GENOTYPE)
+    space = DartsSpace(**recipe("darts_c10").space)
+    with torch.device("meta"):
+        net = space.build(arch, 10)
+    main = sum(p.numel() for n, p in net.named_parameters() if not n.startswith("auxiliary_head"))
+    assert main == space.param_count(arch, 10) == 3_349_342 and net.auxiliary
 
 
 def test_auxiliary_head_and_its_loss_weight():
