@@ -130,7 +130,6 @@ def write_selection(path, arch: str, space: dict) -> None:
     (path / "selected_arch.json").write_text(json.dumps({"arch": arch, "space": space, "num_classes": 10}))
 
 
-@pytest.mark.slow
 def test_train_a_found_darts_genotype_with_the_darts_recipe(tmp_path):
     """The genotype a paper_darts_c10 search writes (probed at C=1, 5 cells) trained 2 epochs with
     recipe=darts_c10 at C=4, 3 cells on 256 shipped images: every recipe part in the record."""
