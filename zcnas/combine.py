@@ -15,17 +15,16 @@ Example:
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from zcnas.cli import instantiate, one_line_errors
 from zcnas.combiners.evaluate import describe, evaluate, split
 from zcnas.metrics import correlate
 from zcnas.results import format_table, write_outputs
-from zcnas.run import instantiate
 
 log = logging.getLogger("zcnas.combine")
 
@@ -101,10 +100,8 @@ def main() -> None:
 
     @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="combine")
     def _run(cfg: Any) -> None:
-        try:
+        with one_line_errors("zcnas.combine"):
             run_combine(cfg, Path(HydraConfig.get().runtime.output_dir))
-        except (ValueError, KeyError, FileNotFoundError) as err:
-            sys.exit(f"zcnas.combine: error: {err}")
 
     _run()
 

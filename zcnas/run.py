@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
-import sys
 import time
-import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -32,18 +30,14 @@ import torch
 from tqdm import tqdm
 
 from zcnas.cache import NullCache, PgCache, ScoreCache, ShardCache
+from zcnas.cli import check_config, instantiate, one_line_errors, resolve_device
 from zcnas.metrics import correlate
-from zcnas.probe import Probe, seeded
+from zcnas.probe import Probe, arch_seed, seeded
 from zcnas.proxies import check_params, get_proxy, score
 from zcnas.results import ScoreWriter, format_table, scatter_plot, write_outputs
 from zcnas.tracking import find_secrets, install_redaction, scrub, scrub_files
 
 log = logging.getLogger("zcnas.run")
-
-
-def arch_seed(seed: int, arch: str) -> int:
-    """Init seed of one architecture: depends on (seed, arch) only, not on sampling order."""
-    return zlib.crc32(f"{seed}:{arch}".encode())
 
 
 def shard_suffix(cfg: Any) -> str:
@@ -57,49 +51,6 @@ def run_name(cfg: Any, space: str, task: str, proxies: list[str], n: int) -> str
     names = "+".join(proxies) if len(proxies) <= 4 else f"{len(proxies)}proxies"
     extra = [x for x in (cfg.combiner.name, cfg.search.name) if x != "none"]
     return "-".join([space, task, names, f"n{n}", *extra, f"s{cfg.seed}"]) + shard_suffix(cfg)
-
-
-def missing_keys(node: Any, prefix: str = "") -> list[str]:
-    """Full keys of mandatory values left ``???`` (interpolations and Hydra's own node not followed)."""
-    from omegaconf import DictConfig, OmegaConf  # noqa: PLC0415
-
-    out = []
-    for key in node:
-        full = f"{prefix}{key}"
-        if full == "hydra" or OmegaConf.is_interpolation(node, key):
-            continue
-        if OmegaConf.is_missing(node, key):
-            out.append(full)
-        elif isinstance(node[key], DictConfig):
-            out += missing_keys(node[key], full + ".")
-    return out
-
-
-def check_config(cfg: Any) -> None:
-    """One-line errors for run-level values of the wrong type or range, before any work."""
-    missing = missing_keys(cfg)
-    if missing:
-        raise ValueError(f"{missing[0]} must be set (e.g. {missing[0]}=<value> on the command line)"
-                         + (f"; also unset: {', '.join(missing[1:])}" if len(missing) > 1 else ""))
-    def integer(key: str, value: Any, lo: int) -> None:
-        if isinstance(value, bool) or not isinstance(value, int) or value < lo:
-            raise ValueError(f"{key}={value!r} must be an integer >= {lo}")
-
-    for key, lo in (("n_archs", 1), ("seed", 0), ("batch_size", 1), ("log_every", 1), ("threads", 1)):
-        if cfg.get(key) is not None or key == "n_archs":
-            integer(key, cfg.get(key), lo)
-    if "engine" in cfg:
-        integer("engine.in_flight", cfg.engine.in_flight, 1)
-    integer("shard.count", cfg.shard.count, 1)
-    integer("shard.index", cfg.shard.index, 0)
-    if cfg.shard.index >= cfg.shard.count:
-        raise ValueError(f"shard.index={cfg.shard.index} must be < shard.count={cfg.shard.count} (shards are 0-based)")
-    if cfg.shard.count > 1 and "search" in cfg and cfg.search.name != "none":
-        raise ValueError("shard.count>1 splits a uniform sample; a search (search=...) cannot be sharded")
-    if not (cfg.device in ("cpu", "cuda", "auto") or str(cfg.device).startswith("cuda:")):
-        raise ValueError(f"device={cfg.device!r}; valid: cpu, cuda, cuda:<n>, auto")
-    if str(cfg.device).startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device={cfg.device} but CUDA is not available here; use device=cpu or device=auto")
 
 
 def planned(cfg: Any) -> tuple[int, bool]:
@@ -129,24 +80,6 @@ def progress(done: int, total: tuple[int, bool], seconds: float) -> str:
     of = f"{count}" if exact else f"<={count}"
     return (f"scored {done}/{of} archs ({100 * done / max(count, 1):.0f} %), {rate:.2f} archs/s, "
             f"{seconds:.0f} s elapsed, ETA {left:.0f} s")
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; any other name as given."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-def instantiate(node: Any) -> Any:
-    """``hydra.utils.instantiate`` that re-raises the builder's own error (one clear line)."""
-    from hydra.errors import InstantiationException  # noqa: PLC0415
-    from hydra.utils import instantiate as _instantiate  # noqa: PLC0415
-
-    try:
-        return _instantiate(node)
-    except InstantiationException as err:
-        raise (err.__cause__ or err) from None
 
 
 def check_combiner(cfg: Any, columns: list[str], targets: list[str], n: int | None) -> None:
@@ -462,10 +395,8 @@ def main() -> None:
 
     @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
     def _run(cfg: Any) -> float:
-        try:
+        with one_line_errors("zcnas.run"):
             out = score_archs(cfg, Path(HydraConfig.get().runtime.output_dir))
-        except (ValueError, KeyError, OSError) as err:
-            sys.exit(f"zcnas.run: error: {err}")
         first = out["correlations"][0]["spearman"] if out["correlations"] else math.nan
         return first
 
