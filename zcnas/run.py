@@ -107,25 +107,22 @@ def combine(cfg: Any, table: pd.DataFrame, proxies: list[str], targets: list[str
     record, tags) pairs."""
     if cfg.combiner.estimator is None or not targets:
         return []
-    from zcnas.combiners.evaluate import describe, evaluate  # noqa: PLC0415
+    from zcnas.combiners.evaluate import assess, baselines  # noqa: PLC0415
 
     name, protocol = cfg.combiner.name, cfg.combiner.get("protocol", "held_out")
     out: list[tuple[dict[str, Any], dict[str, str]]] = []
     for t in targets:
         y = table[t].to_numpy(dtype=float)
-        res = evaluate(instantiate(cfg.combiner.estimator), table[proxies], y, n_fit=cfg.combiner.n_fit,
-                       seed=cfg.seed, protocol=protocol)
-        est, idx, pred = res.pop("fitted"), res.pop("eval_idx"), res.pop("pred")
-        if hasattr(est, "diagnostics_"):
-            est.diagnostics_.to_csv(out_dir / f"combiner_{name}_{t}.csv", index=False)
-        tags = {f"{name}/{t}/{k}": v for k, v in describe(est).items()}
+        res = assess(instantiate(cfg.combiner.estimator), table[proxies], y, n_fit=cfg.combiner.n_fit, seed=cfg.seed,
+                     protocol=protocol, diagnostics=out_dir / f"combiner_{name}_{t}.csv")
+        tags = res.tags(name, t)
         log.info("combiner %s on %s: %s", name, t, tags or "fitted")
         if protocol == "held_out":
-            out += [({"proxy": f"{p}.held_out", "target": t, "protocol": protocol,
-                      **correlate(table[p].to_numpy(dtype=float)[idx], y[idx], seed=cfg.seed)}, {}) for p in proxies]
-        out.append(({"proxy": name, "target": t, **res}, tags))
-        scatter_plot(out_dir / f"scatter_{name}_{t}.png", pd.DataFrame({name: pred, t: y[idx]}), name, [t],
-                     [out[-1][0]], label=f"{name} ({protocol.replace('_', '-')})")
+            out += [({"proxy": f"{p}.held_out", "target": t, "protocol": protocol, **rec}, {})
+                    for p, rec in baselines(table[proxies], y, res.eval_idx, cfg.seed).items()]
+        out.append(({"proxy": name, "target": t, **res.record}, tags))
+        scatter_plot(out_dir / f"scatter_{name}_{t}.png", pd.DataFrame({name: res.pred, t: y[res.eval_idx]}), name,
+                     [t], [out[-1][0]], label=f"{name} ({protocol.replace('_', '-')})")
     return out
 
 
