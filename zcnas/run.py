@@ -1,9 +1,10 @@
 """``python -m zcnas.run``: score sampled architectures with zero-cost proxies against ground truth.
 
-The data flow, top to bottom: compose config -> space, task, benchmark, proxies -> one probe
-batch -> archs from a uniform sample or a search; per arch: cached scores, else build, probe,
-score, cache, add precomputed columns, append to scores.csv -> correlate each (proxy, target), fit/evaluate the combiner
--> write outputs -> log to the tracker -> print the table.
+The data flow, top to bottom (:class:`Run`, one method a step): compose config -> setup (space, task,
+benchmark, proxies, one probe batch, scores.csv, the cache) -> archs from a uniform sample or a search;
+per arch: cached scores, else build, probe, score, cache, add precomputed columns, append to scores.csv
+-> evaluate: correlate each (proxy, target), fit/evaluate the combiner -> write outputs and print the
+table -> log to the tracker.
 
 Examples:
     python -m zcnas.run                                   # 100 NB201 cells, L-SWAG, CIFAR-10
@@ -30,7 +31,7 @@ import torch
 from tqdm import tqdm
 
 from zcnas.cache import NullCache, PgCache, ScoreCache, ShardCache
-from zcnas.cli import check_config, instantiate, one_line_errors, resolve_device
+from zcnas.cli import check_config, instantiate, one_line_errors, resolve_device, searching
 from zcnas.metrics import correlate
 from zcnas.probe import Probe, arch_seed, seeded
 from zcnas.proxies import check_params, get_proxy, score
@@ -82,23 +83,6 @@ def progress(done: int, total: tuple[int, bool], seconds: float) -> str:
             f"{seconds:.0f} s elapsed, ETA {left:.0f} s")
 
 
-def check_combiner(cfg: Any, columns: list[str], targets: list[str], n: int | None) -> None:
-    """Every prerequisite of the configured combiner (labels, the columns it needs, enough archs for
-    its fit and evaluation parts), checked before any architecture is scored."""
-    if cfg.combiner.estimator is None:
-        return
-    if not targets:
-        raise ValueError(f"combiner={cfg.combiner.name} needs ground truth: choose a benchmark with labels "
-                         "(benchmark=nb201|file|suite_zero_...) or combiner=none")
-    from zcnas.combiners.evaluate import split  # noqa: PLC0415
-
-    est = instantiate(cfg.combiner.estimator)
-    if hasattr(est, "check_columns"):
-        est.check_columns(columns)
-    if n is not None:
-        split(n, cfg.combiner.n_fit, cfg.seed)
-
-
 def combine(cfg: Any, table: pd.DataFrame, proxies: list[str], targets: list[str],
             out_dir: Path) -> list[tuple[dict[str, Any], dict[str, str]]]:
     """Fit the configured combiner per target (``combiner.protocol``: held out on a seeded calibration
@@ -144,117 +128,83 @@ def canonical_keys(benchmark: Any, space: Any) -> Any:
     return benchmark
 
 
-def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
-    """Run the whole pipeline for a composed config; write outputs into ``out_dir``."""
-    from omegaconf import OmegaConf  # noqa: PLC0415
+class Run:
+    """One ``python -m zcnas.run``, read top to bottom in :meth:`__call__`: setup -> sample or search ->
+    score -> evaluate -> write -> log. It owns the score writer, the cache, the scored rows and the counters."""
 
-    t0, started_ms = time.perf_counter(), int(time.time() * 1000)
-    check_config(cfg)
-    secrets = find_secrets(OmegaConf.to_container(cfg, resolve=True))  # masked in every file and log line
-    install_redaction(secrets)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / ".zcnas_write_test").touch()
-        (out_dir / ".zcnas_write_test").unlink()
-    except OSError as err:
-        raise OSError(f"output directory {out_dir} is not writable ({err.strerror}); "
-                      "set hydra.run.dir=<a writable directory>") from None
-    scrub_files(sorted((out_dir / ".hydra").glob("*.yaml")), secrets)  # Hydra wrote them before us
-    proxies: dict[str, dict[str, Any]] = OmegaConf.to_container(cfg.proxy, resolve=True) or {}  # type: ignore[assignment]
-    for name, params in proxies.items():
-        check_params(name, params, cfg.batch_size)  # unknown names, types and ranges fail before any work
-    tracker = instantiate(cfg.tracking)
-    unreachable = tracker.check() if hasattr(tracker, "check") else None
-    if unreachable:
-        log.warning("tracking: %s is unreachable (%s); scoring goes on without it, the result files will "
-                    "be complete: log them later with: python -m zcnas.log %s",
-                    getattr(tracker, "shown_uri", "the tracker"), unreachable, out_dir)
-    if cfg.threads:
-        torch.set_num_threads(int(cfg.threads))
-    if cfg.benchmark.get("precomputed") and cfg.benchmark.get("target", "") is None:
-        from omegaconf import open_dict  # noqa: PLC0415
+    def __init__(self, cfg: Any, out_dir: Path) -> None:
+        self.cfg, self.out_dir = cfg, out_dir
+        self.rows: list[dict[str, Any]] = []  # one per scored arch, as appended to scores.csv
+        self.n_cached = 0                     # archs whose every score came from the cache
 
-        with open_dict(cfg):  # precomputed columns belong to one task: the one probed
-            cfg.benchmark.target = cfg.task.name
-    space = instantiate(cfg.space)
-    task = instantiate(cfg.task)
-    benchmark = canonical_keys(instantiate(cfg.benchmark), space)
-    if task.stand_in:
-        log.warning("task %s: its own images are not available; %d CIFAR-10 images stand in at "
-                    "%dx%d with a %d-class head (MLflow tag input_stand_in=true)",
-                    task.name, cfg.batch_size, task.resolution, task.resolution, task.num_classes)
+    def __call__(self) -> dict[str, Any]:
+        """Run the whole pipeline; return the correlation records, the run summary and the MLflow run id."""
+        self.setup()
+        selected = self.search() if searching(self.cfg) else self.sample()
+        self.writer.close()
+        self.cache.close()
+        log.info("scored %d archs (%.1f s)", len(self.rows), time.perf_counter() - self.t0)
+        table = pd.DataFrame(self.rows)
+        correlations, combiner_tags = evaluate_table(self.cfg, table, self.columns, self.targets, self.out_dir)
+        summary = self.write(table, correlations, combiner_tags, selected)
+        return {"correlations": correlations, "summary": summary, "run_id": self.log()}
 
-    # 1. one deterministic batch of real images per seed (probe.batch_seed, = seed unless overridden)
-    device = resolve_device(cfg.device)
-    x, y, batch_digest = task.probe_batch(cfg.batch_size, cfg.probe.batch_seed)
-    x, y = x.to(device), y.to(device)
-    targets = benchmark.targets if benchmark is not None else []
-    precomputed = benchmark.scores if benchmark is not None else None  # read, not computed (Suite-Zero)
-    columns = [*proxies, *(precomputed.columns if precomputed is not None else [])]
-    log.info("probing archs of %s on %s with batch_size=%d (%dx%d) on %s", space.name, task.name,
-             cfg.batch_size, task.resolution, task.resolution, device)
+    def setup(self) -> None:
+        """Check the config and the output directory, then space, task, benchmark, tracker, the probe
+        batch (one deterministic batch of real images per ``probe.batch_seed``), scores.csv and the cache."""
+        from omegaconf import OmegaConf, open_dict  # noqa: PLC0415
 
-    # 2. probe and score architectures; every row reaches disk as soon as it is made
-    writer = ScoreWriter(out_dir / "scores.csv", ["arch", *columns, *targets])
-    rows: list[dict[str, Any]] = []
+        cfg, out_dir = self.cfg, self.out_dir
+        self.t0, self.started_ms = time.perf_counter(), int(time.time() * 1000)
+        check_config(cfg)
+        self.secrets = find_secrets(OmegaConf.to_container(cfg, resolve=True))  # masked in every file and log line
+        install_redaction(self.secrets)
+        writable(out_dir)
+        scrub_files(sorted((out_dir / ".hydra").glob("*.yaml")), self.secrets)  # Hydra wrote them before us
+        self.proxies: dict[str, dict[str, Any]] = OmegaConf.to_container(cfg.proxy, resolve=True) or {}  # type: ignore[assignment]
+        for name, params in self.proxies.items():
+            check_params(name, params, cfg.batch_size)  # unknown names, types and ranges fail before any work
+        self.tracker = instantiate(cfg.tracking)
+        self.unreachable = self.tracker.check() if hasattr(self.tracker, "check") else None
+        if self.unreachable:
+            log.warning("tracking: %s is unreachable (%s); scoring goes on without it, the result files will "
+                        "be complete: log them later with: python -m zcnas.log %s",
+                        getattr(self.tracker, "shown_uri", "the tracker"), self.unreachable, out_dir)
+        if cfg.threads:
+            torch.set_num_threads(int(cfg.threads))
+        if cfg.benchmark.get("precomputed") and cfg.benchmark.get("target", "") is None:
+            with open_dict(cfg):  # precomputed columns belong to one task: the one probed
+                cfg.benchmark.target = cfg.task.name
+        self.space, self.task = instantiate(cfg.space), instantiate(cfg.task)
+        self.benchmark = canonical_keys(instantiate(cfg.benchmark), self.space)
+        task = self.task
+        if task.stand_in:
+            log.warning("task %s: its own images are not available; %d CIFAR-10 images stand in at "
+                        "%dx%d with a %d-class head (MLflow tag input_stand_in=true)",
+                        task.name, cfg.batch_size, task.resolution, task.resolution, task.num_classes)
+        self.device = resolve_device(cfg.device)
+        x, y, batch_digest = task.probe_batch(cfg.batch_size, cfg.probe.batch_seed)
+        self.x, self.y = x.to(self.device), y.to(self.device)
+        self.targets = self.benchmark.targets if self.benchmark is not None else []
+        self.precomputed = self.benchmark.scores if self.benchmark is not None else None  # read, not computed (Suite-Zero)
+        self.columns = [*self.proxies, *(self.precomputed.columns if self.precomputed is not None else [])]
+        log.info("probing archs of %s on %s with batch_size=%d (%dx%d) on %s", self.space.name, task.name,
+                 cfg.batch_size, task.resolution, task.resolution, self.device)
+        self.writer = ScoreWriter(out_dir / "scores.csv", ["arch", *self.columns, *self.targets])  # a row per arch, at once
+        context = {**{k: OmegaConf.to_container(cfg[k], resolve=True) for k in ("space", "task", "probe")},
+                   "batch_size": cfg.batch_size, "seed": cfg.seed, "device": self.device.type,
+                   "batch": batch_digest}  # the probe batch's content, not only where it came from
+        self.cache = open_cache(cfg, context)
+        self.keyed = {n: {**p, "_version": get_proxy(n).version} for n, p in self.proxies.items()}  # cache keys
+        self.t_scoring = time.perf_counter()
 
-    context = {**{k: OmegaConf.to_container(cfg[k], resolve=True) for k in ("space", "task", "probe")},
-               "batch_size": cfg.batch_size, "seed": cfg.seed, "device": device.type,
-               "batch": batch_digest}  # the probe batch's content, not only where it came from
-    cache: ScoreCache | PgCache | NullCache = NullCache()
-    if cfg.cache.get("url"):  # a PostgreSQL server: any number of hosts, upserts
-        cache = PgCache(cfg.cache.url, context)
-    elif cfg.cache.path and cfg.cache.get("per_shard") and cfg.shard.count > 1:  # own file, merged at the sweep's end
-        cache = ShardCache(cfg.cache.path, cfg.shard.index, cfg.shard.count, context)
-    elif cfg.cache.path:
-        cache = ScoreCache(cfg.cache.path, context)
-    keyed = {n: {**p, "_version": get_proxy(n).version} for n, p in proxies.items()}  # cache keys
-    n_cached = 0
-
-    def probe_one(arch: Any, key: str, todo: dict[str, Any]) -> dict[str, float]:
-        """Build ``arch`` (seeded by (seed, arch) alone) and score ``todo`` on it; any worker thread."""
-        if not todo:
-            return {}
-        with seeded(arch_seed(cfg.seed, key)):  # worker threads take turns with the global RNG
-            model = space.build(arch, num_classes=task.num_classes).to(device)
-        thin = partial(space.thin, arch, task.num_classes) if hasattr(space, "thin") else None
-        with own_stream(device):
-            return probe_and_score(model, x, y, todo, cfg.probe, key, fused=cfg.engine.fused, thin=thin,
-                                   loss_fn=task.loss)
-
-    def score_batch(archs: list[Any]) -> list[dict[str, float]]:
-        nonlocal n_cached
-        keys = [space.encode(a) for a in archs]
-        truth = benchmark.lookup(keys) if benchmark is not None else None
-        read = precomputed.reindex(keys) if precomputed is not None else None
-        cached = [cache.get(key, keyed) for key in keys]
-        jobs = [(a, k, {n: p for n, p in proxies.items() if n not in c}) for a, k, c in zip(archs, keys, cached, strict=True)]
-        done = in_order(lambda job: probe_one(*job), jobs, cfg.engine.in_flight)
-        out = []
-        for key, scores, (_, _, todo), new in tqdm(zip(keys, cached, jobs, done, strict=True), total=len(keys), desc="scoring",
-                                                   disable=None, mininterval=2, leave=False):
-            if todo:
-                cache.put(key, keyed, new)
-                scores.update(new)
-            else:
-                n_cached += 1
-            scores = {n: scores[n] for n in proxies}
-            row = {"arch": key, **scores, **(read.loc[key].to_dict() if read is not None else {}),
-                   **(truth.loc[key].to_dict() if truth is not None else {})}
-            writer.append(row)
-            rows.append(row)
-            out.append(scores)
-            if len(rows) % cfg.log_every == 0:
-                log.info(progress(len(rows), planned(cfg), time.perf_counter() - t_scoring))
-        return out
-
-    t_scoring = time.perf_counter()
-
-    # 3. which architectures: a uniform sample (of the benchmark's labelled ones, if any), or a search
-    rng = np.random.default_rng(cfg.seed)
-    if cfg.search.name == "none":
+    def sample(self) -> None:
+        """A uniform sample (of the benchmark's labelled archs, if any; shard k of n: every n-th from the
+        k-th), scored in one batch; no arch is selected."""
+        cfg, space, benchmark = self.cfg, self.space, self.benchmark
+        rng = np.random.default_rng(cfg.seed)
         pool = benchmark.sample(cfg.n_archs, rng) if benchmark is not None else space.sample(cfg.n_archs, rng)
-        pool = pool[cfg.shard.index::cfg.shard.count]  # shard k of n: every n-th arch, from the k-th
+        pool = pool[cfg.shard.index::cfg.shard.count]
         archs = [space.decode(a) if isinstance(a, str) else a for a in pool]
         odd = [(a, space.encode(d)) for a, d in zip(pool, archs, strict=True)
                if isinstance(a, str) and space.encode(d) != a]
@@ -262,47 +212,141 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
             raise ValueError(f"benchmark {benchmark.name}: arch {odd[0][0]!r} is not {space.name}'s canonical "
                              f"string {odd[0][1]!r} ({len(odd)} such); its labels would never match: rewrite "
                              "the benchmark's arch strings")
-        check_combiner(cfg, columns, targets, len(archs))
-        score_batch(archs)
-        selected = None
-    else:
+        self.check_combiner(len(archs))
+        self.score(archs)
+
+    def search(self) -> dict[str, Any]:
+        """Search the space with the configured strategy, every candidate scored by :meth:`score`; return
+        the selected arch."""
         from zcnas.search.run import run_search  # noqa: PLC0415
 
-        check_combiner(cfg, columns, targets, None)
-        selected = run_search(cfg, space, benchmark, list(proxies), score_batch, rows, out_dir)
-    writer.close()
-    cache.close()
-    log.info("scored %d archs (%.1f s)", len(rows), time.perf_counter() - t0)
-    table = pd.DataFrame(rows)
-    archs = list(table["arch"])
+        self.check_combiner(None)
+        return run_search(self.cfg, self.space, self.benchmark, list(self.proxies), self.score, self.rows,
+                          self.out_dir)
 
-    # 4. correlate every (column, target) pair (targets never pooled); fit/evaluate the combiner
-    correlations, combiner_tags = evaluate_table(cfg, table, columns, targets, out_dir)
+    def check_combiner(self, n: int | None) -> None:
+        """Every prerequisite of the configured combiner (labels, the columns it needs, enough archs for
+        its fit and evaluation parts), checked before any architecture is scored."""
+        cfg = self.cfg
+        if cfg.combiner.estimator is None:
+            return
+        if not self.targets:
+            raise ValueError(f"combiner={cfg.combiner.name} needs ground truth: choose a benchmark with labels "
+                             "(benchmark=nb201|file|suite_zero_...) or combiner=none")
+        from zcnas.combiners.evaluate import split  # noqa: PLC0415
 
-    # 5. outputs, then tracking from the files on disk (as `python -m zcnas.log <run_dir>` would)
-    seconds = time.perf_counter() - t0
-    summary = {"n_archs": len(archs), "n_computed": len(archs) - n_cached, "n_cached": n_cached,
-               "seconds": seconds, "started_ms": started_ms, "finished_ms": started_ms + int(seconds * 1000),
-               "shard": dict(cfg.shard), "proxies": columns,
-               "mlflow": {"name": run_name(cfg, space.name, task.name, list(proxies),
-                                           cfg.n_archs if cfg.shard.count > 1 else len(archs)),
-                          "tags": {"input_stand_in": str(task.stand_in).lower(), "space": space.name,
-                                   "task": task.name, "proxies": ",".join(columns), **combiner_tags,
-                                   **({"selected_arch": selected["arch"], **selected.get("tags", {})} if selected else {})}}}
-    write_outputs(out_dir, scrub(OmegaConf.to_container(cfg, resolve=True), secrets), table, columns, targets,
-                  correlations, summary, selected)
-    print(format_table(correlations))  # the results first: tracking never holds them hostage
-    print(f"{len(archs)} archs in {seconds:.1f} s -> {out_dir}", flush=True)
-    run_id = None
-    if unreachable:
-        print(f"not logged to {tracker.shown_uri} (unreachable: {unreachable}); log it later with: "
-              f"python -m zcnas.log {out_dir}")
-    elif hasattr(tracker, "shown_uri"):
+        est = instantiate(cfg.combiner.estimator)
+        if hasattr(est, "check_columns"):
+            est.check_columns(self.columns)
+        if n is not None:
+            split(n, cfg.combiner.n_fit, cfg.seed)
+
+    def score(self, archs: list[Any]) -> list[dict[str, float]]:
+        """Scores of ``archs`` (one ``{proxy: score}`` each): cached ones read, the rest probed
+        (``engine.in_flight`` at once) and cached; each arch's row (with precomputed columns and ground
+        truth) is appended to scores.csv as soon as it is made."""
+        cfg, proxies = self.cfg, self.proxies
+        keys = [self.space.encode(a) for a in archs]
+        truth = self.benchmark.lookup(keys) if self.benchmark is not None else None
+        read = self.precomputed.reindex(keys) if self.precomputed is not None else None
+        cached = [self.cache.get(key, self.keyed) for key in keys]
+        jobs = [(a, k, {n: p for n, p in proxies.items() if n not in c}) for a, k, c in zip(archs, keys, cached, strict=True)]
+        done = in_order(lambda job: self.probe(*job), jobs, cfg.engine.in_flight)
+        out = []
+        for key, scores, (_, _, todo), new in tqdm(zip(keys, cached, jobs, done, strict=True), total=len(keys),
+                                                   desc="scoring", disable=None, mininterval=2, leave=False):
+            if todo:
+                self.cache.put(key, self.keyed, new)
+                scores.update(new)
+            else:
+                self.n_cached += 1
+            scores = {n: scores[n] for n in proxies}
+            row = {"arch": key, **scores, **(read.loc[key].to_dict() if read is not None else {}),
+                   **(truth.loc[key].to_dict() if truth is not None else {})}
+            self.writer.append(row)
+            self.rows.append(row)
+            out.append(scores)
+            if len(self.rows) % cfg.log_every == 0:
+                log.info(progress(len(self.rows), planned(cfg), time.perf_counter() - self.t_scoring))
+        return out
+
+    def probe(self, arch: Any, key: str, todo: dict[str, Any]) -> dict[str, float]:
+        """Build ``arch`` (seeded by (seed, arch) alone) and score the proxies ``todo`` on it; any worker thread."""
+        if not todo:
+            return {}
+        space, task = self.space, self.task
+        with seeded(arch_seed(self.cfg.seed, key)):  # worker threads take turns with the global RNG
+            model = space.build(arch, num_classes=task.num_classes).to(self.device)
+        thin = partial(space.thin, arch, task.num_classes) if hasattr(space, "thin") else None
+        with own_stream(self.device):
+            return probe_and_score(model, self.x, self.y, todo, self.cfg.probe, key, fused=self.cfg.engine.fused,
+                                   thin=thin, loss_fn=task.loss)
+
+    def write(self, table: pd.DataFrame, correlations: list[dict[str, Any]], combiner_tags: dict[str, str],
+              selected: dict[str, Any] | None) -> dict[str, Any]:
+        """scores/correlations/summary/config files (secrets masked) and plots; print the table. Returns
+        the run summary."""
+        from omegaconf import OmegaConf  # noqa: PLC0415
+
+        cfg, n = self.cfg, len(table)
+        seconds = time.perf_counter() - self.t0
+        names = run_name(cfg, self.space.name, self.task.name, list(self.proxies), cfg.n_archs if cfg.shard.count > 1 else n)
+        tags = {"input_stand_in": str(self.task.stand_in).lower(), "space": self.space.name, "task": self.task.name,
+                "proxies": ",".join(self.columns), **combiner_tags,
+                **({"selected_arch": selected["arch"], **selected.get("tags", {})} if selected else {})}
+        summary = {"n_archs": n, "n_computed": n - self.n_cached, "n_cached": self.n_cached,
+                   "seconds": seconds, "started_ms": self.started_ms, "finished_ms": self.started_ms + int(seconds * 1000),
+                   "shard": dict(cfg.shard), "proxies": self.columns, "mlflow": {"name": names, "tags": tags}}
+        write_outputs(self.out_dir, scrub(OmegaConf.to_container(cfg, resolve=True), self.secrets), table, self.columns,
+                      self.targets, correlations, summary, selected)
+        print(format_table(correlations))  # the results first: tracking never holds them hostage
+        print(f"{n} archs in {seconds:.1f} s -> {self.out_dir}", flush=True)
+        return summary
+
+    def log(self) -> str | None:
+        """Log the run directory to the tracker, from the files on disk (as ``python -m zcnas.log <run_dir>``
+        would); an unreachable one is said, with the command that logs it later. Returns the MLflow run id."""
+        tracker, out_dir = self.tracker, self.out_dir
+        if self.unreachable:
+            print(f"not logged to {tracker.shown_uri} (unreachable: {self.unreachable}); log it later with: "
+                  f"python -m zcnas.log {out_dir}")
+            return None
+        if not hasattr(tracker, "shown_uri"):
+            return None
         print(f"logging to MLflow at {tracker.shown_uri} (should it fail: python -m zcnas.log {out_dir})", flush=True)
         run_id = tracker.log_dir(out_dir)
         if run_id:
             print(f"MLflow run {run_id}")
-    return {"correlations": correlations, "summary": summary, "run_id": run_id}
+        return run_id
+
+
+def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
+    """Run the whole pipeline for a composed config (:class:`Run`); write outputs into ``out_dir``."""
+    return Run(cfg, out_dir)()
+
+
+def writable(out_dir: Path) -> None:
+    """Create ``out_dir``; a directory that cannot be written is a one-line error naming the fix."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / ".zcnas_write_test").touch()
+        (out_dir / ".zcnas_write_test").unlink()
+    except OSError as err:
+        raise OSError(f"output directory {out_dir} is not writable ({err.strerror}); "
+                      "set hydra.run.dir=<a writable directory>") from None
+
+
+def open_cache(cfg: Any, context: dict[str, Any]) -> ScoreCache | PgCache | NullCache | ShardCache:
+    """The score cache ``cache.*`` asks for: a PostgreSQL server (``cache.url``: any number of hosts,
+    upserts), this shard's own SQLite file (``cache.per_shard``, merged at the sweep's end), one SQLite
+    file (``cache.path``), or none."""
+    if cfg.cache.get("url"):
+        return PgCache(cfg.cache.url, context)
+    if cfg.cache.path and cfg.cache.get("per_shard") and cfg.shard.count > 1:
+        return ShardCache(cfg.cache.path, cfg.shard.index, cfg.shard.count, context)
+    if cfg.cache.path:
+        return ScoreCache(cfg.cache.path, context)
+    return NullCache()
 
 
 @contextmanager
