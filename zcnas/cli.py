@@ -63,7 +63,7 @@ def missing_keys(node: Any, prefix: str = "") -> list[str]:
 def searching(cfg: Any) -> bool:
     """Whether the run searches (``search=evolution|random|prune``: a ``_target_``) rather than scoring a
     uniform sample (``search=none``)."""
-    return "search" in cfg and (cfg.search.get("_target_") is not None or cfg.search.get("name", "none") != "none")
+    return "search" in cfg and cfg.search.get("_target_") is not None
 
 
 def check_config(cfg: Any) -> None:

@@ -50,27 +50,28 @@ def run_name(cfg: Any, space: str, task: str, proxies: list[str], n: int) -> str
     """``<space>-<task>-<proxies>-n<archs>[-<combiner>][-<search>]-s<seed>[-shard<k>of<n>]``; more than
     four proxies are counted (``13proxies``), their names are in the params."""
     names = "+".join(proxies) if len(proxies) <= 4 else f"{len(proxies)}proxies"
-    extra = [x for x in (cfg.combiner.name, cfg.search.name) if x != "none"]
+    extra = [x for x in (cfg.combiner.name, search_name(cfg)) if x != "none"]
     return "-".join([space, task, names, f"n{n}", *extra, f"s{cfg.seed}"]) + shard_suffix(cfg)
+
+
+def search_name(cfg: Any) -> str:
+    """The configured search's name (``evolution``, ``random``, ``prune``; ``none`` for a uniform sample)."""
+    if not searching(cfg):
+        return "none"
+    from hydra.utils import get_class  # noqa: PLC0415
+
+    return str(get_class(cfg.search._target_).name)
 
 
 def planned(cfg: Any) -> tuple[int, bool]:
     """How many architectures this run scores: (count, exact). A search's count is its evaluation
     budget (evolution: the first population + mutations and crossovers of the later generations;
     duplicates are scored once), so an upper bound."""
-    s = cfg.search
-    if s.name == "none":
+    if not searching(cfg):
         return len(range(cfg.shard.index, cfg.n_archs, cfg.shard.count)), True
-    if s.name == "evolution":
-        return s.population + (s.generations - 1) * (s.mutations + s.crossovers), False
-    if s.name == "prune":
-        from hydra.utils import get_class  # noqa: PLC0415
+    from hydra.utils import get_class  # noqa: PLC0415
 
-        from zcnas.search.prune import planned_evaluations  # noqa: PLC0415
-
-        space_cls = get_class(cfg.space._target_)
-        return (planned_evaluations(space_cls, s.repeat, s.scope) if hasattr(space_cls, "supernet_shape") else 0), False
-    return int(s.n), False
+    return instantiate(cfg.search).planned(get_class(cfg.space._target_)), False
 
 
 def progress(done: int, total: tuple[int, bool], seconds: float) -> str:
@@ -196,6 +197,7 @@ class Run:
                    "batch": batch_digest}  # the probe batch's content, not only where it came from
         self.cache = open_cache(cfg, context)
         self.keyed = {n: {**p, "_version": get_proxy(n).version} for n, p in self.proxies.items()}  # cache keys
+        self.total = planned(cfg)  # for the progress lines
         self.t_scoring = time.perf_counter()
 
     def sample(self) -> None:
@@ -218,11 +220,17 @@ class Run:
     def search(self) -> dict[str, Any]:
         """Search the space with the configured strategy, every candidate scored by :meth:`score`; return
         the selected arch."""
+        from omegaconf import OmegaConf  # noqa: PLC0415
+
         from zcnas.search.run import run_search  # noqa: PLC0415
 
+        cfg = self.cfg
         self.check_combiner(None)
-        return run_search(self.cfg, self.space, self.benchmark, list(self.proxies), self.score, self.rows,
-                          self.out_dir)
+        combiner = instantiate(cfg.combiner.estimator) if cfg.combiner.estimator is not None else None
+        return run_search(instantiate(cfg.search), self.space, self.score, list(self.proxies),
+                          num_classes=self.task.num_classes, seed=cfg.seed, out_dir=self.out_dir,
+                          benchmark=self.benchmark, combiner=combiner, combiner_name=cfg.combiner.name,
+                          task=self.task.name, space_config=OmegaConf.to_container(cfg.space, resolve=True))
 
     def check_combiner(self, n: int | None) -> None:
         """Every prerequisite of the configured combiner (labels, the columns it needs, enough archs for
@@ -267,7 +275,7 @@ class Run:
             self.rows.append(row)
             out.append(scores)
             if len(self.rows) % cfg.log_every == 0:
-                log.info(progress(len(self.rows), planned(cfg), time.perf_counter() - self.t_scoring))
+                log.info(progress(len(self.rows), self.total, time.perf_counter() - self.t_scoring))
         return out
 
     def probe(self, arch: Any, key: str, todo: dict[str, Any]) -> dict[str, float]:
