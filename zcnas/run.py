@@ -240,7 +240,7 @@ class Run:
             return
         if not self.targets:
             raise ValueError(f"combiner={cfg.combiner.name} needs ground truth: choose a benchmark with labels "
-                             "(benchmark=nb201|file|suite_zero_...) or combiner=none")
+                             "(benchmark=nb201|file|suite_zero) or combiner=none")
         from zcnas.combiners.evaluate import split  # noqa: PLC0415
 
         est = instantiate(cfg.combiner.estimator)
