@@ -17,10 +17,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections import deque
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -30,11 +26,12 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from zcnas.cache import NullCache, PgCache, ScoreCache, ShardCache
+from zcnas.cache import open_cache
 from zcnas.cli import check_config, instantiate, one_line_errors, resolve_device, searching
+from zcnas.engine import in_order, own_stream, probe_and_score
 from zcnas.metrics import correlate
-from zcnas.probe import Probe, arch_seed, seeded
-from zcnas.proxies import check_params, get_proxy, score
+from zcnas.probe import arch_seed, seeded
+from zcnas.proxies import check_params, get_proxy
 from zcnas.results import ScoreWriter, format_table, scatter_plot, write_outputs
 from zcnas.tracking import find_secrets, install_redaction, scrub, scrub_files
 
@@ -195,7 +192,7 @@ class Run:
         context = {**{k: OmegaConf.to_container(cfg[k], resolve=True) for k in ("space", "task", "probe")},
                    "batch_size": cfg.batch_size, "seed": cfg.seed, "device": self.device.type,
                    "batch": batch_digest}  # the probe batch's content, not only where it came from
-        self.cache = open_cache(cfg, context)
+        self.cache = open_cache(cfg.cache, cfg.shard, context)
         self.keyed = {n: {**p, "_version": get_proxy(n).version} for n, p in self.proxies.items()}  # cache keys
         self.total = planned(cfg)  # for the progress lines
         self.t_scoring = time.perf_counter()
@@ -342,78 +339,6 @@ def writable(out_dir: Path) -> None:
     except OSError as err:
         raise OSError(f"output directory {out_dir} is not writable ({err.strerror}); "
                       "set hydra.run.dir=<a writable directory>") from None
-
-
-def open_cache(cfg: Any, context: dict[str, Any]) -> ScoreCache | PgCache | NullCache | ShardCache:
-    """The score cache ``cache.*`` asks for: a PostgreSQL server (``cache.url``: any number of hosts,
-    upserts), this shard's own SQLite file (``cache.per_shard``, merged at the sweep's end), one SQLite
-    file (``cache.path``), or none."""
-    if cfg.cache.get("url"):
-        return PgCache(cfg.cache.url, context)
-    if cfg.cache.path and cfg.cache.get("per_shard") and cfg.shard.count > 1:
-        return ShardCache(cfg.cache.path, cfg.shard.index, cfg.shard.count, context)
-    if cfg.cache.path:
-        return ScoreCache(cfg.cache.path, context)
-    return NullCache()
-
-
-@contextmanager
-def own_stream(device: torch.device) -> Iterator[None]:
-    """On CUDA, a fresh stream that first waits for the current one (the batch and the weights were
-    queued there); elsewhere nothing."""
-    if device.type != "cuda":
-        yield
-        return
-    stream = torch.cuda.Stream(device)
-    stream.wait_stream(torch.cuda.current_stream(device))
-    with torch.cuda.stream(stream):
-        yield
-
-
-def in_order(fn: Callable[[Any], Any], items: list[Any], in_flight: int) -> Iterator[Any]:
-    """``fn`` over ``items``, results in input order, at most ``in_flight`` computed at once (threads;
-    1 = plain sequential map). Keeps a GPU busy with several small architectures in flight."""
-    if in_flight <= 1:
-        yield from map(fn, items)
-        return
-    with ThreadPoolExecutor(max_workers=in_flight) as pool:
-        pending: deque[Future[Any]] = deque()
-        for item in items:
-            pending.append(pool.submit(fn, item))
-            if len(pending) >= in_flight:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-
-
-def probe_and_score(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, proxies: dict[str, Any],
-                    probe_cfg: Any, key: str, fused: bool = True,
-                    thin: Callable[[], torch.nn.Module] | None = None,
-                    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> dict[str, float]:
-    """Probe ``model`` on (x, y) and score ``proxies``; on out-of-memory (CPU or GPU) halve the batch
-    and retry, down to 2 images, then record NaN with the reason in the log.
-
-    ``fused``: one probe shared by all proxies (each artifact computed once); ``False``: a fresh
-    probe per proxy, i.e. its own passes (the NASLib way, for comparison; same numbers). ``thin``
-    builds the space's thin copy of the architecture (TE-NAS linear regions), when it has one; ``loss_fn``
-    is the task's loss (``Task.loss``; cross-entropy when None)."""
-    n = len(x)
-    while True:
-        try:
-            args = (model, x[:n], y[:n])
-            kw = {"share_passes": probe_cfg.share_passes, "share_splits": probe_cfg.share_splits, "thin": thin,
-                  **({"loss_fn": loss_fn} if loss_fn is not None else {})}
-            if fused:
-                return score(Probe(*args, **kw), proxies)
-            return {name: score(Probe(*args, **kw), {name: p})[name] for name, p in proxies.items()}
-        except torch.OutOfMemoryError as err:
-            if x.is_cuda:
-                torch.cuda.empty_cache()
-            if n <= 2:
-                log.warning("arch %s: out of memory even with 2 images (%s) -> NaN", key, str(err).splitlines()[0])
-                return dict.fromkeys(proxies, math.nan)
-            log.warning("arch %s: out of memory with batch %d; retrying with %d", key, n, n // 2)
-            n //= 2
 
 
 def evaluate_table(cfg: Any, table: pd.DataFrame, columns: list[str], targets: list[str],
