@@ -57,7 +57,8 @@ def search_name(cfg: Any) -> str:
         return "none"
     from hydra.utils import get_class  # noqa: PLC0415
 
-    return str(get_class(cfg.search._target_).name)
+    search: Any = get_class(cfg.search._target_)
+    return str(search.name)
 
 
 def planned(cfg: Any) -> tuple[int, bool]:
@@ -138,7 +139,11 @@ class Run:
     def __call__(self) -> dict[str, Any]:
         """Run the whole pipeline; return the correlation records, the run summary and the MLflow run id."""
         self.setup()
-        selected = self.search() if searching(self.cfg) else self.sample()
+        selected = None
+        if searching(self.cfg):
+            selected = self.search()
+        else:
+            self.sample()
         self.writer.close()
         self.cache.close()
         log.info("scored %d archs (%.1f s)", len(self.rows), time.perf_counter() - self.t0)
@@ -224,10 +229,11 @@ class Run:
         cfg = self.cfg
         self.check_combiner(None)
         combiner = instantiate(cfg.combiner.estimator) if cfg.combiner.estimator is not None else None
+        space_config: dict[str, Any] = OmegaConf.to_container(cfg.space, resolve=True)  # type: ignore[assignment]
         return run_search(instantiate(cfg.search), self.space, self.score, list(self.proxies),
                           num_classes=self.task.num_classes, seed=cfg.seed, out_dir=self.out_dir,
                           benchmark=self.benchmark, combiner=combiner, combiner_name=cfg.combiner.name,
-                          task=self.task.name, space_config=OmegaConf.to_container(cfg.space, resolve=True))
+                          task=self.task.name, space_config=space_config)
 
     def check_combiner(self, n: int | None) -> None:
         """Every prerequisite of the configured combiner (labels, the columns it needs, enough archs for
