@@ -38,95 +38,6 @@ from zcnas.tracking import find_secrets, install_redaction, scrub, scrub_files
 log = logging.getLogger("zcnas.run")
 
 
-def shard_suffix(cfg: Any) -> str:
-    """``-shard<k>of<n>`` for sharded runs, else empty."""
-    return f"-shard{cfg.shard.index}of{cfg.shard.count}" if cfg.shard.count > 1 else ""
-
-
-def run_name(cfg: Any, space: str, task: str, proxies: list[str], n: int) -> str:
-    """``<space>-<task>-<proxies>-n<archs>[-<combiner>][-<search>]-s<seed>[-shard<k>of<n>]``; more than
-    four proxies are counted (``13proxies``), their names are in the params."""
-    names = "+".join(proxies) if len(proxies) <= 4 else f"{len(proxies)}proxies"
-    extra = [x for x in (cfg.combiner.name, search_name(cfg)) if x != "none"]
-    return "-".join([space, task, names, f"n{n}", *extra, f"s{cfg.seed}"]) + shard_suffix(cfg)
-
-
-def search_name(cfg: Any) -> str:
-    """The configured search's name (``evolution``, ``random``, ``prune``; ``none`` for a uniform sample)."""
-    if not searching(cfg):
-        return "none"
-    from hydra.utils import get_class  # noqa: PLC0415
-
-    search: Any = get_class(cfg.search._target_)
-    return str(search.name)
-
-
-def planned(cfg: Any) -> tuple[int, bool]:
-    """How many architectures this run scores: (count, exact). A search's count is its evaluation
-    budget (evolution: the first population + mutations and crossovers of the later generations;
-    duplicates are scored once), so an upper bound."""
-    if not searching(cfg):
-        return len(range(cfg.shard.index, cfg.n_archs, cfg.shard.count)), True
-    from hydra.utils import get_class  # noqa: PLC0415
-
-    return instantiate(cfg.search).planned(get_class(cfg.space._target_)), False
-
-
-def progress(done: int, total: tuple[int, bool], seconds: float) -> str:
-    """``scored 40/100 archs (40 %), 2.1 archs/s, 28 s elapsed, ETA 29 s`` (``<=`` for a search's bound)."""
-    count, exact = total
-    rate = done / seconds if seconds > 0 else math.inf
-    left = max(count - done, 0) / rate if rate > 0 else math.inf
-    of = f"{count}" if exact else f"<={count}"
-    return (f"scored {done}/{of} archs ({100 * done / max(count, 1):.0f} %), {rate:.2f} archs/s, "
-            f"{seconds:.0f} s elapsed, ETA {left:.0f} s")
-
-
-def combine(cfg: Any, table: pd.DataFrame, proxies: list[str], targets: list[str],
-            out_dir: Path) -> list[tuple[dict[str, Any], dict[str, str]]]:
-    """Fit the configured combiner per target (``combiner.protocol``: held out on a seeded calibration
-    part, or in sample) and correlate it; beside it, every single proxy on the same evaluation archs
-    (``<proxy>.held_out``); write its diagnostics and a scatter of its scores. Returns (correlation
-    record, tags) pairs."""
-    if cfg.combiner.estimator is None or not targets:
-        return []
-    from zcnas.combiners.evaluate import assess, baselines  # noqa: PLC0415
-
-    name, protocol = cfg.combiner.name, cfg.combiner.get("protocol", "held_out")
-    out: list[tuple[dict[str, Any], dict[str, str]]] = []
-    for t in targets:
-        y = table[t].to_numpy(dtype=float)
-        res = assess(instantiate(cfg.combiner.estimator), table[proxies], y, n_fit=cfg.combiner.n_fit, seed=cfg.seed,
-                     protocol=protocol, diagnostics=out_dir / f"combiner_{name}_{t}.csv")
-        tags = res.tags(name, t)
-        log.info("combiner %s on %s: %s", name, t, tags or "fitted")
-        if protocol == "held_out":
-            out += [({"proxy": f"{p}.held_out", "target": t, "protocol": protocol, **rec}, {})
-                    for p, rec in baselines(table[proxies], y, res.eval_idx, cfg.seed).items()]
-        out.append(({"proxy": name, "target": t, **res.record}, tags))
-        scatter_plot(out_dir / f"scatter_{name}_{t}.png", pd.DataFrame({name: res.pred, t: y[res.eval_idx]}), name,
-                     [t], [out[-1][0]], label=f"{name} ({protocol.replace('_', '-')})")
-    return out
-
-
-def canonical_keys(benchmark: Any, space: Any) -> Any:
-    """Rewrite the benchmark's arch strings in the space's own form (``encode(decode(key))``), so a file
-    in another accepted encoding (DARTS ``Genotype(...)`` strings) joins the scored archs; in place."""
-    if benchmark is None:
-        return None
-    keys = [str(k) for k in benchmark.table.index]
-    canon = [space.encode(space.decode(k)) for k in keys]
-    if canon != keys:
-        if len(set(canon)) < len(canon):
-            dup = pd.Series(keys)[pd.Series(canon).duplicated(keep=False).to_numpy()].tolist()[:2]
-            raise ValueError(f"benchmark {benchmark.name}: rows {dup} are the same {space.name} architecture")
-        mapping = dict(zip(keys, canon, strict=True))
-        benchmark.table.index = pd.Index(canon, name="arch")
-        if benchmark.scores is not None:
-            benchmark.scores.index = pd.Index([mapping[str(k)] for k in benchmark.scores.index], name="arch")
-    return benchmark
-
-
 class Run:
     """One ``python -m zcnas.run``, read top to bottom in :meth:`__call__`: setup -> sample or search ->
     score -> evaluate -> write -> log. It owns the score writer, the cache, the scored rows and the counters."""
@@ -336,6 +247,24 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
     return Run(cfg, out_dir)()
 
 
+def canonical_keys(benchmark: Any, space: Any) -> Any:
+    """Rewrite the benchmark's arch strings in the space's own form (``encode(decode(key))``), so a file
+    in another accepted encoding (DARTS ``Genotype(...)`` strings) joins the scored archs; in place."""
+    if benchmark is None:
+        return None
+    keys = [str(k) for k in benchmark.table.index]
+    canon = [space.encode(space.decode(k)) for k in keys]
+    if canon != keys:
+        if len(set(canon)) < len(canon):
+            dup = pd.Series(keys)[pd.Series(canon).duplicated(keep=False).to_numpy()].tolist()[:2]
+            raise ValueError(f"benchmark {benchmark.name}: rows {dup} are the same {space.name} architecture")
+        mapping = dict(zip(keys, canon, strict=True))
+        benchmark.table.index = pd.Index(canon, name="arch")
+        if benchmark.scores is not None:
+            benchmark.scores.index = pd.Index([mapping[str(k)] for k in benchmark.scores.index], name="arch")
+    return benchmark
+
+
 def writable(out_dir: Path) -> None:
     """Create ``out_dir``; a directory that cannot be written is a one-line error naming the fix."""
     try:
@@ -364,6 +293,77 @@ def evaluate_table(cfg: Any, table: pd.DataFrame, columns: list[str], targets: l
             log.warning("proxy %s: %d of %d scores are NaN/inf, excluded from its correlations",
                         r["proxy"], r["n_nan"], len(table))
     return correlations, {k: v for _, tags in combined for k, v in tags.items()}
+
+
+def combine(cfg: Any, table: pd.DataFrame, proxies: list[str], targets: list[str],
+            out_dir: Path) -> list[tuple[dict[str, Any], dict[str, str]]]:
+    """Fit the configured combiner per target (``combiner.protocol``: held out on a seeded calibration
+    part, or in sample) and correlate it; beside it, every single proxy on the same evaluation archs
+    (``<proxy>.held_out``); write its diagnostics and a scatter of its scores. Returns (correlation
+    record, tags) pairs."""
+    if cfg.combiner.estimator is None or not targets:
+        return []
+    from zcnas.combiners.evaluate import assess, baselines  # noqa: PLC0415
+
+    name, protocol = cfg.combiner.name, cfg.combiner.get("protocol", "held_out")
+    out: list[tuple[dict[str, Any], dict[str, str]]] = []
+    for t in targets:
+        y = table[t].to_numpy(dtype=float)
+        res = assess(instantiate(cfg.combiner.estimator), table[proxies], y, n_fit=cfg.combiner.n_fit, seed=cfg.seed,
+                     protocol=protocol, diagnostics=out_dir / f"combiner_{name}_{t}.csv")
+        tags = res.tags(name, t)
+        log.info("combiner %s on %s: %s", name, t, tags or "fitted")
+        if protocol == "held_out":
+            out += [({"proxy": f"{p}.held_out", "target": t, "protocol": protocol, **rec}, {})
+                    for p, rec in baselines(table[proxies], y, res.eval_idx, cfg.seed).items()]
+        out.append(({"proxy": name, "target": t, **res.record}, tags))
+        scatter_plot(out_dir / f"scatter_{name}_{t}.png", pd.DataFrame({name: res.pred, t: y[res.eval_idx]}), name,
+                     [t], [out[-1][0]], label=f"{name} ({protocol.replace('_', '-')})")
+    return out
+
+
+def planned(cfg: Any) -> tuple[int, bool]:
+    """How many architectures this run scores: (count, exact). A search's count is its evaluation
+    budget (evolution: the first population + mutations and crossovers of the later generations;
+    duplicates are scored once), so an upper bound."""
+    if not searching(cfg):
+        return len(range(cfg.shard.index, cfg.n_archs, cfg.shard.count)), True
+    from hydra.utils import get_class  # noqa: PLC0415
+
+    return instantiate(cfg.search).planned(get_class(cfg.space._target_)), False
+
+
+def progress(done: int, total: tuple[int, bool], seconds: float) -> str:
+    """``scored 40/100 archs (40 %), 2.1 archs/s, 28 s elapsed, ETA 29 s`` (``<=`` for a search's bound)."""
+    count, exact = total
+    rate = done / seconds if seconds > 0 else math.inf
+    left = max(count - done, 0) / rate if rate > 0 else math.inf
+    of = f"{count}" if exact else f"<={count}"
+    return (f"scored {done}/{of} archs ({100 * done / max(count, 1):.0f} %), {rate:.2f} archs/s, "
+            f"{seconds:.0f} s elapsed, ETA {left:.0f} s")
+
+
+def run_name(cfg: Any, space: str, task: str, proxies: list[str], n: int) -> str:
+    """``<space>-<task>-<proxies>-n<archs>[-<combiner>][-<search>]-s<seed>[-shard<k>of<n>]``; more than
+    four proxies are counted (``13proxies``), their names are in the params."""
+    names = "+".join(proxies) if len(proxies) <= 4 else f"{len(proxies)}proxies"
+    extra = [x for x in (cfg.combiner.name, search_name(cfg)) if x != "none"]
+    return "-".join([space, task, names, f"n{n}", *extra, f"s{cfg.seed}"]) + shard_suffix(cfg)
+
+
+def search_name(cfg: Any) -> str:
+    """The configured search's name (``evolution``, ``random``, ``prune``; ``none`` for a uniform sample)."""
+    if not searching(cfg):
+        return "none"
+    from hydra.utils import get_class  # noqa: PLC0415
+
+    search: Any = get_class(cfg.search._target_)
+    return str(search.name)
+
+
+def shard_suffix(cfg: Any) -> str:
+    """``-shard<k>of<n>`` for sharded runs, else empty."""
+    return f"-shard{cfg.shard.index}of{cfg.shard.count}" if cfg.shard.count > 1 else ""
 
 
 def main() -> None:
