@@ -18,7 +18,6 @@ import logging
 import math
 import os
 import random
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -253,7 +252,8 @@ def merge_shards(out: Path, count: int) -> Path:
 
 def build(cfg: Any) -> Path:
     """Train the sampled archs not yet in the output file; return the file."""
-    from zcnas.run import arch_seed, check_config, instantiate, resolve_device  # noqa: PLC0415
+    from zcnas.cli import check_config, instantiate, resolve_device  # noqa: PLC0415
+    from zcnas.probe import arch_seed  # noqa: PLC0415
 
     out = Path(cfg.out)
     if cfg.merge:
@@ -308,13 +308,12 @@ def main() -> None:
     import hydra  # noqa: PLC0415
 
     from zcnas import CONF_DIR  # noqa: PLC0415
+    from zcnas.cli import one_line_errors  # noqa: PLC0415
 
     @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="build")
     def _run(cfg: Any) -> None:
-        try:
+        with one_line_errors("zcnas.build"):
             build(cfg)
-        except (ValueError, KeyError, OSError) as err:
-            sys.exit(f"zcnas.build: error: {err}")
 
     _run()
 
