@@ -37,17 +37,19 @@ def test_combine_writes_the_combiner_json_a_search_loads(tmp_path):
 def test_presets_compose_to_the_papers_settings(tmp_path):
     d = compose_cfg("config", "experiment=paper_darts_c10", f"search.combiner_from={tmp_path}/c.json")
     assert d.space._target_ == "zcnas.spaces.DartsSpace" and (d.space.C, d.space.layers) == (1, 5)
-    assert (d.search.name, d.search.fitness, d.search.repeat, d.search.prune_number, d.batch_size) == \
-        ("prune", "combiner", 3, 3, 14)
+    assert (d.search._target_, d.search.fitness, d.search.repeat, d.search.prune_number, d.batch_size) == \
+        ("zcnas.search.Prune", "combiner", 3, 3, 14)
     assert list(d.proxy) == ["nwot", "l2_norm", "flops", "params"] and d.benchmark._target_.endswith("no_benchmark")
-    from zcnas.run import check_config, planned
+    from zcnas.cli import check_config
+    from zcnas.run import planned
 
     assert planned(d) == (3 * (28 * (7 + 4) + 2 * (3 + 4 + 5)) + 1, False)  # 997 supernets + the found cell
     check_config(d)
     with pytest.raises(ValueError, match=r"or a fitted combiner file: search.combiner_from=<combiner.json>"):
         score_archs(compose_cfg("config", "experiment=paper_darts_c10", "tracking=none", "cache.path=null"), tmp_path)
     a = compose_cfg("config", "experiment=paper_autoformer_small")
-    assert (a.space.variant, a.space.flavour, a.search.name, a.search.fitness) == ("small", "cream", "evolution", "lswag")
+    assert (a.space.variant, a.space.flavour, a.search._target_, a.search.fitness) == \
+        ("small", "cream", "zcnas.search.Evolution", "lswag")
     assert (a.search.population, a.search.generations, a.search.parents, a.search.mutations, a.search.crossovers) == \
         (50, 20, 10, 25, 25)
     assert (a.search.params_min, a.search.params_max, a.space.mutation_prob, a.space.structure_prob) == (18, 23, 0.2, 0.4)

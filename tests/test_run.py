@@ -39,6 +39,25 @@ def test_default_config_composes():
     assert (cfg.proxy.lswag.lo, cfg.proxy.lswag.hi) == ((window.lo, window.hi) if window else (0, 10))
 
 
+def test_config_groups_mirror_the_code_and_keep_the_cache_keys():
+    """probe/ and engine/ are groups with the keys the score cache has always hashed (``probe`` is in every
+    key); a search is a _target_; Suite-Zero is one file with the space as a parameter."""
+    from zcnas.search import Evolution, Prune, RandomSearch
+
+    cfg = cfg_with()
+    assert dict(cfg.probe) == {"batch_seed": 0, "share_passes": False, "share_splits": 2}
+    assert dict(cfg.engine) == {"fused": True, "in_flight": 1} and cfg.search._target_ is None
+    af = cfg_with("space=autoformer", "proxy=lswag")  # the space still picks its task, ground truth and batch
+    assert dict(af.probe) == {"batch_seed": 0, "share_passes": True, "share_splits": 2}
+    assert (af.task.name, af.benchmark._target_, af.batch_size) == ("cifar100", "zcnas.data.load_autoformer", 32)
+    for name, cls in (("evolution", Evolution), ("random", RandomSearch), ("prune", Prune)):
+        search = cfg_with(f"search={name}").search
+        assert search._target_ == f"zcnas.search.{cls.__name__}" and cls.name == name
+    for space in ("nb101", "nb201", "nb301", "tnb101_micro", "tnb101_macro"):
+        assert dict(cfg_with(f"benchmark=suite_zero_{space}").benchmark) == dict(
+            cfg_with("benchmark=suite_zero", f"benchmark.space={space}").benchmark)
+
+
 def test_multi_proxy_and_task_overrides():
     cfg = cfg_with("proxy=[lswag,nwot,params]", "task=imagenet16_120", "n_archs=7", "seed=3")
     assert list(cfg.proxy) == ["lswag", "nwot", "params"]

@@ -103,3 +103,27 @@ def test_cli_search_selects_and_reports(tmp_path):
                                                        "space.C=4", "space.N=1", "tracking=none"])
     with pytest.raises(ValueError, match="no architecture of nb201 meets the parameter budget"):
         score_archs(bad, tmp_path)
+
+
+def test_run_search_takes_a_score_callable_and_explicit_arguments(tmp_path):
+    """No config, no rows: a Search object, a score callable and the run's facts select the best arch
+    by the fitness column, with the benchmark's accuracy of it."""
+    from zcnas.data import load_nb201
+    from zcnas.search import RandomSearch
+    from zcnas.search.run import run_search
+
+    bench = load_nb201(target="cifar10")
+
+    def by_params(archs):
+        return [{"params": SPACE.param_count(a) / 1e6} for a in archs]
+
+    search = RandomSearch(n=12, fitness="params", seed=3)
+    sel = run_search(search, SPACE, by_params, ["params"], num_classes=10, seed=0, out_dir=tmp_path, benchmark=bench)
+    rows = History.load(tmp_path / "search_history.json").rows
+    assert len(rows) == 12 and len({r["arch"] for r in rows}) == 12
+    assert sel["scores"]["params"] == max(r["params"] for r in rows) == pytest.approx(sel["params_M"])
+    assert (sel["search"], sel["n_evaluated"], sel["fitness_by"]) == ("random", 12, "params")
+    assert sel["accuracy"]["cifar10"] == pytest.approx(float(bench.table.loc[sel["arch"], "cifar10"]))
+    with pytest.raises(ValueError, match="must be one of the proxies"):
+        run_search(RandomSearch(n=2, fitness="lswag"), SPACE, by_params, ["params"], num_classes=10, seed=0,
+                   out_dir=tmp_path)

@@ -39,3 +39,20 @@ def test_secrets_are_masked_in_logged_params():
     out = redact(params)
     assert out == {"tracking.uri": "https://***@mlflow.example.org", "tracking.token": "***",
                    "cloud.api_key": "***", "n_archs": 100, "task.root": "/data/cifar"}
+
+
+def test_a_submitit_sweep_refuses_a_password_it_would_pickle(tmp_path):
+    """submitit pickles each job's config into <sweep>/.submitit: a password there is refused before any
+    job is submitted, with the environment variables that carry it instead."""
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    secret = "hunter2pw"
+    cmd = [sys.executable, "-m", "zcnas.run", "-m", "hydra/launcher=submitit_local", "n_archs=2", "proxy=params",
+           "tracking=none", f"cache.url=postgresql://u:{secret}@127.0.0.1:1/db", "hydra.sweep.dir=sweep"]
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    err = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and len(err) == 1 and "PGPASSWORD" in err[0] and "submitit" in err[0], proc.stderr
+    assert secret not in proc.stdout + proc.stderr
+    assert not (tmp_path / "sweep" / ".submitit").exists()
+    assert not [p for p in tmp_path.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]

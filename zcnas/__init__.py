@@ -85,7 +85,7 @@ def network(space: str, arch: str, num_classes: int = 10, seed: int | None = Non
     if seed is None:
         ctx: Any = nullcontext()
     else:
-        from zcnas.run import arch_seed  # noqa: PLC0415
+        from zcnas.probe import arch_seed  # noqa: PLC0415
 
         ctx = seeded(arch_seed(seed, sp.encode(decoded)))
     with ctx:

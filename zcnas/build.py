@@ -18,7 +18,6 @@ import logging
 import math
 import os
 import random
-import sys
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -344,7 +343,7 @@ def space_for(space_cfg: dict[str, Any], recipe: Recipe) -> Any:
     it; an argument the space does not take, or a space the recipe is not for, is a one-line error."""
     from hydra.utils import get_class  # noqa: PLC0415
 
-    from zcnas.run import instantiate  # noqa: PLC0415
+    from zcnas.cli import instantiate  # noqa: PLC0415
 
     cls = get_class(space_cfg["_target_"])
     name = next((f.default for f in fields(cls) if f.name == "name"), cls.__name__)
@@ -362,7 +361,8 @@ def build(cfg: Any, out_dir: Path | None = None) -> Path:
     train that one arch (see :func:`train_arch`) and return its ``trained.json``."""
     from omegaconf import OmegaConf  # noqa: PLC0415
 
-    from zcnas.run import arch_seed, check_config, instantiate, resolve_device  # noqa: PLC0415
+    from zcnas.cli import check_config, instantiate, resolve_device  # noqa: PLC0415
+    from zcnas.probe import arch_seed  # noqa: PLC0415
 
     out = Path(cfg.out)
     if cfg.merge:
@@ -429,8 +429,9 @@ def train_arch(cfg: Any, space: Any, arch: Any, recipe: Recipe, task: Any, sourc
     write ``trained.json`` (accuracy on the held-out split, #params and MFLOPs of the trained network,
     per-epoch loss / learning rate / drop-path history, cost), ``trained.jsonl`` (the same row as a
     sampled build's, ``benchmark=file`` reads it) and ``model.pt`` (the weights) into ``out_dir``."""
+    from zcnas.cli import resolve_device  # noqa: PLC0415
+    from zcnas.probe import arch_seed  # noqa: PLC0415
     from zcnas.results import cpu_seconds, run_cost, write_json  # noqa: PLC0415
-    from zcnas.run import arch_seed, resolve_device  # noqa: PLC0415
     from zcnas.search.run import flops_m  # noqa: PLC0415
 
     t0, cpu0 = time.perf_counter(), cpu_seconds()
@@ -461,7 +462,7 @@ def train_arch(cfg: Any, space: Any, arch: Any, recipe: Recipe, task: Any, sourc
         **row, "from": str(source), "space": {"_target_": f"{type(space).__module__}.{type(space).__name__}",
                                               **{k: v for k, v in asdict(space).items() if k != "name"}},
         "num_classes": task.num_classes, "params_M": n_params / 1e6,
-        "flops_M": flops_m(space, arch, task), "recipe": asdict(recipe), "history": res.get("history", {}),
+        "flops_M": flops_m(space, arch, task.num_classes, task.resolution), "recipe": asdict(recipe), "history": res.get("history", {}),
         "cost": run_cost(cpu0, seconds, device)})
     ckpt.unlink(missing_ok=True)
     print(f"{key}: {res['accuracy']:.2f}% after {res['epochs']} epochs ({res['status']}) -> {path}")
@@ -473,15 +474,14 @@ def main() -> None:
     import hydra  # noqa: PLC0415
 
     from zcnas import CONF_DIR  # noqa: PLC0415
+    from zcnas.cli import one_line_errors  # noqa: PLC0415
 
     @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="build")
     def _run(cfg: Any) -> None:
         from hydra.core.hydra_config import HydraConfig  # noqa: PLC0415
 
-        try:
+        with one_line_errors("zcnas.build"):
             build(cfg, Path(HydraConfig.get().runtime.output_dir))
-        except (ValueError, KeyError, OSError) as err:
-            sys.exit(f"zcnas.build: error: {err}")
 
     _run()
 

@@ -271,3 +271,16 @@ class NullCache:
 
     def close(self) -> None:
         """Nothing to close."""
+
+
+def open_cache(cache: Any, shard: Any, context: dict[str, Any]) -> ScoreCache | PgCache | NullCache:
+    """The score cache the run's ``cache`` node asks for: a PostgreSQL server (``cache.url``: any number of
+    hosts, upserts), this shard's own SQLite file (``cache.per_shard`` and ``shard.count > 1``, merged at
+    the sweep's end), one SQLite file (``cache.path``), or none."""
+    if cache.get("url"):
+        return PgCache(cache.url, context)
+    if cache.path and cache.get("per_shard") and shard.count > 1:
+        return ShardCache(cache.path, shard.index, shard.count, context)
+    if cache.path:
+        return ScoreCache(cache.path, context)
+    return NullCache()

@@ -34,12 +34,12 @@ import torch
 from tqdm import tqdm
 
 from zcnas import user_config_dir
+from zcnas.cli import instantiate, one_line_errors
 from zcnas.metrics import correlate
-from zcnas.probe import Probe, depth_bins
+from zcnas.probe import Probe, arch_seed, depth_bins
 from zcnas.proxies.activation import unique_patterns
 from zcnas.proxies.gradstats import as_stats_input, layer_inv_sigma, std0
 from zcnas.results import write_json
-from zcnas.run import arch_seed, instantiate
 
 log = logging.getLogger("zcnas.calibrate")
 LOG_EVERY = 50
@@ -167,7 +167,8 @@ def main() -> None:
     @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="calibrate")
     def _run(cfg: Any) -> None:
         hc = HydraConfig.get()
-        calibrate(cfg, Path(hc.runtime.output_dir), hc.runtime.choices["space"], hc.runtime.choices["task"])
+        with one_line_errors("zcnas.calibrate"):
+            calibrate(cfg, Path(hc.runtime.output_dir), hc.runtime.choices["space"], hc.runtime.choices["task"])
 
     _run()
 

@@ -93,8 +93,21 @@ class RunDirCheck(Callback):
         check_writable(Path(config.hydra.run.dir), "hydra.run.dir")
 
     def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
-        """``python -m zcnas.run -m``: the sweep directory."""
+        """``python -m zcnas.run -m``: the sweep directory, and no credential handed to submitit."""
         check_writable(Path(config.hydra.sweep.dir), "hydra.sweep.dir")
+        check_no_pickled_secrets(config)
+
+
+def check_no_pickled_secrets(config: Any) -> None:
+    """Exit with a one-line error when a submitit sweep's config holds a credential (a password in
+    ``cache.url`` / ``tracking.uri``, a secret-named key): submitit pickles each job's config into
+    ``<sweep_dir>/.submitit/*.pkl``, a file no redaction reaches. libpq reads ``PGPASSWORD`` and
+    ``~/.pgpass``, MLflow ``MLFLOW_TRACKING_PASSWORD``; submitit passes the environment on."""
+    if "submitit" not in str(config.hydra.launcher.get("_target_", "")) or not sweep_secrets(config):
+        return
+    sys.exit("zcnas.run: error: a password in the config (cache.url, tracking.uri or a secret-named key) would be "
+             f"pickled by submitit into {config.hydra.sweep.dir}/.submitit; drop it from the URL and set "
+             "PGPASSWORD (or ~/.pgpass) for PostgreSQL, MLFLOW_TRACKING_PASSWORD for an MLflow server")
 
 
 class SweepCallback(Callback):

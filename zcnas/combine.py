@@ -18,18 +18,16 @@ Example:
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from zcnas.cli import instantiate, one_line_errors
 from zcnas.combiners import saved
-from zcnas.combiners.evaluate import describe, evaluate, split
-from zcnas.metrics import correlate
+from zcnas.combiners.evaluate import assess, baselines, split
 from zcnas.results import format_table, write_outputs
-from zcnas.run import instantiate
 
 log = logging.getLogger("zcnas.combine")
 
@@ -65,18 +63,14 @@ def run_combine(cfg: Any, out_dir: Path) -> list[dict[str, Any]]:
         for rep in range(cfg.repeats if protocol == "held_out" else 1):  # in_sample: one deterministic fit
             seed = cfg.seed + rep
             if cfg.combiner.estimator is not None:
-                res = evaluate(instantiate(cfg.combiner.estimator), Z, y, n_fit=cfg.combiner.n_fit, seed=seed,
-                               protocol=protocol)
-                est, _, _ = res.pop("fitted"), res.pop("eval_idx"), res.pop("pred")
-                rows.append({"task": task, "method": name, "repeat": rep, **res, **describe(est)})
+                res = assess(instantiate(cfg.combiner.estimator), Z, y, n_fit=cfg.combiner.n_fit, seed=seed,
+                             protocol=protocol, diagnostics=out_dir / f"combiner_{name}_{task}.csv" if rep == 0 else None)
+                rows.append({"task": task, "method": name, "repeat": rep, **res.record, **res.chosen})
                 if rep == 0:
-                    tags.update({f"{name}/{task}/{k}": v for k, v in describe(est).items()})
-                    if hasattr(est, "diagnostics_"):
-                        est.diagnostics_.to_csv(out_dir / f"combiner_{name}_{task}.csv", index=False)
+                    tags.update(res.tags(name, task))
             ev = split(len(Z), cfg.combiner.n_fit, seed)[1] if protocol == "held_out" else slice(None)
-            for c in cols:
-                rows.append({"task": task, "method": c, "repeat": rep, "protocol": protocol,
-                             **correlate(Z[c].to_numpy()[ev], y[ev], seed=seed)})
+            rows += [{"task": task, "method": c, "repeat": rep, "protocol": protocol, **rec}
+                     for c, rec in baselines(Z, y, ev, seed).items()]
         if cfg.combiner.estimator is not None:
             files += save_fitted(cfg, bench, task, Z, y, out_dir / ("combiner.json" if len(bench.tasks) == 1
                                                                     else f"combiner_{task}.json"))
@@ -126,10 +120,8 @@ def main() -> None:
 
     @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="combine")
     def _run(cfg: Any) -> None:
-        try:
+        with one_line_errors("zcnas.combine"):
             run_combine(cfg, Path(HydraConfig.get().runtime.output_dir))
-        except (ValueError, KeyError, FileNotFoundError) as err:
-            sys.exit(f"zcnas.combine: error: {err}")
 
     _run()
 

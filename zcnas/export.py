@@ -17,10 +17,10 @@ import importlib
 import inspect
 import json
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
+from zcnas.cli import one_line_errors
 from zcnas.results import read_json
 
 _IMPORT = re.compile(r"^from (zcnas(?:\.\w+)+) import .*$", re.M)
@@ -117,10 +117,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("path", type=Path, help="a search's run dir, or its selected_arch.json")
     parser.add_argument("--out", type=Path, default=None, help="output dir (default: <run dir>/export)")
     args = parser.parse_args(argv)
-    try:
+    with one_line_errors("zcnas.export"):
         py, js = export(args.path, args.out)
-    except (ValueError, KeyError, OSError) as err:
-        sys.exit(f"zcnas.export: error: {err}")
     print(f"wrote {py} and {js}\nuse: import {py.stem}; net = {py.stem}.build_model()  |  "
           f"timm.create_model({py.stem!r}, arch=...)")
 

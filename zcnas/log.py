@@ -8,6 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from zcnas.cli import one_line_errors
 from zcnas.tracking import MASK, MlflowTracker
 
 
@@ -25,7 +26,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.run_dir is None:
         parser.error("a run directory is required (or --url)")
-    try:
+    with one_line_errors("zcnas.log"):
         import yaml  # noqa: PLC0415
 
         cfg_file = args.run_dir / "config.yaml"
@@ -45,8 +46,6 @@ def main(argv: list[str] | None = None) -> None:
         if unreachable:
             raise OSError(f"tracking server {tracker.shown_uri} is unreachable ({unreachable}); nothing was logged")
         run_id = tracker.log_dir(args.run_dir)
-    except (ValueError, KeyError, OSError) as err:
-        sys.exit(f"zcnas.log: error: {err}")
     if run_id is None:
         sys.exit(f"zcnas.log: error: could not log {args.run_dir} to {tracker.shown_uri} (see the line above)")
     print(f"logged {args.run_dir} as MLflow run {run_id} at {tracker.shown_uri}")

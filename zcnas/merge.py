@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ import pandas as pd
 import yaml
 
 from zcnas.cache import digest, merge_shard_caches
+from zcnas.cli import one_line_errors
 from zcnas.results import format_table, read_scores, write_outputs
 
 log = logging.getLogger("zcnas.merge")
@@ -175,10 +175,8 @@ def main(argv: list[str] | None = None) -> None:
         from zcnas.tracking import MlflowTracker  # noqa: PLC0415
 
         tracker = MlflowTracker(args.tracking_uri)
-    try:
+    with one_line_errors("zcnas.merge"):
         merge(args.sweep_dir, tracker)
-    except (ValueError, KeyError, OSError) as err:
-        sys.exit(f"zcnas.merge: error: {err}")
 
 
 if __name__ == "__main__":

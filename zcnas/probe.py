@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import inspect
 import threading
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -87,6 +88,12 @@ def block_modules(model: nn.Module) -> list[nn.Module]:
 
 
 _RNG_LOCK = threading.Lock()
+
+
+def arch_seed(seed: int, arch: str) -> int:
+    """Init seed of one architecture: ``crc32("<seed>:<arch string>")``, so it depends on (seed, arch)
+    only, not on sampling order."""
+    return zlib.crc32(f"{seed}:{arch}".encode())
 
 
 @contextmanager

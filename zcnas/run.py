@@ -1,9 +1,10 @@
 """``python -m zcnas.run``: score sampled architectures with zero-cost proxies against ground truth.
 
-The data flow, top to bottom: compose config -> space, task, benchmark, proxies -> one probe
-batch -> archs from a uniform sample or a search; per arch: cached scores, else build, probe,
-score, cache, add precomputed columns, append to scores.csv -> correlate each (proxy, target), fit/evaluate the combiner
--> write outputs -> log to the tracker -> print the table.
+The data flow, top to bottom (:class:`Run`, one method a step): compose config -> setup (space, task,
+benchmark, proxies, one probe batch, scores.csv, the cache) -> archs from a uniform sample or a search;
+per arch: cached scores, else build, probe, score, cache, add precomputed columns, append to scores.csv
+-> evaluate: correlate each (proxy, target), fit/evaluate the combiner -> write outputs and print the
+table -> log to the tracker.
 
 Examples:
     python -m zcnas.run                                   # 100 NB201 cells, L-SWAG, CIFAR-10
@@ -15,13 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
-import sys
 import time
-import zlib
-from collections import deque
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -31,169 +26,229 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from zcnas.cache import NullCache, PgCache, ScoreCache, ShardCache
+from zcnas.cache import open_cache
+from zcnas.cli import check_config, instantiate, one_line_errors, resolve_device, searching
+from zcnas.engine import in_order, own_stream, probe_and_score
 from zcnas.metrics import correlate
-from zcnas.probe import Probe, seeded
-from zcnas.proxies import check_params, get_proxy, score
+from zcnas.probe import arch_seed, seeded
+from zcnas.proxies import check_params, get_proxy
 from zcnas.results import ScoreWriter, cpu_seconds, format_table, run_cost, scatter_plot, write_outputs
 from zcnas.tracking import find_secrets, install_redaction, scrub, scrub_files
 
 log = logging.getLogger("zcnas.run")
 
 
-def arch_seed(seed: int, arch: str) -> int:
-    """Init seed of one architecture: depends on (seed, arch) only, not on sampling order."""
-    return zlib.crc32(f"{seed}:{arch}".encode())
+class Run:
+    """One ``python -m zcnas.run``, read top to bottom in :meth:`__call__`: setup -> sample or search ->
+    score -> evaluate -> write -> log. It owns the score writer, the cache, the scored rows and the counters."""
+
+    def __init__(self, cfg: Any, out_dir: Path) -> None:
+        self.cfg, self.out_dir = cfg, out_dir
+        self.rows: list[dict[str, Any]] = []  # one per scored arch, as appended to scores.csv
+        self.n_cached = 0                     # archs whose every score came from the cache
+
+    def __call__(self) -> dict[str, Any]:
+        """Run the whole pipeline; return the correlation records, the run summary and the MLflow run id."""
+        self.setup()
+        selected = None
+        if searching(self.cfg):
+            selected = self.search()
+        else:
+            self.sample()
+        self.writer.close()
+        self.cache.close()
+        log.info("scored %d archs (%.1f s)", len(self.rows), time.perf_counter() - self.t0)
+        table = pd.DataFrame(self.rows)
+        correlations, combiner_tags = evaluate_table(self.cfg, table, self.columns, self.targets, self.out_dir)
+        summary = self.write(table, correlations, combiner_tags, selected)
+        return {"correlations": correlations, "summary": summary, "run_id": self.log()}
+
+    def setup(self) -> None:
+        """Check the config and the output directory, then space, task, benchmark, tracker, the probe
+        batch (one deterministic batch of real images per ``probe.batch_seed``), scores.csv and the cache."""
+        from omegaconf import OmegaConf, open_dict  # noqa: PLC0415
+
+        cfg, out_dir = self.cfg, self.out_dir
+        self.t0, self.started_ms, self.cpu0 = time.perf_counter(), int(time.time() * 1000), cpu_seconds()
+        check_config(cfg)
+        self.secrets = find_secrets(OmegaConf.to_container(cfg, resolve=True))  # masked in every file and log line
+        install_redaction(self.secrets)
+        writable(out_dir)
+        scrub_files(sorted((out_dir / ".hydra").glob("*.yaml")), self.secrets)  # Hydra wrote them before us
+        self.proxies: dict[str, dict[str, Any]] = OmegaConf.to_container(cfg.proxy, resolve=True) or {}  # type: ignore[assignment]
+        for name, params in self.proxies.items():
+            check_params(name, params, cfg.batch_size)  # unknown names, types and ranges fail before any work
+        self.tracker = instantiate(cfg.tracking)
+        self.unreachable = self.tracker.check() if hasattr(self.tracker, "check") else None
+        if self.unreachable:
+            log.warning("tracking: %s is unreachable (%s); scoring goes on without it, the result files will "
+                        "be complete: log them later with: python -m zcnas.log %s",
+                        getattr(self.tracker, "shown_uri", "the tracker"), self.unreachable, out_dir)
+        if cfg.threads:
+            torch.set_num_threads(int(cfg.threads))
+        if cfg.benchmark.get("precomputed") and cfg.benchmark.get("target", "") is None:
+            with open_dict(cfg):  # precomputed columns belong to one task: the one probed
+                cfg.benchmark.target = cfg.task.name
+        self.space, self.task = instantiate(cfg.space), instantiate(cfg.task)
+        self.benchmark = canonical_keys(instantiate(cfg.benchmark), self.space)
+        task = self.task
+        if task.stand_in:
+            log.warning("task %s: its own images are not available; %d CIFAR-10 images stand in at "
+                        "%dx%d with a %d-class head (MLflow tag input_stand_in=true)",
+                        task.name, cfg.batch_size, task.resolution, task.resolution, task.num_classes)
+        self.device = resolve_device(cfg.device)
+        x, y, batch_digest = task.probe_batch(cfg.batch_size, cfg.probe.batch_seed)
+        self.x, self.y = x.to(self.device), y.to(self.device)
+        self.targets = self.benchmark.targets if self.benchmark is not None else []
+        self.precomputed = self.benchmark.scores if self.benchmark is not None else None  # read, not computed (Suite-Zero)
+        self.columns = [*self.proxies, *(self.precomputed.columns if self.precomputed is not None else [])]
+        log.info("probing archs of %s on %s with batch_size=%d (%dx%d) on %s", self.space.name, task.name,
+                 cfg.batch_size, task.resolution, task.resolution, self.device)
+        self.writer = ScoreWriter(out_dir / "scores.csv", ["arch", *self.columns, *self.targets])  # a row per arch, at once
+        context = {**{k: OmegaConf.to_container(cfg[k], resolve=True) for k in ("space", "task", "probe")},
+                   "batch_size": cfg.batch_size, "seed": cfg.seed, "device": self.device.type,
+                   "batch": batch_digest}  # the probe batch's content, not only where it came from
+        self.cache = open_cache(cfg.cache, cfg.shard, context)
+        self.keyed = {n: {**p, "_version": get_proxy(n).version} for n, p in self.proxies.items()}  # cache keys
+        self.total = planned(cfg)  # for the progress lines
+        self.t_scoring = time.perf_counter()
+
+    def sample(self) -> None:
+        """A uniform sample (of the benchmark's labelled archs, if any; shard k of n: every n-th from the
+        k-th), scored in one batch; no arch is selected."""
+        cfg, space, benchmark = self.cfg, self.space, self.benchmark
+        rng = np.random.default_rng(cfg.seed)
+        pool = benchmark.sample(cfg.n_archs, rng) if benchmark is not None else space.sample(cfg.n_archs, rng)
+        pool = pool[cfg.shard.index::cfg.shard.count]
+        archs = [space.decode(a) if isinstance(a, str) else a for a in pool]
+        odd = [(a, space.encode(d)) for a, d in zip(pool, archs, strict=True)
+               if isinstance(a, str) and space.encode(d) != a]
+        if odd:
+            raise ValueError(f"benchmark {benchmark.name}: arch {odd[0][0]!r} is not {space.name}'s canonical "
+                             f"string {odd[0][1]!r} ({len(odd)} such); its labels would never match: rewrite "
+                             "the benchmark's arch strings")
+        self.check_combiner(len(archs))
+        self.score(archs)
+
+    def search(self) -> dict[str, Any]:
+        """Search the space with the configured strategy, every candidate scored by :meth:`score`; return
+        the selected arch."""
+        from omegaconf import OmegaConf  # noqa: PLC0415
+
+        from zcnas.search.run import run_search  # noqa: PLC0415
+
+        cfg = self.cfg
+        self.check_combiner(None)
+        combiner = instantiate(cfg.combiner.estimator) if cfg.combiner.estimator is not None else None
+        space_config: dict[str, Any] = OmegaConf.to_container(cfg.space, resolve=True)  # type: ignore[assignment]
+        return run_search(instantiate(cfg.search), self.space, self.score, list(self.proxies),
+                          num_classes=self.task.num_classes, seed=cfg.seed, out_dir=self.out_dir,
+                          benchmark=self.benchmark, combiner=combiner, combiner_name=cfg.combiner.name,
+                          task=self.task.name, space_config=space_config, resolution=self.task.resolution)
+
+    def check_combiner(self, n: int | None) -> None:
+        """Every prerequisite of the configured combiner (labels, the columns it needs, enough archs for
+        its fit and evaluation parts), checked before any architecture is scored."""
+        cfg = self.cfg
+        if cfg.combiner.estimator is None:
+            return
+        if not self.targets:
+            raise ValueError(f"combiner={cfg.combiner.name} needs ground truth: choose a benchmark with labels "
+                             "(benchmark=nb201|file|suite_zero) or combiner=none")
+        from zcnas.combiners.evaluate import split  # noqa: PLC0415
+
+        est = instantiate(cfg.combiner.estimator)
+        if hasattr(est, "check_columns"):
+            est.check_columns(self.columns)
+        if n is not None:
+            split(n, cfg.combiner.n_fit, cfg.seed)
+
+    def score(self, archs: list[Any]) -> list[dict[str, float]]:
+        """Scores of ``archs`` (one ``{proxy: score}`` each): cached ones read, the rest probed
+        (``engine.in_flight`` at once) and cached; each arch's row (with precomputed columns and ground
+        truth) is appended to scores.csv as soon as it is made."""
+        cfg, proxies = self.cfg, self.proxies
+        keys = [self.space.encode(a) for a in archs]
+        truth = self.benchmark.lookup(keys) if self.benchmark is not None else None
+        read = self.precomputed.reindex(keys) if self.precomputed is not None else None
+        cached = [self.cache.get(key, self.keyed) for key in keys]
+        jobs = [(a, k, {n: p for n, p in proxies.items() if n not in c}) for a, k, c in zip(archs, keys, cached, strict=True)]
+        done = in_order(lambda job: self.probe(*job), jobs, cfg.engine.in_flight)
+        out = []
+        for key, scores, (_, _, todo), new in tqdm(zip(keys, cached, jobs, done, strict=True), total=len(keys),
+                                                   desc="scoring", disable=None, mininterval=2, leave=False):
+            if todo:
+                self.cache.put(key, self.keyed, new)
+                scores.update(new)
+            else:
+                self.n_cached += 1
+            scores = {n: scores[n] for n in proxies}
+            row = {"arch": key, **scores, **(read.loc[key].to_dict() if read is not None else {}),
+                   **(truth.loc[key].to_dict() if truth is not None else {})}
+            self.writer.append(row)
+            self.rows.append(row)
+            out.append(scores)
+            if len(self.rows) % cfg.log_every == 0:
+                log.info(progress(len(self.rows), self.total, time.perf_counter() - self.t_scoring))
+        return out
+
+    def probe(self, arch: Any, key: str, todo: dict[str, Any]) -> dict[str, float]:
+        """Build ``arch`` (seeded by (seed, arch) alone) and score the proxies ``todo`` on it; any worker thread."""
+        if not todo:
+            return {}
+        space, task = self.space, self.task
+        with seeded(arch_seed(self.cfg.seed, key)):  # worker threads take turns with the global RNG
+            model = space.build(arch, num_classes=task.num_classes).to(self.device)
+        thin = partial(space.thin, arch, task.num_classes) if hasattr(space, "thin") else None
+        with own_stream(self.device):
+            return probe_and_score(model, self.x, self.y, todo, self.cfg.probe, key, fused=self.cfg.engine.fused,
+                                   thin=thin, loss_fn=task.loss)
+
+    def write(self, table: pd.DataFrame, correlations: list[dict[str, Any]], combiner_tags: dict[str, str],
+              selected: dict[str, Any] | None) -> dict[str, Any]:
+        """scores/correlations/summary/config files (secrets masked) and plots; print the table. Returns
+        the run summary."""
+        from omegaconf import OmegaConf  # noqa: PLC0415
+
+        cfg, n = self.cfg, len(table)
+        seconds = time.perf_counter() - self.t0
+        names = run_name(cfg, self.space.name, self.task.name, list(self.proxies), cfg.n_archs if cfg.shard.count > 1 else n)
+        tags = {"input_stand_in": str(self.task.stand_in).lower(), "space": self.space.name, "task": self.task.name,
+                "proxies": ",".join(self.columns), **combiner_tags,
+                **({"selected_arch": selected["arch"], **selected.get("tags", {})} if selected else {})}
+        summary = {"n_archs": n, "n_computed": n - self.n_cached, "n_cached": self.n_cached,
+                   "seconds": seconds, "started_ms": self.started_ms, "finished_ms": self.started_ms + int(seconds * 1000),
+                   "shard": dict(cfg.shard), "proxies": self.columns, "cost": run_cost(self.cpu0, seconds, self.device),
+                   "mlflow": {"name": names, "tags": tags}}
+        write_outputs(self.out_dir, scrub(OmegaConf.to_container(cfg, resolve=True), self.secrets), table, self.columns,
+                      self.targets, correlations, summary, selected)
+        from zcnas.search.run import search_report  # noqa: PLC0415
+
+        print(format_table(correlations) if selected is None  # the results first: tracking never holds them hostage
+              else search_report(correlations, selected, n))
+        print(f"{n} archs in {seconds:.1f} s -> {self.out_dir}", flush=True)
+        return summary
+
+    def log(self) -> str | None:
+        """Log the run directory to the tracker, from the files on disk (as ``python -m zcnas.log <run_dir>``
+        would); an unreachable one is said, with the command that logs it later. Returns the MLflow run id."""
+        tracker, out_dir = self.tracker, self.out_dir
+        if self.unreachable:
+            print(f"not logged to {tracker.shown_uri} (unreachable: {self.unreachable}); log it later with: "
+                  f"python -m zcnas.log {out_dir}")
+            return None
+        if not hasattr(tracker, "shown_uri"):
+            return None
+        print(f"logging to MLflow at {tracker.shown_uri} (should it fail: python -m zcnas.log {out_dir})", flush=True)
+        run_id = tracker.log_dir(out_dir)
+        if run_id:
+            print(f"MLflow run {run_id}")
+        return run_id
 
 
-def shard_suffix(cfg: Any) -> str:
-    """``-shard<k>of<n>`` for sharded runs, else empty."""
-    return f"-shard{cfg.shard.index}of{cfg.shard.count}" if cfg.shard.count > 1 else ""
-
-
-def run_name(cfg: Any, space: str, task: str, proxies: list[str], n: int) -> str:
-    """``<space>-<task>-<proxies>-n<archs>[-<combiner>][-<search>]-s<seed>[-shard<k>of<n>]``; more than
-    four proxies are counted (``13proxies``), their names are in the params."""
-    names = "+".join(proxies) if len(proxies) <= 4 else f"{len(proxies)}proxies"
-    extra = [x for x in (cfg.combiner.name, cfg.search.name) if x != "none"]
-    return "-".join([space, task, names, f"n{n}", *extra, f"s{cfg.seed}"]) + shard_suffix(cfg)
-
-
-def missing_keys(node: Any, prefix: str = "") -> list[str]:
-    """Full keys of mandatory values left ``???`` (interpolations and Hydra's own node not followed)."""
-    from omegaconf import DictConfig, OmegaConf  # noqa: PLC0415
-
-    out = []
-    for key in node:
-        full = f"{prefix}{key}"
-        if full == "hydra" or OmegaConf.is_interpolation(node, key):
-            continue
-        if OmegaConf.is_missing(node, key):
-            out.append(full)
-        elif isinstance(node[key], DictConfig):
-            out += missing_keys(node[key], full + ".")
-    return out
-
-
-def check_config(cfg: Any) -> None:
-    """One-line errors for run-level values of the wrong type or range, before any work."""
-    missing = missing_keys(cfg)
-    if missing:
-        raise ValueError(f"{missing[0]} must be set (e.g. {missing[0]}=<value> on the command line)"
-                         + (f"; also unset: {', '.join(missing[1:])}" if len(missing) > 1 else ""))
-    def integer(key: str, value: Any, lo: int) -> None:
-        if isinstance(value, bool) or not isinstance(value, int) or value < lo:
-            raise ValueError(f"{key}={value!r} must be an integer >= {lo}")
-
-    for key, lo in (("n_archs", 1), ("seed", 0), ("batch_size", 1), ("log_every", 1), ("threads", 1)):
-        if cfg.get(key) is not None or key == "n_archs":
-            integer(key, cfg.get(key), lo)
-    if "engine" in cfg:
-        integer("engine.in_flight", cfg.engine.in_flight, 1)
-    integer("shard.count", cfg.shard.count, 1)
-    integer("shard.index", cfg.shard.index, 0)
-    if cfg.shard.index >= cfg.shard.count:
-        raise ValueError(f"shard.index={cfg.shard.index} must be < shard.count={cfg.shard.count} (shards are 0-based)")
-    if cfg.shard.count > 1 and "search" in cfg and cfg.search.name != "none":
-        raise ValueError("shard.count>1 splits a uniform sample; a search (search=...) cannot be sharded")
-    if not (cfg.device in ("cpu", "cuda", "auto") or str(cfg.device).startswith("cuda:")):
-        raise ValueError(f"device={cfg.device!r}; valid: cpu, cuda, cuda:<n>, auto")
-    if str(cfg.device).startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device={cfg.device} but CUDA is not available here; use device=cpu or device=auto")
-
-
-def planned(cfg: Any) -> tuple[int, bool]:
-    """How many architectures this run scores: (count, exact). A search's count is its evaluation
-    budget (evolution: the first population + mutations and crossovers of the later generations;
-    duplicates are scored once), so an upper bound."""
-    s = cfg.search
-    if s.name == "none":
-        return len(range(cfg.shard.index, cfg.n_archs, cfg.shard.count)), True
-    if s.name == "evolution":
-        return s.population + (s.generations - 1) * (s.mutations + s.crossovers), False
-    if s.name == "prune":
-        from hydra.utils import get_class  # noqa: PLC0415
-
-        from zcnas.search.prune import planned_evaluations  # noqa: PLC0415
-
-        space_cls = get_class(cfg.space._target_)
-        return (planned_evaluations(space_cls, s.repeat, s.scope, s.get("prune_number", 1)) if hasattr(space_cls, "supernet_shape") else 0), False
-    return int(s.n), False
-
-
-def progress(done: int, total: tuple[int, bool], seconds: float) -> str:
-    """``scored 40/100 archs (40 %), 2.1 archs/s, 28 s elapsed, ETA 29 s`` (``<=`` for a search's bound)."""
-    count, exact = total
-    rate = done / seconds if seconds > 0 else math.inf
-    left = max(count - done, 0) / rate if rate > 0 else math.inf
-    of = f"{count}" if exact else f"<={count}"
-    return (f"scored {done}/{of} archs ({100 * done / max(count, 1):.0f} %), {rate:.2f} archs/s, "
-            f"{seconds:.0f} s elapsed, ETA {left:.0f} s")
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; any other name as given."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-def instantiate(node: Any) -> Any:
-    """``hydra.utils.instantiate`` that re-raises the builder's own error (one clear line)."""
-    from hydra.errors import InstantiationException  # noqa: PLC0415
-    from hydra.utils import instantiate as _instantiate  # noqa: PLC0415
-
-    try:
-        return _instantiate(node)
-    except InstantiationException as err:
-        raise (err.__cause__ or err) from None
-
-
-def check_combiner(cfg: Any, columns: list[str], targets: list[str], n: int | None) -> None:
-    """Every prerequisite of the configured combiner (labels, the columns it needs, enough archs for
-    its fit and evaluation parts), checked before any architecture is scored."""
-    if cfg.combiner.estimator is None:
-        return
-    if not targets:
-        raise ValueError(f"combiner={cfg.combiner.name} needs ground truth: choose a benchmark with labels "
-                         "(benchmark=nb201|file|suite_zero_...) or combiner=none")
-    from zcnas.combiners.evaluate import split  # noqa: PLC0415
-
-    est = instantiate(cfg.combiner.estimator)
-    if hasattr(est, "check_columns"):
-        est.check_columns(columns)
-    if n is not None:
-        split(n, cfg.combiner.n_fit, cfg.seed)
-
-
-def combine(cfg: Any, table: pd.DataFrame, proxies: list[str], targets: list[str],
-            out_dir: Path) -> list[tuple[dict[str, Any], dict[str, str]]]:
-    """Fit the configured combiner per target (``combiner.protocol``: held out on a seeded calibration
-    part, or in sample) and correlate it; beside it, every single proxy on the same evaluation archs
-    (``<proxy>.held_out``); write its diagnostics and a scatter of its scores. Returns (correlation
-    record, tags) pairs."""
-    if cfg.combiner.estimator is None or not targets:
-        return []
-    from zcnas.combiners.evaluate import describe, evaluate  # noqa: PLC0415
-
-    name, protocol = cfg.combiner.name, cfg.combiner.get("protocol", "held_out")
-    out: list[tuple[dict[str, Any], dict[str, str]]] = []
-    for t in targets:
-        y = table[t].to_numpy(dtype=float)
-        res = evaluate(instantiate(cfg.combiner.estimator), table[proxies], y, n_fit=cfg.combiner.n_fit,
-                       seed=cfg.seed, protocol=protocol)
-        est, idx, pred = res.pop("fitted"), res.pop("eval_idx"), res.pop("pred")
-        if hasattr(est, "diagnostics_"):
-            est.diagnostics_.to_csv(out_dir / f"combiner_{name}_{t}.csv", index=False)
-        tags = {f"{name}/{t}/{k}": v for k, v in describe(est).items()}
-        log.info("combiner %s on %s: %s", name, t, tags or "fitted")
-        if protocol == "held_out":
-            out += [({"proxy": f"{p}.held_out", "target": t, "protocol": protocol,
-                      **correlate(table[p].to_numpy(dtype=float)[idx], y[idx], seed=cfg.seed)}, {}) for p in proxies]
-        out.append(({"proxy": name, "target": t, **res}, tags))
-        scatter_plot(out_dir / f"scatter_{name}_{t}.png", pd.DataFrame({name: pred, t: y[idx]}), name, [t],
-                     [out[-1][0]], label=f"{name} ({protocol.replace('_', '-')})")
-    return out
+def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
+    """Run the whole pipeline for a composed config (:class:`Run`); write outputs into ``out_dir``."""
+    return Run(cfg, out_dir)()
 
 
 def canonical_keys(benchmark: Any, space: Any) -> Any:
@@ -214,14 +269,8 @@ def canonical_keys(benchmark: Any, space: Any) -> Any:
     return benchmark
 
 
-def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
-    """Run the whole pipeline for a composed config; write outputs into ``out_dir``."""
-    from omegaconf import OmegaConf  # noqa: PLC0415
-
-    t0, started_ms, cpu0 = time.perf_counter(), int(time.time() * 1000), cpu_seconds()
-    check_config(cfg)
-    secrets = find_secrets(OmegaConf.to_container(cfg, resolve=True))  # masked in every file and log line
-    install_redaction(secrets)
+def writable(out_dir: Path) -> None:
+    """Create ``out_dir``; a directory that cannot be written is a one-line error naming the fix."""
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / ".zcnas_write_test").touch()
@@ -229,210 +278,6 @@ def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
     except OSError as err:
         raise OSError(f"output directory {out_dir} is not writable ({err.strerror}); "
                       "set hydra.run.dir=<a writable directory>") from None
-    scrub_files(sorted((out_dir / ".hydra").glob("*.yaml")), secrets)  # Hydra wrote them before us
-    proxies: dict[str, dict[str, Any]] = OmegaConf.to_container(cfg.proxy, resolve=True) or {}  # type: ignore[assignment]
-    for name, params in proxies.items():
-        check_params(name, params, cfg.batch_size)  # unknown names, types and ranges fail before any work
-    tracker = instantiate(cfg.tracking)
-    unreachable = tracker.check() if hasattr(tracker, "check") else None
-    if unreachable:
-        log.warning("tracking: %s is unreachable (%s); scoring goes on without it, the result files will "
-                    "be complete: log them later with: python -m zcnas.log %s",
-                    getattr(tracker, "shown_uri", "the tracker"), unreachable, out_dir)
-    if cfg.threads:
-        torch.set_num_threads(int(cfg.threads))
-    if cfg.benchmark.get("precomputed") and cfg.benchmark.get("target", "") is None:
-        from omegaconf import open_dict  # noqa: PLC0415
-
-        with open_dict(cfg):  # precomputed columns belong to one task: the one probed
-            cfg.benchmark.target = cfg.task.name
-    space = instantiate(cfg.space)
-    task = instantiate(cfg.task)
-    benchmark = canonical_keys(instantiate(cfg.benchmark), space)
-    if task.stand_in:
-        log.warning("task %s: its own images are not available; %d CIFAR-10 images stand in at "
-                    "%dx%d with a %d-class head (MLflow tag input_stand_in=true)",
-                    task.name, cfg.batch_size, task.resolution, task.resolution, task.num_classes)
-
-    # 1. one deterministic batch of real images per seed (probe.batch_seed, = seed unless overridden)
-    device = resolve_device(cfg.device)
-    x, y, batch_digest = task.probe_batch(cfg.batch_size, cfg.probe.batch_seed)
-    x, y = x.to(device), y.to(device)
-    targets = benchmark.targets if benchmark is not None else []
-    precomputed = benchmark.scores if benchmark is not None else None  # read, not computed (Suite-Zero)
-    columns = [*proxies, *(precomputed.columns if precomputed is not None else [])]
-    log.info("probing archs of %s on %s with batch_size=%d (%dx%d) on %s", space.name, task.name,
-             cfg.batch_size, task.resolution, task.resolution, device)
-
-    # 2. probe and score architectures; every row reaches disk as soon as it is made
-    writer = ScoreWriter(out_dir / "scores.csv", ["arch", *columns, *targets])
-    rows: list[dict[str, Any]] = []
-
-    context = {**{k: OmegaConf.to_container(cfg[k], resolve=True) for k in ("space", "task", "probe")},
-               "batch_size": cfg.batch_size, "seed": cfg.seed, "device": device.type,
-               "batch": batch_digest}  # the probe batch's content, not only where it came from
-    cache: ScoreCache | PgCache | NullCache = NullCache()
-    if cfg.cache.get("url"):  # a PostgreSQL server: any number of hosts, upserts
-        cache = PgCache(cfg.cache.url, context)
-    elif cfg.cache.path and cfg.cache.get("per_shard") and cfg.shard.count > 1:  # own file, merged at the sweep's end
-        cache = ShardCache(cfg.cache.path, cfg.shard.index, cfg.shard.count, context)
-    elif cfg.cache.path:
-        cache = ScoreCache(cfg.cache.path, context)
-    keyed = {n: {**p, "_version": get_proxy(n).version} for n, p in proxies.items()}  # cache keys
-    n_cached = 0
-
-    def probe_one(arch: Any, key: str, todo: dict[str, Any]) -> dict[str, float]:
-        """Build ``arch`` (seeded by (seed, arch) alone) and score ``todo`` on it; any worker thread."""
-        if not todo:
-            return {}
-        with seeded(arch_seed(cfg.seed, key)):  # worker threads take turns with the global RNG
-            model = space.build(arch, num_classes=task.num_classes).to(device)
-        thin = partial(space.thin, arch, task.num_classes) if hasattr(space, "thin") else None
-        with own_stream(device):
-            return probe_and_score(model, x, y, todo, cfg.probe, key, fused=cfg.engine.fused, thin=thin,
-                                   loss_fn=task.loss)
-
-    def score_batch(archs: list[Any]) -> list[dict[str, float]]:
-        nonlocal n_cached
-        keys = [space.encode(a) for a in archs]
-        truth = benchmark.lookup(keys) if benchmark is not None else None
-        read = precomputed.reindex(keys) if precomputed is not None else None
-        cached = [cache.get(key, keyed) for key in keys]
-        jobs = [(a, k, {n: p for n, p in proxies.items() if n not in c}) for a, k, c in zip(archs, keys, cached, strict=True)]
-        done = in_order(lambda job: probe_one(*job), jobs, cfg.engine.in_flight)
-        out = []
-        for key, scores, (_, _, todo), new in tqdm(zip(keys, cached, jobs, done, strict=True), total=len(keys), desc="scoring",
-                                                   disable=None, mininterval=2, leave=False):
-            if todo:
-                cache.put(key, keyed, new)
-                scores.update(new)
-            else:
-                n_cached += 1
-            scores = {n: scores[n] for n in proxies}
-            row = {"arch": key, **scores, **(read.loc[key].to_dict() if read is not None else {}),
-                   **(truth.loc[key].to_dict() if truth is not None else {})}
-            writer.append(row)
-            rows.append(row)
-            out.append(scores)
-            if len(rows) % cfg.log_every == 0:
-                log.info(progress(len(rows), planned(cfg), time.perf_counter() - t_scoring))
-        return out
-
-    t_scoring = time.perf_counter()
-
-    # 3. which architectures: a uniform sample (of the benchmark's labelled ones, if any), or a search
-    rng = np.random.default_rng(cfg.seed)
-    if cfg.search.name == "none":
-        pool = benchmark.sample(cfg.n_archs, rng) if benchmark is not None else space.sample(cfg.n_archs, rng)
-        pool = pool[cfg.shard.index::cfg.shard.count]  # shard k of n: every n-th arch, from the k-th
-        archs = [space.decode(a) if isinstance(a, str) else a for a in pool]
-        odd = [(a, space.encode(d)) for a, d in zip(pool, archs, strict=True)
-               if isinstance(a, str) and space.encode(d) != a]
-        if odd:
-            raise ValueError(f"benchmark {benchmark.name}: arch {odd[0][0]!r} is not {space.name}'s canonical "
-                             f"string {odd[0][1]!r} ({len(odd)} such); its labels would never match: rewrite "
-                             "the benchmark's arch strings")
-        check_combiner(cfg, columns, targets, len(archs))
-        score_batch(archs)
-        selected = None
-    else:
-        from zcnas.search.run import run_search, search_report  # noqa: PLC0415
-
-        check_combiner(cfg, columns, targets, None)
-        selected = run_search(cfg, space, benchmark, list(proxies), score_batch, rows, out_dir)
-    writer.close()
-    cache.close()
-    log.info("scored %d archs (%.1f s)", len(rows), time.perf_counter() - t0)
-    table = pd.DataFrame(rows)
-    archs = list(table["arch"])
-
-    # 4. correlate every (column, target) pair (targets never pooled); fit/evaluate the combiner
-    correlations, combiner_tags = evaluate_table(cfg, table, columns, targets, out_dir)
-
-    # 5. outputs, then tracking from the files on disk (as `python -m zcnas.log <run_dir>` would)
-    seconds = time.perf_counter() - t0
-    summary = {"n_archs": len(archs), "n_computed": len(archs) - n_cached, "n_cached": n_cached,
-               "seconds": seconds, "started_ms": started_ms, "finished_ms": started_ms + int(seconds * 1000),
-               "shard": dict(cfg.shard), "proxies": columns, "cost": run_cost(cpu0, seconds, device),
-               "mlflow": {"name": run_name(cfg, space.name, task.name, list(proxies),
-                                           cfg.n_archs if cfg.shard.count > 1 else len(archs)),
-                          "tags": {"input_stand_in": str(task.stand_in).lower(), "space": space.name,
-                                   "task": task.name, "proxies": ",".join(columns), **combiner_tags,
-                                   **({"selected_arch": selected["arch"], **selected.get("tags", {})} if selected else {})}}}
-    write_outputs(out_dir, scrub(OmegaConf.to_container(cfg, resolve=True), secrets), table, columns, targets,
-                  correlations, summary, selected)
-    print(format_table(correlations) if selected is None  # the results first: tracking never holds them hostage
-          else search_report(correlations, selected, len(archs)))
-    print(f"{len(archs)} archs in {seconds:.1f} s -> {out_dir}", flush=True)
-    run_id = None
-    if unreachable:
-        print(f"not logged to {tracker.shown_uri} (unreachable: {unreachable}); log it later with: "
-              f"python -m zcnas.log {out_dir}")
-    elif hasattr(tracker, "shown_uri"):
-        print(f"logging to MLflow at {tracker.shown_uri} (should it fail: python -m zcnas.log {out_dir})", flush=True)
-        run_id = tracker.log_dir(out_dir)
-        if run_id:
-            print(f"MLflow run {run_id}")
-    return {"correlations": correlations, "summary": summary, "run_id": run_id}
-
-
-@contextmanager
-def own_stream(device: torch.device) -> Iterator[None]:
-    """On CUDA, a fresh stream that first waits for the current one (the batch and the weights were
-    queued there); elsewhere nothing."""
-    if device.type != "cuda":
-        yield
-        return
-    stream = torch.cuda.Stream(device)
-    stream.wait_stream(torch.cuda.current_stream(device))
-    with torch.cuda.stream(stream):
-        yield
-
-
-def in_order(fn: Callable[[Any], Any], items: list[Any], in_flight: int) -> Iterator[Any]:
-    """``fn`` over ``items``, results in input order, at most ``in_flight`` computed at once (threads;
-    1 = plain sequential map). Keeps a GPU busy with several small architectures in flight."""
-    if in_flight <= 1:
-        yield from map(fn, items)
-        return
-    with ThreadPoolExecutor(max_workers=in_flight) as pool:
-        pending: deque[Future[Any]] = deque()
-        for item in items:
-            pending.append(pool.submit(fn, item))
-            if len(pending) >= in_flight:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-
-
-def probe_and_score(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, proxies: dict[str, Any],
-                    probe_cfg: Any, key: str, fused: bool = True,
-                    thin: Callable[[], torch.nn.Module] | None = None,
-                    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> dict[str, float]:
-    """Probe ``model`` on (x, y) and score ``proxies``; on out-of-memory (CPU or GPU) halve the batch
-    and retry, down to 2 images, then record NaN with the reason in the log.
-
-    ``fused``: one probe shared by all proxies (each artifact computed once); ``False``: a fresh
-    probe per proxy, i.e. its own passes (the NASLib way, for comparison; same numbers). ``thin``
-    builds the space's thin copy of the architecture (TE-NAS linear regions), when it has one; ``loss_fn``
-    is the task's loss (``Task.loss``; cross-entropy when None)."""
-    n = len(x)
-    while True:
-        try:
-            args = (model, x[:n], y[:n])
-            kw = {"share_passes": probe_cfg.share_passes, "share_splits": probe_cfg.share_splits, "thin": thin,
-                  **({"loss_fn": loss_fn} if loss_fn is not None else {})}
-            if fused:
-                return score(Probe(*args, **kw), proxies)
-            return {name: score(Probe(*args, **kw), {name: p})[name] for name, p in proxies.items()}
-        except torch.OutOfMemoryError as err:
-            if x.is_cuda:
-                torch.cuda.empty_cache()
-            if n <= 2:
-                log.warning("arch %s: out of memory even with 2 images (%s) -> NaN", key, str(err).splitlines()[0])
-                return dict.fromkeys(proxies, math.nan)
-            log.warning("arch %s: out of memory with batch %d; retrying with %d", key, n, n // 2)
-            n //= 2
 
 
 def evaluate_table(cfg: Any, table: pd.DataFrame, columns: list[str], targets: list[str],
@@ -454,6 +299,77 @@ def evaluate_table(cfg: Any, table: pd.DataFrame, columns: list[str], targets: l
     return correlations, {k: v for _, tags in combined for k, v in tags.items()}
 
 
+def combine(cfg: Any, table: pd.DataFrame, proxies: list[str], targets: list[str],
+            out_dir: Path) -> list[tuple[dict[str, Any], dict[str, str]]]:
+    """Fit the configured combiner per target (``combiner.protocol``: held out on a seeded calibration
+    part, or in sample) and correlate it; beside it, every single proxy on the same evaluation archs
+    (``<proxy>.held_out``); write its diagnostics and a scatter of its scores. Returns (correlation
+    record, tags) pairs."""
+    if cfg.combiner.estimator is None or not targets:
+        return []
+    from zcnas.combiners.evaluate import assess, baselines  # noqa: PLC0415
+
+    name, protocol = cfg.combiner.name, cfg.combiner.get("protocol", "held_out")
+    out: list[tuple[dict[str, Any], dict[str, str]]] = []
+    for t in targets:
+        y = table[t].to_numpy(dtype=float)
+        res = assess(instantiate(cfg.combiner.estimator), table[proxies], y, n_fit=cfg.combiner.n_fit, seed=cfg.seed,
+                     protocol=protocol, diagnostics=out_dir / f"combiner_{name}_{t}.csv")
+        tags = res.tags(name, t)
+        log.info("combiner %s on %s: %s", name, t, tags or "fitted")
+        if protocol == "held_out":
+            out += [({"proxy": f"{p}.held_out", "target": t, "protocol": protocol, **rec}, {})
+                    for p, rec in baselines(table[proxies], y, res.eval_idx, cfg.seed).items()]
+        out.append(({"proxy": name, "target": t, **res.record}, tags))
+        scatter_plot(out_dir / f"scatter_{name}_{t}.png", pd.DataFrame({name: res.pred, t: y[res.eval_idx]}), name,
+                     [t], [out[-1][0]], label=f"{name} ({protocol.replace('_', '-')})")
+    return out
+
+
+def planned(cfg: Any) -> tuple[int, bool]:
+    """How many architectures this run scores: (count, exact). A search's count is its evaluation
+    budget (evolution: the first population + mutations and crossovers of the later generations;
+    duplicates are scored once), so an upper bound."""
+    if not searching(cfg):
+        return len(range(cfg.shard.index, cfg.n_archs, cfg.shard.count)), True
+    from hydra.utils import get_class  # noqa: PLC0415
+
+    return instantiate(cfg.search).planned(get_class(cfg.space._target_)), False
+
+
+def progress(done: int, total: tuple[int, bool], seconds: float) -> str:
+    """``scored 40/100 archs (40 %), 2.1 archs/s, 28 s elapsed, ETA 29 s`` (``<=`` for a search's bound)."""
+    count, exact = total
+    rate = done / seconds if seconds > 0 else math.inf
+    left = max(count - done, 0) / rate if rate > 0 else math.inf
+    of = f"{count}" if exact else f"<={count}"
+    return (f"scored {done}/{of} archs ({100 * done / max(count, 1):.0f} %), {rate:.2f} archs/s, "
+            f"{seconds:.0f} s elapsed, ETA {left:.0f} s")
+
+
+def run_name(cfg: Any, space: str, task: str, proxies: list[str], n: int) -> str:
+    """``<space>-<task>-<proxies>-n<archs>[-<combiner>][-<search>]-s<seed>[-shard<k>of<n>]``; more than
+    four proxies are counted (``13proxies``), their names are in the params."""
+    names = "+".join(proxies) if len(proxies) <= 4 else f"{len(proxies)}proxies"
+    extra = [x for x in (cfg.combiner.name, search_name(cfg)) if x != "none"]
+    return "-".join([space, task, names, f"n{n}", *extra, f"s{cfg.seed}"]) + shard_suffix(cfg)
+
+
+def search_name(cfg: Any) -> str:
+    """The configured search's name (``evolution``, ``random``, ``prune``; ``none`` for a uniform sample)."""
+    if not searching(cfg):
+        return "none"
+    from hydra.utils import get_class  # noqa: PLC0415
+
+    search: Any = get_class(cfg.search._target_)
+    return str(search.name)
+
+
+def shard_suffix(cfg: Any) -> str:
+    """``-shard<k>of<n>`` for sharded runs, else empty."""
+    return f"-shard{cfg.shard.index}of{cfg.shard.count}" if cfg.shard.count > 1 else ""
+
+
 def main() -> None:
     """Hydra entry point (``python -m zcnas.run [overrides]``)."""
     import hydra  # noqa: PLC0415
@@ -463,10 +379,8 @@ def main() -> None:
 
     @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
     def _run(cfg: Any) -> float:
-        try:
+        with one_line_errors("zcnas.run"):
             out = score_archs(cfg, Path(HydraConfig.get().runtime.output_dir))
-        except (ValueError, KeyError, OSError) as err:
-            sys.exit(f"zcnas.run: error: {err}")
         first = out["correlations"][0]["spearman"] if out["correlations"] else math.nan
         return first
 

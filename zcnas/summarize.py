@@ -17,13 +17,14 @@ import json
 import logging
 import math
 import re
-import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from zcnas.cli import one_line_errors
 
 log = logging.getLogger("zcnas.summarize")
 
@@ -193,11 +194,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("paths", type=Path, nargs="+", help="sweep, run or experiment results directories")
     parser.add_argument("--out", type=Path, default=None, help="where summary.* go (default: the first path)")
     args = parser.parse_args(argv)
-    try:
+    with one_line_errors("zcnas.summarize"):
         out_dir = args.out or (args.paths[0] if args.paths[0].is_dir() else args.paths[0].parent)
         summary, files = write(args.paths, out_dir)
-    except (ValueError, OSError) as err:
-        sys.exit(f"zcnas.summarize: error: {err}")
     print(format_summary(summary))
     print(f"{len(summary)} rows -> {', '.join(str(f) for f in files)}")
 

@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -56,3 +58,41 @@ def describe(est: Any) -> dict[str, str]:
         top = est.feature_importances_.sort_values(ascending=False).head(5)
         out["top_features"] = ",".join(f"{k}:{v:.3f}" for k, v in top.items())
     return out
+
+
+@dataclass
+class Assessment:
+    """One combiner fitted and correlated under a protocol (:func:`assess`)."""
+
+    record: dict[str, Any]
+    """The correlation record on the evaluation archs, with ``n_fit`` and ``protocol``."""
+    fitted: Any
+    """The fitted estimator."""
+    eval_idx: np.ndarray
+    """Rows the record is computed on (all rows for ``in_sample``)."""
+    pred: np.ndarray
+    """The combiner's scores on those rows."""
+    chosen: dict[str, str]
+    """What it chose (:func:`describe`)."""
+
+    def tags(self, name: str, target: str) -> dict[str, str]:
+        """``{"<name>/<target>/<key>": value}``: what it chose, as MLflow tags."""
+        return {f"{name}/{target}/{k}": v for k, v in self.chosen.items()}
+
+
+def assess(combiner: Any, Z: pd.DataFrame, y: np.ndarray, *, n_fit: float, seed: int, protocol: str = "held_out",
+           diagnostics: Path | None = None) -> Assessment:
+    """Fit -> correlate (:func:`evaluate`) -> write the fitted combiner's per-proxy ``diagnostics_`` table
+    to ``diagnostics`` (CSV; when it has one and a path is given) -> :func:`describe` what it chose."""
+    res = evaluate(combiner, Z, y, n_fit=n_fit, seed=seed, protocol=protocol)
+    est, idx, pred = res.pop("fitted"), res.pop("eval_idx"), res.pop("pred")
+    if diagnostics is not None and hasattr(est, "diagnostics_"):
+        est.diagnostics_.to_csv(diagnostics, index=False)
+    return Assessment(res, est, idx, pred, describe(est))
+
+
+def baselines(Z: pd.DataFrame, y: np.ndarray, idx: Any, seed: int) -> dict[str, dict[str, Any]]:
+    """Every single column of ``Z`` correlated with ``y`` on the rows ``idx`` (a combiner's evaluation
+    archs), so a combiner is compared with each of its inputs on the same archs."""
+    y = np.asarray(y, dtype=float)
+    return {c: correlate(Z[c].to_numpy(dtype=float)[idx], y[idx], seed=seed) for c in Z.columns}

@@ -123,7 +123,7 @@ def score(probe: Probe, proxies: Mapping[str, Mapping[str, Any]]) -> dict[str, f
         try:
             value = float(spec.fn(probe, **dict(params or {})))
         except torch.OutOfMemoryError:
-            raise  # the caller retries with a smaller batch (zcnas.run.probe_and_score)
+            raise  # the caller retries with a smaller batch (zcnas.engine.probe_and_score)
         except NotApplicable as why:
             log.info("proxy %s does not apply: %s -> NaN", name, why)
             out[name] = math.nan

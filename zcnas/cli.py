@@ -1,0 +1,96 @@
+"""What every ``python -m zcnas.<command>`` shares: building config nodes, the device, run-level checks,
+and the one-line error a user sees instead of a traceback."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+
+USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, KeyError, OSError)
+"""Bad input (values, missing keys, files): said in one line. Anything else is a bug: a traceback."""
+
+
+@contextmanager
+def one_line_errors(prog: str) -> Iterator[None]:
+    """Exit with ``<prog>: error: <message>`` (status 1) on a :data:`USER_ERRORS` error inside the block."""
+    try:
+        yield
+    except USER_ERRORS as err:
+        sys.exit(f"{prog}: error: {err}")
+
+
+def instantiate(node: Any, *args: Any, **kwargs: Any) -> Any:
+    """``hydra.utils.instantiate`` that re-raises the builder's own error (one clear line)."""
+    from hydra.errors import InstantiationException  # noqa: PLC0415
+    from hydra.utils import instantiate as _instantiate  # noqa: PLC0415
+
+    try:
+        return _instantiate(node, *args, **kwargs)
+    except InstantiationException as err:
+        raise (err.__cause__ or err) from None
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; any other name as given."""
+    import torch  # noqa: PLC0415 (the light commands: summarize, log, merge, export import no torch)
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def missing_keys(node: Any, prefix: str = "") -> list[str]:
+    """Full keys of mandatory values left ``???`` (interpolations and Hydra's own node not followed)."""
+    from omegaconf import DictConfig, OmegaConf  # noqa: PLC0415
+
+    out = []
+    for key in node:
+        full = f"{prefix}{key}"
+        if full == "hydra" or OmegaConf.is_interpolation(node, key):
+            continue
+        if OmegaConf.is_missing(node, key):
+            out.append(full)
+        elif isinstance(node[key], DictConfig):
+            out += missing_keys(node[key], full + ".")
+    return out
+
+
+def searching(cfg: Any) -> bool:
+    """Whether the run searches (``search=evolution|random|prune``: a ``_target_``) rather than scoring a
+    uniform sample (``search=none``)."""
+    return "search" in cfg and cfg.search.get("_target_") is not None
+
+
+def check_config(cfg: Any) -> None:
+    """One-line errors for run-level values of the wrong type or range, before any work."""
+    missing = missing_keys(cfg)
+    if missing:
+        raise ValueError(f"{missing[0]} must be set (e.g. {missing[0]}=<value> on the command line)"
+                         + (f"; also unset: {', '.join(missing[1:])}" if len(missing) > 1 else ""))
+
+    def integer(key: str, value: Any, lo: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+            raise ValueError(f"{key}={value!r} must be an integer >= {lo}")
+
+    for key, lo in (("n_archs", 1), ("seed", 0), ("batch_size", 1), ("log_every", 1), ("threads", 1)):
+        if cfg.get(key) is not None or key == "n_archs":
+            integer(key, cfg.get(key), lo)
+    if "engine" in cfg:
+        integer("engine.in_flight", cfg.engine.in_flight, 1)
+    integer("shard.count", cfg.shard.count, 1)
+    integer("shard.index", cfg.shard.index, 0)
+    if cfg.shard.index >= cfg.shard.count:
+        raise ValueError(f"shard.index={cfg.shard.index} must be < shard.count={cfg.shard.count} (shards are 0-based)")
+    if cfg.shard.count > 1 and searching(cfg):
+        raise ValueError("shard.count>1 splits a uniform sample; a search (search=...) cannot be sharded")
+    if not (cfg.device in ("cpu", "cuda", "auto") or str(cfg.device).startswith("cuda:")):
+        raise ValueError(f"device={cfg.device!r}; valid: cpu, cuda, cuda:<n>, auto")
+    import torch  # noqa: PLC0415
+
+    if str(cfg.device).startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device={cfg.device} but CUDA is not available here; use device=cpu or device=auto")
