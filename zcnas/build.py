@@ -228,7 +228,7 @@ def train(model: nn.Module, recipe: Recipe, task: Any, data: dict[str, torch.Ten
         np.random.seed(epoch_seed % 2**32)  # noqa: NPY002
         perm = torch.randperm(n)
         if recipe.drop_path:
-            model.set_drop_path(recipe.drop_path_at(epoch))
+            model.set_drop_path(recipe.drop_path_at(epoch))  # type: ignore[operator]  # check_model: it has one
             drops.append(recipe.drop_path_at(epoch))
         lrs.append(opt.param_groups[0]["lr"])
         model.train()
@@ -350,10 +350,11 @@ def space_for(space_cfg: dict[str, Any], recipe: Recipe) -> Any:
     if recipe.for_space and name != recipe.for_space:
         raise ValueError(f"recipe={recipe.name} is written for space={recipe.for_space}, not {name}: pick a recipe "
                          f"for {name} (e.g. recipe=nb201) or an arch of {recipe.for_space}")
-    unknown = sorted(set(recipe.space) - {f.name for f in fields(cls)})
+    over = recipe.space or {}
+    unknown = sorted(set(over) - {f.name for f in fields(cls)})
     if unknown:
         raise ValueError(f"recipe={recipe.name} sets space arguments {unknown} that {cls.__name__} does not take")
-    return instantiate({**space_cfg, **recipe.space})
+    return instantiate({**space_cfg, **over})
 
 
 def build(cfg: Any, out_dir: Path | None = None) -> Path:

@@ -174,7 +174,8 @@ def read_run_dir(out_dir: Path) -> dict[str, Any]:
 def search_metrics(out_dir: Path, summary: dict[str, Any]) -> dict[str, float]:
     """The run's cost (``cost/cpu_hours``, ``cost/gpu_hours`` on CUDA) and, for a search, the found
     arch's ``search/params_M``, ``search/flops_M``, ``search/fitness`` and ``search/n_evaluated``."""
-    cost = summary.get("cost") if isinstance(summary.get("cost"), dict) else {}
+    cost = summary.get("cost")
+    cost = cost if isinstance(cost, dict) else {}
     out = {f"cost/{k}": float(v) for k, v in cost.items() if isinstance(v, int | float)}
     sel_path = out_dir / "selected_arch.json"
     if sel_path.is_file():

@@ -321,7 +321,7 @@ class DartsNetwork(nn.Module):
     def set_drop_path(self, prob: float) -> None:
         """Drop-path probability of every cell from now on (DARTS ``model.drop_path_prob``)."""
         for cell in self.cells:
-            cell.drop_prob = float(prob)
+            cell.drop_prob = float(prob)  # type: ignore[assignment]  # every cell is a Cell
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:  # noqa: D102
         if not (self.auxiliary and self.training):
