@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -70,12 +71,18 @@ def records(grid: Path) -> pd.DataFrame:
     return out[["kind", "column", "target", "proxy", "seed", "n", "spearman", "kendall", "top10_precision", "run"]]
 
 
+def _order(columns: Iterable[str]) -> list[str]:
+    """Columns in the paper's order (NB201 x3, NB101, NB301, Micro, Macro), others after, by name."""
+    paper = [*TABLE3_COLUMNS[:3], "nb101", "nb301", *TABLE3_COLUMNS[3:]]
+    columns = list(columns)
+    return [c for c in paper if c in columns] + sorted(set(columns) - set(paper))
+
+
 def heatmap(rec: pd.DataFrame) -> pd.DataFrame:
     """Mean ρ over seeds, proxy x column (main runs, computed proxies), rows by mean over columns (Fig. 3)."""
     main = rec[(rec.kind == "main") & ~rec.proxy.str.startswith("sz_")]
     table = main.pivot_table(index="proxy", columns="column", values="spearman", aggfunc="mean")
-    table = table[[c for c in [*TABLE3_COLUMNS[:3], "nb101", "nb301", *TABLE3_COLUMNS[3:]] if c in table]
-                  + sorted(set(table.columns) - {*TABLE3_COLUMNS, "nb101", "nb301"})]
+    table = table[_order(table.columns)]
     table["mean"] = table.mean(axis=1)
     return table.sort_values("mean", ascending=False)
 
@@ -163,7 +170,9 @@ def write(grid: Path, out: Path) -> dict[str, pd.DataFrame]:
     t3.to_csv(out / "table3.csv", index=False)
     sz.to_csv(out / "suite_zero.csv", index=False)
     plots(heat, out)
-    t3_wide = t3.pivot_table(index="row", columns="column", values=["ours", "paper"], sort=False)
+    t3_wide = t3.assign(cell=[f"{o:.3f} / {'–' if q != q else f'{q:.2f}'}" for o, q in zip(t3.ours, t3.paper, strict=True)]) \
+        .pivot(index="row", columns="column", values="cell").reindex([r for r, _, _ in TABLE3_ROWS]).dropna(how="all")
+    t3_wide = t3_wide[_order(t3_wide.columns)]
     seeds = rec.groupby("column").seed.nunique().to_dict()
     archs = rec.groupby("column").n.max().to_dict()
     (out / "report.md").write_text("\n\n".join([
@@ -171,7 +180,7 @@ def write(grid: Path, out: Path) -> dict[str, pd.DataFrame]:
         "Columns (seeds, archs per run): " + ", ".join(f"{c} ({seeds[c]}, {int(archs[c])})" for c in seeds),
         "## Fig. 3: Spearman ρ, mean over seeds (rows by mean over the columns here)", _md(heat),
         "## Fig. 4: mean ρ; the paper's over all its benchmarks (arXiv 2505.07300, Fig. 4)", _md(mean),
-        "## Table 3: L-SWAG's components (ours | paper, Table 3)", _md(t3_wide) if len(t3) else "(no runs)",
+        "## Table 3: L-SWAG's components, ours / the paper's (Table 3)", _md(t3_wide) if len(t3) else "(no runs)",
         "## Our computed proxies vs Suite-Zero's precomputed scores of the same archs", _md(sz, index=False),
     ]) + "\n")
     return {"records": rec, "heatmap": heat, "table3": t3, "suite_zero": sz}
