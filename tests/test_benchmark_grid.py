@@ -108,3 +108,17 @@ def test_analyse_tables_hold_the_known_correlations(grid_dir, tmp_path):
 def test_analyse_without_grid_runs_is_a_one_line_error(tmp_path):
     with pytest.raises(SystemExit, match="analyse.py: error: .*no main/<column>/ or ablation/<column>/"):
         analyse.main([str(tmp_path)])
+
+
+def test_analyse_reproduces_the_committed_demo(tmp_path):
+    """The demo's real runs (results/demo/runs: NB201 C10, NB101, Micro jigsaw; 20 cells, seed 0) give the
+    committed tables again."""
+    tables = analyse.write(GRID_DIR / "results" / "demo" / "runs", tmp_path)
+    heat = tables["heatmap"]
+    assert list(heat.columns) == ["nb201_c10", "nb101", "micro_jig", "mean"]
+    assert heat.loc["lswag"].round(3).tolist() == [0.591, 0.202, 0.123, 0.305]
+    assert heat.loc["aznas"].round(3).tolist() == [0.568, 0.553, 0.611, 0.577]
+    committed = pd.read_csv(GRID_DIR / "results" / "demo" / "heatmap.csv", index_col=0)
+    pd.testing.assert_frame_equal(heat, committed, check_names=False, check_exact=False, rtol=1e-12)
+    assert (tmp_path / "report.md").read_text() == (GRID_DIR / "results" / "demo" / "report.md").read_text() \
+        .replace("experiments/benchmark_grid/results/demo/runs", str(GRID_DIR / "results" / "demo" / "runs"))
