@@ -134,3 +134,6 @@ def test_tnb101_window_follows_the_target_and_a_calibrated_one_wins(tmp_path):
     assert _window("config", ["space=tnb101_macro", "benchmark.target=autoencoder"]) == ([2, 3], [2, 3])
     jigsaw = shipped["macro", "jigsaw"]
     assert _window("config", ["space=tnb101_macro", "benchmark.target=jigsaw"]) == (jigsaw, jigsaw)
+    assert shipped == {("micro", "autoencoder"): [5, 8], ("micro", "jigsaw"): [0, 3],  # label-free spikes
+                       ("macro", "autoencoder"): [5, 7], ("macro", "jigsaw"): [0, 2]}
+    assert _window("config", ["space=darts"]) == ([6, 9], [6, 9])
