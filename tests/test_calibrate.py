@@ -7,7 +7,7 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
-from zcnas.calibrate import calibrate, decile_profile, find_spike, sweep_windows
+from zcnas.calibrate import calibrate, decile_profile, find_spike, sweep_windows, window_key
 from zcnas.probe import Probe
 from zcnas.proxies import get_proxy
 from zcnas.spaces.nb201 import decode
@@ -24,6 +24,8 @@ def test_decile_record_reproduces_lswag_for_every_window(tiny_nb201, batch16):
     for lo, hi in [(0, 10), (0, 6), (3, 7), (7, 9), (10, 10)]:
         direct = get_proxy("lswag").fn(probe, lo=lo, hi=hi)
         assert rec["lam"][lo:hi + 1].sum() * rec["psi"][hi] == pytest.approx(direct, rel=1e-9)
+        lam = get_proxy("lswag_lambda").fn(probe, lo=lo, hi=hi)  # Λ alone (Table 3's no-Ψ rows)
+        assert lam != 0 and lam == pytest.approx(rec["lam"][lo:hi + 1].sum(), rel=1e-9)
     assert np.all(np.diff(rec["psi"]) >= 0)  # cumulative distinct-pattern counts
 
 
@@ -90,3 +92,48 @@ def test_calibrated_window_goes_to_the_user_config_dir_and_wins_over_the_shipped
     assert composed_window() == (result["window"], result["window"])
     written.write_text("lo: 3\nhi: 4\n")  # the shipped nb201_cifar10 window is [0, 6]
     assert composed_window() == ([3, 4], [3, 4])
+
+
+def _window(config: str, overrides: list[str]) -> tuple[list[int], list[int]]:
+    """The composed (window, lswag [lo, hi]) of a run (config) or the key parts of a calibration."""
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose(config_name=config, overrides=[*overrides, "tracking=none"])
+    return [cfg.window.lo, cfg.window.hi], [cfg.proxy.lswag.lo, cfg.proxy.lswag.hi]
+
+
+@pytest.mark.parametrize(("overrides", "window"), [
+    ([], [0, 6]), (["task=cifar100"], [0, 6]), (["task=imagenet16_120"], [0, 6]), (["space=nb101"], [7, 9]),
+    (["space=autoformer"], [7, 7]), (["space=autoformer", "space.flavour=cream"], [0, 2]),
+])
+def test_shipped_windows_of_the_earlier_pairs_are_unchanged(overrides, window):
+    assert _window("config", overrides) == (window, window)
+
+
+def test_calibration_key_names_the_tnb101_target():
+    """task=tnb101 stands for several tasks: the window file is keyed by its name (benchmark.target)."""
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        keys = [window_key(compose(config_name="calibrate", overrides=o), space, task) for o, space, task in [
+            ([], "nb201", "cifar10"), (["space=darts"], "darts", "cifar10"),
+            (["space=tnb101_micro", "benchmark.target=autoencoder"], "tnb101_micro", "tnb101"),
+            (["space=tnb101_macro"], "tnb101_macro", "tnb101")]]
+    assert keys == ["nb201_cifar10", "darts_cifar10", "tnb101_micro_autoencoder", "tnb101_macro_jigsaw"]
+
+
+def test_tnb101_window_follows_the_target_and_a_calibrated_one_wins(tmp_path):
+    """conf/window/tnb101_<variant>_tnb101.yaml picks the run target's window; user-calibrated files override."""
+    shipped = {}
+    for variant in ("micro", "macro"):
+        for target in ("autoencoder", "jigsaw"):
+            text = (ROOT / "conf" / "window" / f"tnb101_{variant}_{target}.yaml").read_text()
+            shipped[variant, target] = [int(line.split()[1]) for line in text.splitlines()[-2:]]
+            got = _window("config", [f"space=tnb101_{variant}", f"benchmark.target={target}"])
+            assert got == (shipped[variant, target], shipped[variant, target])
+    user = tmp_path / "user_conf" / "calibrated"  # $ZCNAS_CONFIG_DIR (conftest)
+    user.mkdir(parents=True)
+    (user / "tnb101_macro_autoencoder.yaml").write_text("lo: 2\nhi: 3\n")
+    assert _window("config", ["space=tnb101_macro", "benchmark.target=autoencoder"]) == ([2, 3], [2, 3])
+    jigsaw = shipped["macro", "jigsaw"]
+    assert _window("config", ["space=tnb101_macro", "benchmark.target=jigsaw"]) == (jigsaw, jigsaw)
+    assert shipped == {("micro", "autoencoder"): [5, 8], ("micro", "jigsaw"): [0, 3],  # label-free spikes
+                       ("macro", "autoencoder"): [5, 7], ("macro", "jigsaw"): [0, 2]}
+    assert _window("config", ["space=darts"]) == ([6, 9], [6, 9])

@@ -68,6 +68,20 @@ def test_autoencoder_task_is_exact_reconstruction_with_l1():
     assert float(task.loss(torch.zeros_like(y), y)) == pytest.approx(float(y.abs().mean()))
 
 
+def test_probe_batch_is_the_tasks_own_batch():
+    """zcnas.run probes with probe_batch: TNB101 tasks must give their own (input, target), not the
+    base class's (images, class labels) (jigsaw tiles; the image as the autoencoder's target)."""
+    digests = set()
+    for name, shape in [("autoencoder", (4, 3, 256, 256)), ("jigsaw", (4, 9, 3, 64, 64))]:
+        task = TNB101Task(name=name)
+        x, y, d = task.probe_batch(4, 0)
+        bx, by = task.batch(4, 0)
+        assert x.shape == shape and torch.equal(x, bx) and torch.equal(y, by)
+        assert d == task.probe_batch(4, 0)[2] and d != task.probe_batch(4, 1)[2]
+        digests.add(d)
+    assert len(digests) == 2
+
+
 def test_jigsaw_tiles_follow_the_benchmark_permutation():
     task = TNB101Task(name="jigsaw")
     x, y = task.batch(6, 3)

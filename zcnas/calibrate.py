@@ -13,9 +13,12 @@ public code). The paper's one-off procedure per benchmark, made a command:
    scores every window [lo, hi] (Fig. 2a) from per-decile Λ terms and cumulative Ψ counts, and
    ``calibrate.choose=sweep`` writes the best one instead.
 
-The window goes to ``<user config dir>/calibrated/<space>_<task>.yaml`` (:func:`zcnas.user_config_dir`:
+The window goes to ``<user config dir>/calibrated/<key>.yaml`` (:func:`zcnas.user_config_dir`:
 ``$ZCNAS_CONFIG_DIR``, else ``~/.config/zcnas``), which Hydra searches: ``python -m zcnas.run`` loads it
 for that pair over the window shipped in ``conf/window/`` (``calibrate.write_to=`` writes elsewhere).
+The key is ``<space>_<task>`` (:func:`window_key`); a task entry that stands for several tasks (``task=tnb101``,
+named by ``benchmark.target``) keys by the task's name instead, ``tnb101_micro_autoencoder``, and
+``conf/window/<space>_tnb101.yaml`` picks the window of the run's target.
 
 Example:
     python -m zcnas.calibrate space=nb201 task=cifar10 calibrate.n_archs=1000 calibrate.sweep=true
@@ -103,9 +106,21 @@ def sweep_windows(lam: np.ndarray, psi: np.ndarray, truth: np.ndarray) -> pd.Dat
     return pd.DataFrame(rows)
 
 
-def calibrate(cfg: Any, out_dir: Path, space_choice: str, task_choice: str) -> dict[str, Any]:
-    """Run the calibration for a composed config and write the window file."""
+def window_key(cfg: Any, space_choice: str, task_choice: str) -> str:
+    """Name of a window file: ``<space>_<task choice>``, or ``<space>_<task.name>`` when the task entry's name
+    is an interpolation (one entry, several tasks: ``task=tnb101`` is named by ``benchmark.target``)."""
+    from omegaconf import OmegaConf  # noqa: PLC0415
+
+    named_elsewhere = "name" in cfg.task and OmegaConf.is_interpolation(cfg.task, "name")
+    return f"{space_choice}_{cfg.task.name if named_elsewhere else task_choice}"
+
+
+def calibrate(cfg: Any, out_dir: Path, space_choice: str, task_choice: str,
+              overrides: list[str] | None = None) -> dict[str, Any]:
+    """Run the calibration for a composed config and write the window file (``overrides``: the command's
+    Hydra overrides, quoted in the file's header; default: the calibrate.* values)."""
     c = cfg.calibrate
+    key = window_key(cfg, space_choice, task_choice)
     t0 = time.perf_counter()
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
@@ -130,7 +145,7 @@ def calibrate(cfg: Any, out_dir: Path, space_choice: str, task_choice: str) -> d
                             "std_log_sigma": np.nanstd(log_sigma, 0)})
     profile.to_csv(out_dir / "decile_profile.csv", index=False)
     lo, hi = find_spike(profile["mean_log_sigma"].to_numpy())
-    result: dict[str, Any] = {"space": space_choice, "task": task_choice, "n_archs": len(archs),
+    result: dict[str, Any] = {"space": space_choice, "task": key.removeprefix(f"{space_choice}_"), "n_archs": len(archs),
                               "seed": c.seed, "spike_window": [lo, hi]}
     if bench is not None:
         truth = bench.lookup(archs)[bench.targets[0]].to_numpy()
@@ -145,13 +160,14 @@ def calibrate(cfg: Any, out_dir: Path, space_choice: str, task_choice: str) -> d
             lo, hi = int(best.lo), int(best.hi)
     result.update(window=[lo, hi], chosen_by=c.choose, seconds=time.perf_counter() - t0)
     write_json(out_dir / "calibration.json", result)
-    target = Path(c.write_to) if c.write_to else user_config_dir() / "calibrated" / f"{space_choice}_{task_choice}.yaml"
+    target = Path(c.write_to) if c.write_to else user_config_dir() / "calibrated" / f"{key}.yaml"
     target.parent.mkdir(parents=True, exist_ok=True)
+    args = " ".join(overrides) if overrides is not None else (
+        f"space={space_choice} task={task_choice} calibrate.n_archs={c.n_archs} calibrate.seed={c.seed} "
+        f"calibrate.sweep={c.sweep} calibrate.choose={c.choose}")
     target.write_text(
-        f"# L-SWAG layer window for space={space_choice} task={task_choice}, written by\n"
-        f"#   python -m zcnas.calibrate space={space_choice} task={task_choice} "
-        f"calibrate.n_archs={c.n_archs} calibrate.seed={c.seed} calibrate.sweep={c.sweep} "
-        f"calibrate.choose={c.choose}\n# result: {result}\nlo: {lo}\nhi: {hi}\n")
+        f"# L-SWAG layer window for space={space_choice} task={result['task']}, written by\n"
+        f"#   python -m zcnas.calibrate {args}\n# result: {result}\nlo: {lo}\nhi: {hi}\n")
     log.info("window [%d, %d] (%s) -> %s", lo, hi, c.choose, target)
     print(result)
     return result
@@ -168,7 +184,8 @@ def main() -> None:
     def _run(cfg: Any) -> None:
         hc = HydraConfig.get()
         with one_line_errors("zcnas.calibrate"):
-            calibrate(cfg, Path(hc.runtime.output_dir), hc.runtime.choices["space"], hc.runtime.choices["task"])
+            calibrate(cfg, Path(hc.runtime.output_dir), hc.runtime.choices["space"], hc.runtime.choices["task"],
+                      list(hc.overrides.task))
 
     _run()
 

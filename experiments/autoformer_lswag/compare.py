@@ -93,6 +93,18 @@ def main() -> None:
     for target, *_ in rows:
         d = [rho(lswag_window(t, *cal), t[target]) - rho(t["params"].to_numpy(), t[target]) for t in runs.values()]
         print(f"| {target} | " + " | ".join(f"{x:+.3f}" for x in d) + f" | {np.mean(d):+.3f} ± {np.std(d, ddof=1):.3f} |")
+    b64 = HERE / "results" / "autoprox_b64_seed0_terms.csv"
+    if b64.is_file():  # the paper's batch size, seed 0 (the same subnets and init; 64 images instead of 32)
+        t64, t32 = pd.read_csv(b64), runs["seed0"]
+        print("\nBatch 64 vs 32, seed 0, exact flavour (ρ):\n")
+        print(f"| target | L-SWAG {list(cal)} b32 | L-SWAG {list(cal)} b64 | zico b64 | swap b64 | nwot b64 | #params |"
+              " L-SWAG ≥ #params at b64? |")
+        print("|---|---|---|---|---|---|---|---|")
+        for target, *_ in rows:
+            l32, l64 = rho(lswag_window(t32, *cal), t32[target]), rho(lswag_window(t64, *cal), t64[target])
+            par = rho(t64["params"].to_numpy(), t64[target])
+            other = " | ".join(f"{rho(t64[p].to_numpy(), t64[target]):.3f}" for p in ("zico", "swap", "nwot"))
+            print(f"| {target} | {l32:.3f} | {l64:.3f} | {other} | {par:.3f} | {'yes' if l64 >= par else 'no'} |")
     for s, t in runs.items():  # the registry's full-window lswag equals the recomputed one
         assert np.allclose(t["lswag"], lswag_window(t, 0, BINS), rtol=1e-9), s
 

@@ -23,6 +23,10 @@ for s in $SEEDS; do
   OMP_NUM_THREADS=1 "$PY" experiments/autoformer_lswag/exact_terms.py --seed "$s" --flavour autoprox \
     --out "experiments/autoformer_lswag/results/autoprox_seed${s}_terms.csv"
 done
+if [[ "${B64:-0}" == 1 ]]; then  # the paper's batch size, seed 0 (results/autoprox_b64_seed0_terms.csv)
+  OMP_NUM_THREADS=1 "$PY" experiments/autoformer_lswag/exact_terms.py --seed 0 --batch 64 --flavour autoprox \
+    --out experiments/autoformer_lswag/results/autoprox_b64_seed0_terms.csv
+fi
 if [[ "${COSTLY:-0}" == 1 ]]; then  # the costlier proxies on the exact flavour, seed 0 (results/autoprox_seed0_costly_scores.csv)
   "$PY" -m zcnas.run space=autoformer seed=0 proxy=[meco,aznas_expressivity,aznas_trainability,aznas_progressivity,dss,synflow] \
     threads=1 log_every=10 hydra.run.dir=logs/experiments/autoformer_lswag/costly_seed0

@@ -259,6 +259,15 @@ class TNB101Task(Task):
             for n, p in enumerate(perms[labels[b]])]) for b in range(batch_size)])
         return tiles, torch.from_numpy(labels)
 
+    def probe_batch(self, batch_size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, str]:
+        """:meth:`batch` (the task's own inputs and targets, not the classification batch of
+        :meth:`Task.probe_batch`) plus a SHA-256 digest of both, the score cache's key."""
+        x, y = self.batch(batch_size, seed)
+        h = hashlib.sha256(f"{self.name} {tuple(x.shape)}".encode())
+        h.update(x.numpy().tobytes())
+        h.update(y.numpy().tobytes())
+        return x, y, h.hexdigest()[:16]
+
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """L1 reconstruction (autoencoder) or cross-entropy over the permutations (jigsaw), as the benchmark."""
         return F.l1_loss(output, target) if self.name == "autoencoder" else F.cross_entropy(output, target)

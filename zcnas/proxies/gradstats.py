@@ -71,10 +71,9 @@ def layer_inv_sigma(g: torch.Tensor, abs_grad: bool = True) -> float:
     return float(torch.log((1.0 / sigma).sum())) if sigma.numel() else float("nan")
 
 
-def lswag_terms(probe: Probe, lo: int, hi: int, *, n_splits: int = 2, accumulate: bool = False,
-                abs_grad: bool = True, psi_lo: int = 0, bins: int = 10,
-                skip: Sequence[str] = ()) -> tuple[float, float]:
-    """(Λ, Ψ) of L-SWAG for the decile window [lo, hi]; ``skip``: module-name globs left out of Λ's layers."""
+def lswag_lambda_term(probe: Probe, lo: int, hi: int, *, n_splits: int = 2, accumulate: bool = False,
+                      abs_grad: bool = True, bins: int = 10, skip: Sequence[str] = ()) -> float:
+    """Λ = Σ_{l∈[lo,hi]} log Σ_w 1/σ_w of L-SWAG (layers in depth deciles; ``skip``: name globs left out)."""
     grads = probe.grads(n_splits)
     if skip:
         grads = [g for g, (name, _) in zip(grads, probe.layers, strict=True)
@@ -84,6 +83,15 @@ def lswag_terms(probe: Probe, lo: int, hi: int, *, n_splits: int = 2, accumulate
         if lo <= b <= hi:
             v = layer_inv_sigma(as_stats_input(g, accumulate), abs_grad)
             lam += 0.0 if v != v else v  # a layer with no nonzero σ contributes nothing
+    return lam
+
+
+def lswag_terms(probe: Probe, lo: int, hi: int, *, n_splits: int = 2, accumulate: bool = False,
+                abs_grad: bool = True, psi_lo: int = 0, bins: int = 10,
+                skip: Sequence[str] = ()) -> tuple[float, float]:
+    """(Λ, Ψ) of L-SWAG for the decile window [lo, hi]; ``skip``: module-name globs left out of Λ's layers."""
+    lam = lswag_lambda_term(probe, lo, hi, n_splits=n_splits, accumulate=accumulate, abs_grad=abs_grad,
+                            bins=bins, skip=skip)
     codes = probe.codes
     chosen = [c for c, b in zip(codes, depth_bins(len(codes), bins), strict=True) if psi_lo <= b <= hi]
     return lam, float(count_unique_patterns(chosen))
@@ -95,6 +103,19 @@ def _check_lswag(p: dict[str, Any]) -> None:
             f"lo={p['lo']}, hi={p['hi']}: the depth window needs 0 <= lo <= hi <= bins={p['bins']}")
     require(0 <= p["psi_lo"] <= p["hi"], f"psi_lo={p['psi_lo']} must be in [0, hi={p['hi']}]")
     require(p["n_splits"] >= 2, f"n_splits={p['n_splits']} must be >= 2 (a variance over sub-batches)")
+
+
+def _check_lambda(p: dict[str, Any]) -> None:
+    _check_lswag({**p, "psi_lo": 0})
+
+
+@register_proxy("lswag_lambda", needs=("grads", "layers"), check=lambda p: _check_lambda(p))
+def lswag_lambda(probe: Probe, lo: int = 0, hi: int = 10, n_splits: int = 2, accumulate: bool = False,
+                 abs_grad: bool = True, bins: int = 10, skip: Sequence[str] = ()) -> float:
+    """L-SWAG's Λ alone (no Ψ): the "no µ" rows of the paper's Table 3 ablation, with or without the
+    layer window [lo, hi]. Reference: Casarin+ CVPR'25 (arXiv 2505.07300), Eq. 6 and Table 3."""
+    return lswag_lambda_term(probe, lo, hi, n_splits=n_splits, accumulate=accumulate, abs_grad=abs_grad,
+                             bins=bins, skip=skip)
 
 
 @register_proxy("zico", needs=("grads",), check=lambda p: require(p["n_splits"] >= 2, f"n_splits={p['n_splits']} must be >= 2 (a variance over sub-batches)"))
