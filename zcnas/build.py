@@ -338,6 +338,25 @@ def merge_shards(out: Path, count: int) -> Path:
     return out
 
 
+def training_data(task: Any, cfg: Any) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """:func:`split` of the task's images by ``cfg`` (``val_fraction``, ``seed``, ``n_images``), with a
+    warning when they are the shipped CIFAR-10 test images (a demo, not a benchmark)."""
+    data, split_info = split(task, cfg.val_fraction, cfg.seed, cfg.get("n_images"))
+    if task.source == "shipped":
+        log.warning("training on the shipped CIFAR-10 test images (%d train / %d val): a demo, not a benchmark; "
+                    "use task.source=cifar_bin|imagefolder task.root=... for real data", split_info["n_train"],
+                    split_info["n_val"])
+    return data, split_info
+
+
+def trained_row(key: str, task: Any, recipe: Recipe, res: dict[str, Any], seed: int, seconds: float,
+                split_info: dict[str, Any]) -> dict[str, Any]:
+    """One trained arch as a ``benchmark=file`` row: ``{arch, <task>: accuracy (None if diverged), meta}``."""
+    return {"arch": key, task.name: None if math.isnan(res["accuracy"]) else res["accuracy"],
+            "meta": {"recipe": recipe.name, "epochs": res["epochs"], "seed": seed, "wall_s": round(seconds, 2),
+                     "train_loss": res["train_loss"], "status": res["status"], "reason": res["reason"], **split_info}}
+
+
 def space_for(space_cfg: dict[str, Any], recipe: Recipe) -> Any:
     """The space from its config (``_target_`` + arguments) with the recipe's ``space`` arguments over
     it; an argument the space does not take, or a space the recipe is not for, is a one-line error."""
@@ -388,11 +407,7 @@ def build(cfg: Any, out_dir: Path | None = None) -> Path:
                           out_dir or Path(cfg.checkpoint_dir).parent / "trained")
     space = space_for(OmegaConf.to_container(cfg.space, resolve=True), recipe)  # type: ignore[arg-type]
     device = resolve_device(cfg.device)
-    data, split_info = split(task, cfg.val_fraction, cfg.seed, cfg.get("n_images"))
-    if task.source == "shipped":
-        log.warning("training on the %d shipped CIFAR-10 test images (%d train / %d val): a demo, not a "
-                    "benchmark; use task.source=cifar_bin|imagefolder task.root=... for real data",
-                    len(data["x_train"]) + split_info["n_val"], split_info["n_train"], split_info["n_val"])
+    data, split_info = training_data(task, cfg)
     archs = space.sample(cfg.n_archs, np.random.default_rng(cfg.seed))[cfg.shard.index::cfg.shard.count]
     path = shard_file(out, cfg.shard.index, cfg.shard.count)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -410,10 +425,7 @@ def build(cfg: Any, out_dir: Path | None = None) -> Path:
         res = train(model, recipe, task, data, seed=arch_seed(cfg.seed, key), device=device, checkpoint=ckpt)
         if res["status"] != "ok":
             log.warning("arch %s diverged: %s -> NaN accuracy", key, res["reason"])
-        row = {"arch": key, task.name: None if math.isnan(res["accuracy"]) else res["accuracy"],
-               "meta": {"recipe": recipe.name, "epochs": res["epochs"], "seed": cfg.seed,
-                        "wall_s": round(time.perf_counter() - t0, 2), "train_loss": res["train_loss"],
-                        "status": res["status"], "reason": res["reason"], **split_info}}
+        row = trained_row(key, task, recipe, res, cfg.seed, time.perf_counter() - t0, split_info)
         with path.open("a") as f:
             f.write(json.dumps(row) + "\n")
             f.flush()
@@ -437,11 +449,7 @@ def train_arch(cfg: Any, space: Any, arch: Any, recipe: Recipe, task: Any, sourc
 
     t0, cpu0 = time.perf_counter(), cpu_seconds()
     device = resolve_device(cfg.device)
-    data, split_info = split(task, cfg.val_fraction, cfg.seed, cfg.get("n_images"))
-    if task.source == "shipped":
-        log.warning("training on the shipped CIFAR-10 test images (%d train / %d val): a demo, not the recipe's "
-                    "data; use task.source=cifar_bin task.root=... for real data", split_info["n_train"],
-                    split_info["n_val"])
+    data, split_info = training_data(task, cfg)
     key = space.encode(arch)
     torch.manual_seed(arch_seed(cfg.seed, key))
     model = space.build(arch, num_classes=task.num_classes)
@@ -454,9 +462,7 @@ def train_arch(cfg: Any, space: Any, arch: Any, recipe: Recipe, task: Any, sourc
              recipe.name, recipe.epochs, device)
     res = train(model, recipe, task, data, seed=arch_seed(cfg.seed, key), device=device, checkpoint=ckpt)
     seconds = time.perf_counter() - t0
-    row = {"arch": key, task.name: None if math.isnan(res["accuracy"]) else res["accuracy"],
-           "meta": {"recipe": recipe.name, "epochs": res["epochs"], "seed": cfg.seed, "wall_s": round(seconds, 2),
-                    "train_loss": res["train_loss"], "status": res["status"], "reason": res["reason"], **split_info}}
+    row = trained_row(key, task, recipe, res, cfg.seed, seconds, split_info)
     (out_dir / "trained.jsonl").write_text(json.dumps(row) + "\n")
     torch.save(model.state_dict(), out_dir / "model.pt")
     path = write_json(out_dir / "trained.json", {

@@ -179,10 +179,9 @@ def search_metrics(out_dir: Path, summary: dict[str, Any]) -> dict[str, float]:
     out = {f"cost/{k}": float(v) for k, v in cost.items() if isinstance(v, int | float)}
     sel_path = out_dir / "selected_arch.json"
     if sel_path.is_file():
-        try:
-            sel = json.loads(sel_path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise ValueError(f"{sel_path}: not valid JSON ({err})") from None
+        from zcnas.results import read_json  # noqa: PLC0415
+
+        sel = read_json(sel_path, f"{sel_path} is missing", f"{sel_path}: not valid JSON ({{err}})")
         out |= {f"search/{k}": float(sel[k]) for k in ("params_M", "flops_M", "fitness", "n_evaluated")
                 if isinstance(sel, dict) and isinstance(sel.get(k), int | float) and abs(sel[k]) < float("inf")}
     return out

@@ -109,7 +109,7 @@ def _check_lambda(p: dict[str, Any]) -> None:
     _check_lswag({**p, "psi_lo": 0})
 
 
-@register_proxy("lswag_lambda", needs=("grads", "layers"), check=lambda p: _check_lambda(p))
+@register_proxy("lswag_lambda", needs=("grads", "layers"), check=_check_lambda)
 def lswag_lambda(probe: Probe, lo: int = 0, hi: int = 10, n_splits: int = 2, accumulate: bool = False,
                  abs_grad: bool = True, bins: int = 10, skip: Sequence[str] = ()) -> float:
     """L-SWAG's Λ alone (no Ψ): the "no µ" rows of the paper's Table 3 ablation, with or without the

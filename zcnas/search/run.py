@@ -106,8 +106,9 @@ def trajectory(hist: History, rank: Rank, per_round: bool) -> list[dict[str, Any
     return out
 
 
-def plot_trajectory(path: Path, traj: list[dict[str, Any]], search: str, fitness: str) -> Path | None:
-    """``search_trajectory.png``: best-so-far, per-generation best and mean fitness (Agg; logged to MLflow)."""
+def plot_trajectory(path: Path, traj: list[dict[str, Any]], search: str, fitness: str, per_round: bool) -> Path | None:
+    """``search_trajectory.png``: best-so-far (not for ``per_round`` fitness, whose rounds are not comparable),
+    per-generation best and mean fitness (Agg; logged to MLflow)."""
     if not traj:
         return None
     import matplotlib  # noqa: PLC0415
@@ -118,12 +119,12 @@ def plot_trajectory(path: Path, traj: list[dict[str, Any]], search: str, fitness
 
     g = [t["generation"] for t in traj]
     fig, ax = plt.subplots(figsize=(5, 3.4))
-    if search != "prune":
+    if not per_round:
         ax.plot(g, [t["best_so_far"] for t in traj], "-o", ms=3, label="best so far")
-    ax.plot(g, [t["best"] for t in traj], "--s", ms=3, label="best of " + ("round" if search == "prune" else "generation"))
+    ax.plot(g, [t["best"] for t in traj], "--s", ms=3, label="best of " + ("round" if per_round else "generation"))
     ax.plot(g, [t["mean"] for t in traj], ":^", ms=3, label="mean")
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-    ax.set_xlabel("pruning round" if search == "prune" else "generation")
+    ax.set_xlabel("pruning round" if per_round else "generation")
     ax.set_ylabel(f"fitness ({fitness})")
     ax.set_title(f"search={search}: {sum(t['n'] for t in traj)} networks scored", fontsize=9)
     ax.legend(fontsize=8)
@@ -171,7 +172,8 @@ def run_search(search: Search, space: Any, score: Evaluate, proxies: list[str], 
                                 **({"flops_M": flops_m(space, arch, num_classes, resolution)} if resolution else {}),
                                 "scores": {p: float(best[p]) for p in proxies},
                                 "trajectory": trajectory(found.history, rank, search.per_round) if found.history else []}
-    plot_trajectory(out_dir / "search_trajectory.png", selected["trajectory"], search.name, search.fitness)
+    plot_trajectory(out_dir / "search_trajectory.png", selected["trajectory"], search.name, search.fitness,
+                    search.per_round)
     if space_config is not None:
         selected["space"] = space_config
     selected["num_classes"] = int(num_classes)
