@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +43,7 @@ from zcnas.cli import instantiate, one_line_errors
 from zcnas.metrics import correlate
 from zcnas.probe import Probe, arch_seed, depth_bins
 from zcnas.proxies.activation import unique_patterns
-from zcnas.proxies.gradstats import as_stats_input, layer_inv_sigma, std0
+from zcnas.proxies.gradstats import as_stats_input, std0
 from zcnas.results import write_json
 
 log = logging.getLogger("zcnas.calibrate")
@@ -49,22 +51,30 @@ LOG_EVERY = 50
 """A progress log line every this many calibrated architectures."""
 
 
-def decile_profile(probe: Probe, *, n_splits: int, accumulate: bool, bins: int) -> dict[str, np.ndarray]:
-    """Per-arch calibration record.
+def decile_profile(probe: Probe, *, n_splits: int, accumulate: bool, bins: int, abs_grad: bool = True,
+                   skip: Sequence[str] = ()) -> dict[str, np.ndarray]:
+    """Per-arch calibration record: every window of L-SWAG follows from it,
+    lswag[lo, hi] = Σ_{d∈[lo,hi]} lam[d] · psi[hi] and lswag_lambda[lo, hi] = Σ_{d∈[lo,hi]} lam[d]
+    (for psi_lo = 0; Casarin et al., CVPR 2025, arXiv 2505.07300, Eq. 1, 6, 7 and Fig. 2).
 
     Returns:
         ``log_sigma`` (mean log σ_w per decile, NaN where no layer), ``lam`` (Σ of Λ layer terms
-        per decile) and ``psi`` (#distinct patterns of activation layers with decile ≤ d).
+        per decile; a layer without any nonzero σ adds 0, as in :func:`lswag_lambda_term`) and ``psi``
+        (#distinct patterns of activation layers with decile ≤ d).
     """
-    grads = [as_stats_input(g, accumulate) for g in probe.grads(n_splits)]
+    grads = probe.grads(n_splits)
+    if skip:
+        grads = [g for g, (name, _) in zip(grads, probe.layers, strict=True)
+                 if not any(fnmatchcase(name, pat) for pat in skip)]
     log_sigma: list[list[float]] = [[] for _ in range(bins + 1)]
     lam = np.zeros(bins + 1)
     for g, b in zip(grads, depth_bins(len(grads), bins), strict=True):
-        sigma = std0(g.abs())
+        g = as_stats_input(g, accumulate)
+        sigma = std0(g.abs() if abs_grad else g)
         sigma = sigma[sigma > 0]
         if sigma.numel():
             log_sigma[b].append(float(sigma.log().mean()))
-            lam[b] += layer_inv_sigma(g)
+            lam[b] += float(torch.log((1.0 / sigma).sum()))
     psi = np.zeros(bins + 1)
     codes, act_bins = probe.codes, depth_bins(len(probe.codes), bins)
     seen = torch.zeros((0, codes[0].shape[1] if codes else 1), dtype=torch.int64)
@@ -74,6 +84,20 @@ def decile_profile(probe: Probe, *, n_splits: int, accumulate: bool, bins: int) 
             seen = unique_patterns([seen.to(new[0].device), *new])
         psi[d] = len(seen)
     return {"log_sigma": np.array([np.mean(v) if v else np.nan for v in log_sigma]), "lam": lam, "psi": psi}
+
+
+def decile_record(probe: Probe, *, n_splits: int = 2, accumulate: bool = False, bins: int = 10,
+                  abs_grad: bool = True, skip: Sequence[str] = ()) -> dict[str, float]:
+    """:func:`decile_profile` flattened to ``{lam_<d>, psi_<d>, log_sigma_<d>}`` (one CSV row per arch):
+    the record ``zcnas.run record_deciles=true`` writes to ``deciles.csv``."""
+    rec = decile_profile(probe, n_splits=n_splits, accumulate=accumulate, bins=bins, abs_grad=abs_grad, skip=skip)
+    return {f"{k}_{d}": float(v) for k in ("lam", "psi", "log_sigma") for d, v in enumerate(rec[k])}
+
+
+def window_scores(record: pd.DataFrame, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+    """(lswag, lswag_lambda) of window [lo, hi] (psi_lo = 0) for every row of a ``deciles.csv`` table."""
+    lam = record[[f"lam_{d}" for d in range(lo, hi + 1)]].to_numpy(float).sum(1)
+    return lam * record[f"psi_{hi}"].to_numpy(float), lam
 
 
 def find_spike(profile: np.ndarray) -> tuple[int, int]:

@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from zcnas.cache import open_cache
 from zcnas.cli import check_config, instantiate, one_line_errors, resolve_device, searching
-from zcnas.engine import in_order, own_stream, probe_and_score
+from zcnas.engine import ProbeRecord, in_order, own_stream, probe_and_score
 from zcnas.metrics import correlate
 from zcnas.probe import arch_seed, seeded
 from zcnas.proxies import check_params, get_proxy
@@ -56,10 +56,13 @@ class Run:
         else:
             self.sample()
         self.writer.close()
+        if self.record_writer is not None:
+            self.record_writer.close()
         self.cache.close()
         log.info("scored %d archs (%.1f s)", len(self.rows), time.perf_counter() - self.t0)
         table = pd.DataFrame(self.rows)
         correlations, combiner_tags = evaluate_table(self.cfg, table, self.columns, self.targets, self.out_dir)
+        self.flag_saturated(correlations, len(table))
         summary = self.write(table, correlations, combiner_tags, selected)
         return {"correlations": correlations, "summary": summary, "run_id": self.log()}
 
@@ -105,11 +108,15 @@ class Run:
         log.info("probing archs of %s on %s with batch_size=%d (%dx%d) on %s", self.space.name, task.name,
                  cfg.batch_size, task.resolution, task.resolution, self.device)
         self.writer = ScoreWriter(out_dir / "scores.csv", ["arch", *self.columns, *self.targets])  # a row per arch, at once
+        self.record = ProbeRecord(self.proxies, bool(cfg.get("record_deciles", False)))
+        self.record_writer = (ScoreWriter(out_dir / "probe_record.csv", ["arch", *self.record.columns])
+                              if self.record.columns else None)
         context = {**{k: OmegaConf.to_container(cfg[k], resolve=True) for k in ("space", "task", "probe")},
                    "batch_size": cfg.batch_size, "seed": cfg.seed, "device": self.device.type,
                    "batch": batch_digest}  # the probe batch's content, not only where it came from
         self.cache = open_cache(cfg.cache, cfg.shard, context)
         self.keyed = {n: {**p, "_version": get_proxy(n).version} for n, p in self.proxies.items()}  # cache keys
+        self.keyed.update(self.record.keyed)  # the per-arch record rides in the same cache, under its own names
         self.total = planned(cfg)  # for the progress lines
         self.t_scoring = time.perf_counter()
 
@@ -117,8 +124,15 @@ class Run:
         """A uniform sample (of the benchmark's labelled archs, if any; shard k of n: every n-th from the
         k-th), scored in one batch; no arch is selected."""
         cfg, space, benchmark = self.cfg, self.space, self.benchmark
-        rng = np.random.default_rng(cfg.seed)
-        pool = benchmark.sample(cfg.n_archs, rng) if benchmark is not None else space.sample(cfg.n_archs, rng)
+        if cfg.get("archs_from"):  # exactly these archs (a fixed cell list), not a sample
+            pool: list[Any] = read_arch_list(Path(cfg.archs_from))
+            unknown = [a for a in pool if benchmark is not None and a not in benchmark.table.index]
+            if unknown:
+                raise ValueError(f"archs_from={cfg.archs_from}: {len(unknown)} arch(s) not in benchmark "
+                                 f"{benchmark.name}, e.g. {unknown[0]!r}: list labelled archs or benchmark=none")
+        else:
+            rng = np.random.default_rng(cfg.seed)
+            pool = benchmark.sample(cfg.n_archs, rng) if benchmark is not None else space.sample(cfg.n_archs, rng)
         pool = pool[cfg.shard.index::cfg.shard.count]
         archs = [space.decode(a) if isinstance(a, str) else a for a in pool]
         odd = [(a, space.encode(d)) for a, d in zip(pool, archs, strict=True)
@@ -172,16 +186,20 @@ class Run:
         truth = self.benchmark.lookup(keys) if self.benchmark is not None else None
         read = self.precomputed.reindex(keys) if self.precomputed is not None else None
         cached = [self.cache.get(key, self.keyed) for key in keys]
-        jobs = [(a, k, {n: p for n, p in proxies.items() if n not in c}) for a, k, c in zip(archs, keys, cached, strict=True)]
+        jobs = [(a, k, {n: p for n, p in proxies.items() if n not in c}, any(r not in c for r in self.record.keyed))
+                for a, k, c in zip(archs, keys, cached, strict=True)]
         done = in_order(lambda job: self.probe(*job), jobs, cfg.engine.in_flight)
         out = []
-        for key, scores, (_, _, todo), new in tqdm(zip(keys, cached, jobs, done, strict=True), total=len(keys),
-                                                   desc="scoring", disable=None, mininterval=2, leave=False):
-            if todo:
+        for key, scores, (_, _, todo, rec), new in tqdm(zip(keys, cached, jobs, done, strict=True), total=len(keys),
+                                                        desc="scoring", disable=None, mininterval=2, leave=False):
+            if todo or rec:
                 self.cache.put(key, self.keyed, new)
                 scores.update(new)
             else:
                 self.n_cached += 1
+            if self.record_writer is not None:
+                self.record_writer.append({"arch": key, **{c: scores[c] for c in self.record.columns}})
+                self.record.count(scores)
             scores = {n: scores[n] for n in proxies}
             row = {"arch": key, **scores, **(read.loc[key].to_dict() if read is not None else {}),
                    **(truth.loc[key].to_dict() if truth is not None else {})}
@@ -192,9 +210,10 @@ class Run:
                 log.info(progress(len(self.rows), self.total, time.perf_counter() - self.t_scoring))
         return out
 
-    def probe(self, arch: Any, key: str, todo: dict[str, Any]) -> dict[str, float]:
-        """Build ``arch`` (seeded by (seed, arch) alone) and score the proxies ``todo`` on it; any worker thread."""
-        if not todo:
+    def probe(self, arch: Any, key: str, todo: dict[str, Any], rec: bool) -> dict[str, float]:
+        """Build ``arch`` (seeded by (seed, arch) alone) and score the proxies ``todo`` on it, with the per-arch
+        record when ``rec`` (saturation flags, decile terms); any worker thread."""
+        if not todo and not rec:
             return {}
         space, task = self.space, self.task
         with seeded(arch_seed(self.cfg.seed, key)):  # worker threads take turns with the global RNG
@@ -202,7 +221,20 @@ class Run:
         thin = partial(space.thin, arch, task.num_classes) if hasattr(space, "thin") else None
         with own_stream(self.device):
             return probe_and_score(model, self.x, self.y, todo, self.cfg.probe, key, fused=self.cfg.engine.fused,
-                                   thin=thin, loss_fn=task.loss)
+                                   thin=thin, loss_fn=task.loss, record=self.record if rec else None)
+
+    def flag_saturated(self, correlations: list[dict[str, Any]], n: int) -> None:
+        """Saturation guard: each pattern-count proxy's correlation records carry ``n_saturated`` (archs whose
+        count reached min(#units, 2^batch)); any saturated arch is a warning that names the fix."""
+        counts = self.record.saturated
+        for r in correlations:
+            if r["proxy"] in counts:
+                r["n_saturated"] = counts[r["proxy"]]
+        for name, c in counts.items():
+            if c:
+                log.warning("proxy %s: %d of %d archs reached the pattern-count ceiling min(#units, 2^batch_size="
+                            "2^%d): those scores are a constant and rank nothing; raise batch_size",
+                            name, c, n, self.cfg.batch_size)
 
     def write(self, table: pd.DataFrame, correlations: list[dict[str, Any]], combiner_tags: dict[str, str],
               selected: dict[str, Any] | None) -> dict[str, Any]:
@@ -219,6 +251,7 @@ class Run:
         summary = {"n_archs": n, "n_computed": n - self.n_cached, "n_cached": self.n_cached,
                    "seconds": seconds, "started_ms": self.started_ms, "finished_ms": self.started_ms + int(seconds * 1000),
                    "shard": dict(cfg.shard), "proxies": self.columns, "cost": run_cost(self.cpu0, seconds, self.device),
+                   "saturated": dict(self.record.saturated),
                    "mlflow": {"name": names, "tags": tags}}
         write_outputs(self.out_dir, scrub(OmegaConf.to_container(cfg, resolve=True), self.secrets), table, self.columns,
                       self.targets, correlations, summary, selected)
@@ -267,6 +300,29 @@ def canonical_keys(benchmark: Any, space: Any) -> Any:
         if benchmark.scores is not None:
             benchmark.scores.index = pd.Index([mapping[str(k)] for k in benchmark.scores.index], name="arch")
     return benchmark
+
+
+MAX_ARCH_LIST_BYTES = 64 << 20
+"""The largest ``archs_from`` file read (64 MiB: millions of arch strings)."""
+
+
+def read_arch_list(path: Path) -> list[str]:
+    """The arch strings of a text file, one a line (``#`` comment lines and blank lines skipped); a missing,
+    oversized, non-UTF-8, empty or duplicated list is a one-line error."""
+    try:
+        if path.stat().st_size > MAX_ARCH_LIST_BYTES:
+            raise ValueError(f"archs_from={path} is larger than {MAX_ARCH_LIST_BYTES >> 20} MiB; split it")
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ValueError(f"archs_from={path} cannot be read as UTF-8 text ({err}); give a file of arch "
+                         "strings, one a line") from None
+    archs = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    if not archs:
+        raise ValueError(f"archs_from={path} lists no arch; give one arch string a line")
+    dup = pd.Series(archs)[pd.Series(archs).duplicated()].tolist()
+    if dup:
+        raise ValueError(f"archs_from={path}: {dup[0]!r} is listed {archs.count(dup[0])} times ({len(dup)} duplicates)")
+    return archs
 
 
 def writable(out_dir: Path) -> None:
@@ -331,7 +387,8 @@ def planned(cfg: Any) -> tuple[int, bool]:
     budget (evolution: the first population + mutations and crossovers of the later generations;
     duplicates are scored once), so an upper bound."""
     if not searching(cfg):
-        return len(range(cfg.shard.index, cfg.n_archs, cfg.shard.count)), True
+        n = len(read_arch_list(Path(cfg.archs_from))) if cfg.get("archs_from") else cfg.n_archs
+        return len(range(cfg.shard.index, n, cfg.shard.count)), True
     from hydra.utils import get_class  # noqa: PLC0415
 
     return instantiate(cfg.search).planned(get_class(cfg.space._target_)), False

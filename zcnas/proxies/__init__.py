@@ -16,6 +16,7 @@ from zcnas.proxies._registry import (
     get_proxy,
     list_proxies,
     register_proxy,
+    saturated,
     score,
 )
 
@@ -24,4 +25,4 @@ for _family in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{_family.name}")  # registration side effect
 
 __all__ = ["NotApplicable", "ProxySpec", "check_params", "get_proxy", "list_artifacts", "list_proxies", "register_artifact",
-           "register_proxy", "score"]
+           "register_proxy", "saturated", "score"]

@@ -31,6 +31,7 @@ class ProxySpec:
     needs: tuple[str, ...]
     version: int = 1
     check: Callable[[dict[str, Any]], None] | None = None
+    saturates: Callable[[Probe, dict[str, Any]], bool] | None = None
 
 
 _REGISTRY: dict[str, ProxySpec] = {}
@@ -42,14 +43,17 @@ class NotApplicable(ValueError):
 
 
 def register_proxy(name: str, needs: tuple[str, ...] = (), version: int = 1,
-                   check: Callable[[dict[str, Any]], None] | None = None) -> Callable[[ProxyFn], ProxyFn]:
+                   check: Callable[[dict[str, Any]], None] | None = None,
+                   saturates: Callable[[Probe, dict[str, Any]], bool] | None = None) -> Callable[[ProxyFn], ProxyFn]:
     """Decorator: register ``fn(probe, **params) -> float`` under ``name`` (duplicates raise).
-    ``check(params)`` raises ValueError for values out of range (params complete, defaults filled)."""
+    ``check(params)`` raises ValueError for values out of range (params complete, defaults filled);
+    ``saturates(probe, params)`` is True when a count-type score reached its ceiling on this probe
+    (pattern counts at min(#units, 2^batch)), read by :func:`saturated`."""
 
     def wrap(fn: ProxyFn) -> ProxyFn:
         if name in _REGISTRY:
             raise ValueError(f"proxy {name!r} is registered twice")
-        _REGISTRY[name] = ProxySpec(name, fn, needs, version, check)
+        _REGISTRY[name] = ProxySpec(name, fn, needs, version, check, saturates)
         return fn
 
     return wrap
@@ -137,3 +141,22 @@ def score(probe: Probe, proxies: Mapping[str, Mapping[str, Any]]) -> dict[str, f
         out[name] = value
     return out
 
+
+
+def saturated(probe: Probe, proxies: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
+    """For each of ``proxies`` that can saturate (a pattern count: swap, reg_swap, lswag's Ψ), 1.0 when its
+    count reached the ceiling min(#units, 2^batch) on this probe, else 0.0 (NaN if the check failed).
+    Read after :func:`score` on the same probe: the counts are cached artifacts, so this costs nothing."""
+    out: dict[str, float] = {}
+    for name, params in proxies.items():
+        spec = get_proxy(name)
+        if spec.saturates is None:
+            continue
+        try:
+            out[name] = float(spec.saturates(probe, check_params(name, params)))
+        except torch.OutOfMemoryError:
+            raise
+        except Exception as err:  # noqa: BLE001 - the score itself was already recorded (NaN if it failed)
+            log.warning("saturation check of %s failed: %s: %s", name, type(err).__name__, err)
+            out[name] = math.nan
+    return out

@@ -28,7 +28,7 @@ import math
 import torch
 from torch import nn
 
-from zcnas.probe import ACT_TYPES, Probe, pack_patterns, register_artifact, seeded
+from zcnas.probe import ACT_TYPES, Probe, depth_bins, pack_patterns, register_artifact, seeded
 from zcnas.proxies._registry import register_proxy, require
 
 
@@ -44,6 +44,23 @@ def unique_patterns(codes: list[torch.Tensor]) -> torch.Tensor:
 def count_unique_patterns(codes: list[torch.Tensor]) -> int:
     """Number of distinct per-unit sample patterns across the given layers' packed codes (|A|)."""
     return len(unique_patterns(codes)) if codes else 0
+
+
+@register_artifact("pattern_count", needs=("codes",))
+def pattern_count(probe: Probe, lo: int, hi: int, bins: int) -> tuple[int, int]:
+    """(|A|, cap) over the activation layers whose depth decile lies in [lo, hi]: the number of distinct
+    per-unit sample patterns and its ceiling min(#units, 2^S) for a batch of S samples. A count at its
+    cap carries no ranking information (every arch reaches it): the saturation guard reads this."""
+    codes = [c for c, b in zip(probe.codes, depth_bins(len(probe.codes), bins), strict=True) if lo <= b <= hi]
+    units = sum(len(c) for c in codes)
+    return count_unique_patterns(codes), min(units, 2 ** len(probe.inputs))
+
+
+def saturation(probe: Probe, lo: int = 0, hi: int = 10, bins: int = 10) -> bool:
+    """True when the pattern count over deciles [lo, hi] reached its cap min(#units, 2^S) (see
+    :func:`pattern_count`); an empty layer set is not saturated."""
+    count, cap = probe.pattern_count(lo, hi, bins)
+    return cap > 0 and count >= cap
 
 
 @register_artifact("linear_regions")
@@ -83,13 +100,13 @@ def nwot(probe: Probe) -> float:
     return float(torch.linalg.slogdet(k)[1])
 
 
-@register_proxy("swap", needs=("codes",))
+@register_proxy("swap", needs=("codes",), saturates=lambda probe, _p: saturation(probe))
 def swap(probe: Probe) -> float:
     """Ψ = |{distinct sample patterns 1[a_v > 0] over units v}|, all layers. Reference: Peng+ ICLR'24."""
-    return float(count_unique_patterns(probe.codes))
+    return float(probe.pattern_count(0, 10, 10)[0])
 
 
-@register_proxy("reg_swap", needs=("codes", "n_params"), check=lambda p: require(p["sigma"] > 0, f"sigma={p['sigma']} must be > 0"))
+@register_proxy("reg_swap", needs=("codes", "n_params"), saturates=lambda probe, _p: saturation(probe), check=lambda p: require(p["sigma"] > 0, f"sigma={p['sigma']} must be > 0"))
 def reg_swap(probe: Probe, mu: float = 1000.0, sigma: float = 1.0e6) -> float:
     """Ψ · exp(−(Θ_p − μ)²/σ), Ψ the SWAP score and Θ_p the parameter count in thousands.
     Reference: Peng et al., ICLR 2024 (regularised SWAP)."""

@@ -45,7 +45,7 @@ import torch
 
 from zcnas.probe import Probe, depth_bins
 from zcnas.proxies._registry import register_proxy, require
-from zcnas.proxies.activation import count_unique_patterns
+from zcnas.proxies.activation import saturation
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +92,7 @@ def lswag_terms(probe: Probe, lo: int, hi: int, *, n_splits: int = 2, accumulate
     """(Λ, Ψ) of L-SWAG for the decile window [lo, hi]; ``skip``: module-name globs left out of Λ's layers."""
     lam = lswag_lambda_term(probe, lo, hi, n_splits=n_splits, accumulate=accumulate, abs_grad=abs_grad,
                             bins=bins, skip=skip)
-    codes = probe.codes
-    chosen = [c for c, b in zip(codes, depth_bins(len(codes), bins), strict=True) if psi_lo <= b <= hi]
-    return lam, float(count_unique_patterns(chosen))
+    return lam, float(probe.pattern_count(psi_lo, hi, bins)[0])
 
 
 def _check_lswag(p: dict[str, Any]) -> None:
@@ -132,7 +130,8 @@ def zico(probe: Probe, n_splits: int = 2, accumulate: bool = True) -> float:
     return total
 
 
-@register_proxy("lswag", needs=("grads", "codes", "layers"), check=lambda p: _check_lswag(p))
+@register_proxy("lswag", needs=("grads", "codes", "layers"), check=lambda p: _check_lswag(p),
+                saturates=lambda probe, p: saturation(probe, p["psi_lo"], p["hi"], p["bins"]))
 def lswag(probe: Probe, lo: int = 0, hi: int = 10, n_splits: int = 2, accumulate: bool = False,
           abs_grad: bool = True, psi_lo: int = 0, bins: int = 10, skip: Sequence[str] = ()) -> float:
     """Λ·Ψ, Λ = Σ_{l∈[l̂,L̂]} log Σ_w 1/√Var|g_w|, Ψ = #distinct patterns ≤ L̂. Reference: Casarin+ CVPR'25."""
