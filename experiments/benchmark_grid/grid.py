@@ -206,10 +206,12 @@ def run_protocol(out: Path, protocol: str, *, python: str, columns: list[str] | 
     if unknown:
         raise ValueError(f"unknown column(s) {unknown} for protocol {protocol}; valid: {', '.join(table)}")
     work, done = out / ".work", []
+    cells_of = {(col, seed): cell_file(out, col, seed, c.n, python)  # every cell list fixed before any chunk
+                for col, c in table.items() for seed in c.seeds}
     for col, seed, k, chunks in plan(protocol):
         if columns and col not in columns:
             continue
-        cells = cell_file(out, col, seed, table[col].n, python)
+        cells = cells_of[col, seed]
         n_cells = len([ln for ln in cells.read_text().splitlines() if ln and not ln.startswith("#")])
         expected = len(range(k, n_cells, chunks))
         name, final = chunk_name(seed, k, chunks), out / col / chunk_name(seed, k, chunks)
