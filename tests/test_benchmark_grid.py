@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ GRID_DIR = ROOT / "experiments" / "benchmark_grid"
 def _load(name: str):
     spec = importlib.util.spec_from_file_location(f"benchmark_grid_{name}", GRID_DIR / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve their module's namespace
     spec.loader.exec_module(module)
     return module
 

@@ -1,0 +1,193 @@
+"""The headline grid's foundations: the saturation guard of pattern counts, the per-arch decile record
+(every L-SWAG window from one probe), fixed arch lists (``archs_from``) and grid.py's resumable, locked
+chunks of ``--protocol headline``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+
+from zcnas.calibrate import window_scores
+from zcnas.data.tasks import TNB101Task
+from zcnas.probe import Probe
+from zcnas.proxies import saturated, score
+from zcnas.run import score_archs
+from zcnas.spaces import TNB101Space
+
+from .conftest import ROOT
+from .test_benchmark_grid import grid
+
+TINY = ["space.C=4", "space.N=1", "tracking=none", "cache.path=null", "threads=1"]
+
+
+def cfg_with(*overrides: str):
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        return compose(config_name="config", overrides=list(overrides))
+
+
+def test_tnb101_probes_at_batch_32():
+    for variant in ("micro", "macro"):
+        assert cfg_with(f"space=tnb101_{variant}", "benchmark.target=autoencoder").batch_size == 32
+
+
+def test_pattern_count_saturates_at_two_to_the_batch_on_a_tnb101_network(one_thread):
+    """Millions of units and 4 samples: every one of the 2^4 patterns occurs, so swap = 16 on any network and
+    the guard flags it; at the grid's batch 32 the count is far below min(#units, 2^32): no flag."""
+    space, task = TNB101Space("micro", "jigsaw"), TNB101Task(name="jigsaw")
+    for batch, flag in ((4, 1.0), (32, 0.0)):
+        x, y, _ = task.probe_batch(batch, 0)
+        torch.manual_seed(0)
+        probe = Probe(space.build(space.decode("(2, 3, 2, 1, 2, 0)"), num_classes=task.num_classes), x, y,
+                      loss_fn=task.loss)
+        count = score(probe, {"swap": {}})["swap"]
+        assert saturated(probe, {"swap": {}, "reg_swap": {}, "lswag": {}, "nwot": {}}) == {
+            "swap": flag, "reg_swap": flag, "lswag": flag}  # nwot counts no patterns: never flagged
+        assert (count == 16) if flag else (1e5 < count < 2 ** 32)
+
+
+def test_run_reports_saturated_archs_and_the_fix(tmp_path, caplog):
+    """Batch 4 on NB201 cells: Ψ and SWAP sit at 2^4 on every arch; run_summary counts them per proxy,
+    correlations.json carries n_saturated, a warning names the fix. At batch 64: zero everywhere."""
+    out = {}
+    for batch in (4, 64):
+        cfg = cfg_with(*TINY, "proxy=[swap,lswag,nwot]", "proxy.lswag.hi=10", "n_archs=6", f"batch_size={batch}")
+        score_archs(cfg, tmp_path / str(batch))
+        out[batch] = (json.loads((tmp_path / str(batch) / "run_summary.json").read_text()),
+                      json.loads((tmp_path / str(batch) / "correlations.json").read_text()),
+                      pd.read_csv(tmp_path / str(batch) / "probe_record.csv"))
+    summary, corr, record = out[4]
+    swap = pd.read_csv(tmp_path / "4" / "scores.csv").swap
+    assert record["saturated:swap"].tolist() == (swap == 16).astype(float).tolist()  # 2^4: the ceiling
+    n = int((swap == 16).sum())
+    assert n >= 4 and summary["saturated"] == {"swap": n, "lswag": n}  # Ψ over the whole net (hi=10) = swap
+    assert {r["proxy"]: r.get("n_saturated") for r in corr} == {"swap": n, "lswag": n, "nwot": None}
+    assert "reached the pattern-count ceiling" in caplog.text and "raise batch_size" in caplog.text
+    summary, corr, record = out[64]
+    assert summary["saturated"] == {"swap": 0, "lswag": 0} and record["saturated:swap"].sum() == 0
+
+
+@pytest.mark.parametrize("space", [["space=nb201", *TINY[:2]], ["space=nb101", "space.stem=8", "space.stacks=1",
+                                                                  "space.cells=1", "benchmark.target=cifar10"]])
+def test_decile_record_gives_every_window_of_the_run_itself(space, tmp_path):
+    """Table 3 and the window sweep from the main run's probe: Σ lam[lo..hi] · psi[hi] (and Σ lam alone)
+    from probe_record.csv equal the run's own lswag / lswag_lambda scores, and a cached rerun writes the
+    same record without probing."""
+    base = [*space, *TINY[2:], "n_archs=4", "batch_size=16", "record_deciles=true"]
+    for lo, hi in ((0, 10), (3, 7)):
+        cfg = cfg_with(*base, "proxy=[lswag,lswag_lambda]", f"proxy.lswag.lo={lo}", f"proxy.lswag.hi={hi}",
+                       f"proxy.lswag_lambda.lo={lo}", f"proxy.lswag_lambda.hi={hi}")
+        run_dir = tmp_path / f"{lo}_{hi}"
+        score_archs(cfg, run_dir)
+        scores, rec = pd.read_csv(run_dir / "scores.csv"), pd.read_csv(run_dir / "probe_record.csv")
+        assert rec.arch.tolist() == scores.arch.tolist()
+        lswag, lam = window_scores(rec, lo, hi)
+        np.testing.assert_allclose(lswag, scores.lswag, rtol=1e-12)
+        np.testing.assert_allclose(lam, scores.lswag_lambda, rtol=1e-12)
+        assert (scores.lswag > 0).all()
+    cached = cfg_with(*base, "proxy=[lswag,lswag_lambda]", "cache.path=cache.db")
+    score_archs(cached, tmp_path / "a")
+    score_archs(cached, tmp_path / "b")
+    assert json.loads((tmp_path / "b" / "run_summary.json").read_text())["n_cached"] == 4
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "a" / "probe_record.csv"),
+                                  pd.read_csv(tmp_path / "b" / "probe_record.csv"))
+
+
+def test_decile_record_is_nan_guarded(tiny_nb201, batch16):
+    """A layer without any nonzero σ adds 0 to its decile's Λ (as lswag_lambda does), never NaN."""
+    from zcnas.calibrate import decile_profile
+
+    net = tiny_nb201.build(tiny_nb201.decode("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"))
+    rec = decile_profile(Probe(net, *batch16), n_splits=2, accumulate=False, bins=10)
+    assert np.isfinite(rec["lam"]).all()
+
+
+def test_archs_from_scores_exactly_the_listed_archs(tmp_path):
+    cells = ["|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|",
+             "|skip_connect~0|+|nor_conv_3x3~0|none~1|+|avg_pool_3x3~0|nor_conv_3x3~1|skip_connect~2|",
+             "|nor_conv_1x1~0|+|none~0|none~1|+|nor_conv_3x3~0|none~1|nor_conv_3x3~2|"]
+    (tmp_path / "cells.txt").write_text("# three cells\n" + "\n".join(cells) + "\n")
+    score_archs(cfg_with(*TINY, "proxy=params", f"archs_from={tmp_path / 'cells.txt'}", "shard.count=2",
+                         "shard.index=1"), tmp_path / "run")
+    assert pd.read_csv(tmp_path / "run" / "scores.csv").arch.tolist() == cells[1::2]
+
+
+@pytest.mark.parametrize("text,why", [("", "lists no arch"), ("a\na\n", "listed 2 times"),
+                                      ("|nor_conv_3x3~0|+|x~0|y~1|+|z~0|w~1|v~2|\n", "not in benchmark")])
+def test_archs_from_bad_lists_are_one_line_errors(tmp_path, text, why):
+    (tmp_path / "cells.txt").write_text(text)
+    r = subprocess.run([sys.executable, "-m", "zcnas.run", *TINY, "proxy=params", f"archs_from={tmp_path / 'cells.txt'}",
+                        f"hydra.run.dir={tmp_path / 'run'}"], capture_output=True, text=True)
+    assert r.returncode != 0 and why in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.fixture
+def tiny_protocol(monkeypatch):
+    """A 2-chunk protocol on 4 NB201 cells (the grid's own code path, tiny networks)."""
+    monkeypatch.setitem(grid.PROTOCOLS, "tiny", ({"nb201_c10": grid.Column(4, (0,), 2)}, ["lswag", "swap", "params"]))
+    return ["space.C=4", "space.N=1", "batch_size=16"]
+
+
+def test_headline_protocol_is_the_issue_s_protocol():
+    table, proxies = grid.PROTOCOLS["headline"]
+    assert {c: (v.n, v.seeds) for c, v in table.items()} == {
+        **dict.fromkeys(["nb201_c10", "nb201_c100", "nb201_in16"], (500, (0, 1, 2))),
+        **dict.fromkeys(["nb101", "nb301"], (200, (0, 1))),
+        **dict.fromkeys(["micro_ae", "micro_jig", "macro_ae", "macro_jig"], (100, (0, 1)))}
+    assert set(proxies) == {"lswag", "lswag_lambda", "zico", "nwot", "swap", "reg_swap", "jacov", "params", "flops"}
+    assert len(grid.plan("headline")) == sum(len(v.seeds) * v.chunks for v in table.values())
+
+
+def test_committed_headline_cells_are_fixed():
+    """The committed cell lists are the protocol's: their sizes, and seed 0's NB201 cells are what
+    ``zcnas.run seed=0 n_archs=500`` drew when they were fixed."""
+    out = ROOT / "experiments" / "benchmark_grid" / "results" / "headline"
+    table, _ = grid.PROTOCOLS["headline"]
+    for col, c in table.items():
+        for seed in c.seeds:
+            lines = [ln for ln in (out / "cells" / f"{col}_seed{seed}.txt").read_text().splitlines() if not ln.startswith("#")]
+            assert len(lines) == len(set(lines)) == c.n, (col, seed)
+    first = (out / "cells" / "nb201_c10_seed0.txt").read_text().splitlines()[1]
+    assert first == "|nor_conv_3x3~0|+|avg_pool_3x3~0|nor_conv_1x1~1|+|nor_conv_3x3~0|nor_conv_1x1~1|nor_conv_1x1~2|"
+
+
+def test_grid_chunks_resume_detect_torn_files_and_respect_locks(tiny_protocol, tmp_path, capsys):
+    out, py = tmp_path / "grid", sys.executable
+    done = grid.run_protocol(out, "tiny", python=py, columns=None, extra=tiny_protocol)
+    assert done == ["nb201_c10/seed0_chunk0of2", "nb201_c10/seed0_chunk1of2"]
+    chunk = out / "nb201_c10" / "seed0_chunk1of2"
+    assert sorted(p.name for p in chunk.iterdir()) == sorted(grid.CHUNK_FILES)
+    assert len(pd.read_csv(chunk / "scores.csv")) == 2 and "lam_3" in pd.read_csv(chunk / "probe_record.csv")
+    assert grid.run_protocol(out, "tiny", python=py, columns=None, extra=tiny_protocol) == []  # nothing twice
+    scores = (chunk / "scores.csv").read_text()
+    (chunk / "scores.csv").write_text(scores[: len(scores) - 7])  # torn by a kill mid-write
+    assert not grid.chunk_complete(chunk, 2)
+    lock = out / ".work" / "nb201_c10_seed0_chunk1of2.lock"  # another live process holds it: skipped
+    lock.write_text(f"{os.uname().nodename} {os.getppid()}")
+    assert grid.run_protocol(out, "tiny", python=py, columns=None, extra=tiny_protocol) == []
+    lock.write_text(f"{os.uname().nodename} 999999999")  # a dead process's lock: taken over
+    assert grid.run_protocol(out, "tiny", python=py, columns=None, extra=tiny_protocol) == ["nb201_c10/seed0_chunk1of2"]
+    assert (chunk / "scores.csv").read_text() == scores and not lock.exists()
+
+
+def test_grid_protocol_bad_input_is_one_line(tiny_protocol, tmp_path):
+    run = [sys.executable, str(ROOT / "experiments" / "benchmark_grid" / "grid.py")]
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "protocol.json").write_text(json.dumps({"protocol": "full"}))
+    (tmp_path / "foreign").mkdir()
+    (tmp_path / "foreign" / "notes.txt").write_text("mine")
+    for args, why in ((["--protocol", "nope"], "invalid choice"),
+                      (["--protocol", "headline", "--columns", "nb999", "--dry-run"], "unknown column"),
+                      (["--protocol", "headline", "--out", str(tmp_path / "other")], "holds protocol 'full'"),
+                      (["--protocol", "headline", "--out", str(tmp_path / "foreign")], "no protocol.json")):
+        r = subprocess.run([*run, "--out", str(tmp_path / "x"), *args] if "--out" not in args else [*run, *args],
+                           capture_output=True, text=True)
+        assert r.returncode != 0 and why in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)
+    assert (tmp_path / "foreign" / "notes.txt").read_text() == "mine" and len(list((tmp_path / "foreign").iterdir())) == 1
