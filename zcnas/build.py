@@ -360,11 +360,11 @@ def trained_row(key: str, task: Any, recipe: Recipe, res: dict[str, Any], seed: 
 def space_for(space_cfg: dict[str, Any], recipe: Recipe) -> Any:
     """The space from its config (``_target_`` + arguments) with the recipe's ``space`` arguments over
     it; an argument the space does not take, or a space the recipe is not for, is a one-line error."""
-    from hydra.utils import get_class  # noqa: PLC0415
+    from zcnas.spaces import check_space_args, space_class  # noqa: PLC0415
 
-    from zcnas.cli import instantiate  # noqa: PLC0415
-
-    cls = get_class(space_cfg["_target_"])
+    if not isinstance(space_cfg, dict):
+        raise ValueError(f"space config {str(space_cfg)[:80]!r} is not a mapping with a _target_")
+    cls = space_class(space_cfg.get("_target_"))  # zcnas's own spaces only (arch_from files are data)
     name = next((f.default for f in fields(cls) if f.name == "name"), cls.__name__)
     if recipe.for_space and name != recipe.for_space:
         raise ValueError(f"recipe={recipe.name} is written for space={recipe.for_space}, not {name}: pick a recipe "
@@ -373,7 +373,8 @@ def space_for(space_cfg: dict[str, Any], recipe: Recipe) -> Any:
     unknown = sorted(set(over) - {f.name for f in fields(cls)})
     if unknown:
         raise ValueError(f"recipe={recipe.name} sets space arguments {unknown} that {cls.__name__} does not take")
-    return instantiate({**space_cfg, **over})
+    args = {k: v for k, v in {**space_cfg, **over}.items() if k != "_target_"}
+    return cls(**check_space_args(cls, args))
 
 
 def build(cfg: Any, out_dir: Path | None = None) -> Path:

@@ -121,6 +121,14 @@ class SweepCallback(Callback):
         """submitit pickles the launcher with its callbacks: the watcher thread stays here."""
         return {**self.__dict__, "watcher": None}
 
+    def on_job_start(self, config: Any, **kwargs: Any) -> None:
+        """Mask credentials in the sweep's multirun.yaml as soon as a job starts (Hydra writes it at launch, after
+        :meth:`on_multirun_start`; a sweep whose jobs fail never reaches :meth:`on_multirun_end`)."""
+        from zcnas.tracking import scrub_files  # noqa: PLC0415
+
+        if config.hydra.mode is not None and str(config.hydra.mode).endswith("MULTIRUN"):
+            scrub_files([Path(config.hydra.sweep.dir) / "multirun.yaml"], sweep_secrets(config))
+
     def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
         """Create the database, experiment and parent run before any job starts."""
         from hydra.utils import instantiate  # noqa: PLC0415

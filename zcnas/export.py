@@ -79,33 +79,52 @@ def read_selection(path: Path) -> tuple[dict[str, Any], Path]:
             raise FileNotFoundError(f"{sel_path} names no space and {cfg_path} is missing: export the run dir")
         import yaml  # noqa: PLC0415
 
-        cfg = yaml.safe_load(cfg_path.read_text())
-        sel = {**sel, "space": cfg["space"], "num_classes": cfg["task"]["num_classes"]}
+        try:
+            cfg = yaml.safe_load(cfg_path.read_text())
+        except (yaml.YAMLError, UnicodeDecodeError) as err:
+            raise ValueError(f"{cfg_path}: not a readable YAML config ({str(err).splitlines()[0]})") from None
+        task = cfg.get("task") if isinstance(cfg, dict) else None
+        if not isinstance(task, dict) or "space" not in cfg:
+            raise ValueError(f"{cfg_path}: not a zcnas run config (no space / task.num_classes); export the run dir")
+        sel = {**sel, "space": cfg["space"], "num_classes": task.get("num_classes")}
+    n = sel.get("num_classes")
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 1_000_000:
+        raise ValueError(f"{sel_path}: num_classes={str(n)[:40]!r} must be an integer in [1, 1000000]")
     return sel, sel_path
+
+
+def safe_target(path: Path) -> Path:
+    """``path`` to be written, refused (one line) if it is a link or not a plain file: a planted link in a
+    shared run dir never redirects a write outside it."""
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise ValueError(f"{path} is a link or not a plain file; remove it or choose another --out")
+    return path
 
 
 def export(path: Path, out: Path | None = None) -> tuple[Path, Path]:
     """Write ``zcnas_<space>.py`` and ``zcnas_<space>.json`` into ``out`` (default ``<run dir>/export``)."""
-    from hydra.utils import get_class  # noqa: PLC0415
+    from zcnas.spaces import space_from_config  # noqa: PLC0415
 
     sel, sel_path = read_selection(path)
-    space_cfg = dict(sel["space"])
-    target = space_cfg.pop("_target_")
-    cls = get_class(target)
-    space = cls(**space_cfg)
+    space = space_from_config(sel["space"])  # one of zcnas's own spaces, its arguments checked: nothing imported
+    cls = type(space)
+    space_cfg = {k: v for k, v in sel["space"].items() if k not in ("_target_", "name")}
     arch = space.decode(sel["arch"])  # a bad arch string fails here, naming it
     n_params = sum(p.numel() for p in space.build(arch, sel["num_classes"]).parameters())
     name = space.name
     config = {"space": name, "space_args": space_cfg, "arch": space.encode(arch), "num_classes": sel["num_classes"],
               "params": n_params, "from": str(sel_path)}
-    out = out or sel_path.parent / "export"
+    if out is None:
+        out = sel_path.parent / "export"
+        if out.is_symlink():
+            raise ValueError(f"{out} is a link; remove it or choose --out")
     out.mkdir(parents=True, exist_ok=True)
     header = (f'"""Standalone {name} network exported by ``python -m zcnas.export`` from {sel_path} (no zcnas import).\n\n'
               f'    from zcnas_{name} import build_model; net = build_model()   # {n_params:,} params\n"""\n\n'
               "from __future__ import annotations\n\n")
     code = header + "\n\n".join(_sources(cls.__module__, [])) + _TEMPLATE.format(
         config=json.dumps(config, indent=4), space=name, cls=cls.__name__)
-    py, js = out / f"zcnas_{name}.py", out / f"zcnas_{name}.json"
+    py, js = safe_target(out / f"zcnas_{name}.py"), safe_target(out / f"zcnas_{name}.json")
     py.write_text(code)
     js.write_text(json.dumps(config, indent=2))
     return py, js

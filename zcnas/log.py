@@ -1,15 +1,18 @@
 """``python -m zcnas.log <run_dir> [--tracking-uri URI]``: log a finished run directory to MLflow
-afterwards (e.g. when the tracking server was unreachable during the run). The URI defaults to the
-run's own ``tracking.uri``."""
+afterwards (e.g. when the tracking server was unreachable during the run). The URI is the user's:
+``--tracking-uri``, else ``$MLFLOW_TRACKING_URI``, else zcnas's default ``sqlite:///mlruns.db``, never
+the one written in the run directory (a shared run dir could name someone's database or server): when
+that one differs and none was chosen, a one-line error names both and nothing is logged."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from zcnas.cli import one_line_errors
-from zcnas.tracking import MASK, MlflowTracker
+from zcnas.tracking import _URI_USERINFO, MASK, MlflowTracker
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -37,11 +40,15 @@ def main(argv: list[str] | None = None) -> None:
         except (yaml.YAMLError, UnicodeDecodeError) as err:
             raise ValueError(f"{cfg_file}: not a readable YAML config ({str(err).splitlines()[0]})") from None
         tracking: dict = cfg["tracking"] if isinstance(cfg, dict) and isinstance(cfg.get("tracking"), dict) else {}
-        uri = args.tracking_uri or tracking.get("uri") or "sqlite:///mlruns.db"
-        if MASK + "@" in str(uri) or "${" in str(uri):
-            raise ValueError(f"the run's tracking.uri {uri!r} was masked (credentials are never written to "
-                             "disk); pass --tracking-uri, with the credentials in MLFLOW_TRACKING_USERNAME/PASSWORD")
-        tracker = MlflowTracker(str(uri), args.experiment or tracking.get("experiment") or "zcnas", retries=1)
+        chosen = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+        uri = chosen or "sqlite:///mlruns.db"
+        planted = tracking.get("uri")
+        if not chosen and planted and str(planted) != uri:  # confirm: never where the file alone says
+            raise ValueError(f"the run names tracking.uri {_URI_USERINFO.sub(MASK + '@', str(planted))[:200]!r}, not "
+                             f"zcnas's default {uri}; a run dir's URI is never used unasked: pass --tracking-uri "
+                             f"<URI> (that one, with credentials in MLFLOW_TRACKING_USERNAME/PASSWORD, or {uri})")
+        experiment = tracking.get("experiment") if isinstance(tracking.get("experiment"), str) else None
+        tracker = MlflowTracker(str(uri), args.experiment or experiment or "zcnas", retries=1)
         unreachable = tracker.check()
         if unreachable:
             raise OSError(f"tracking server {tracker.shown_uri} is unreachable ({unreachable}); nothing was logged")

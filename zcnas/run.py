@@ -92,6 +92,7 @@ class Run:
         if cfg.benchmark.get("precomputed") and cfg.benchmark.get("target", "") is None:
             with open_dict(cfg):  # precomputed columns belong to one task: the one probed
                 cfg.benchmark.target = cfg.task.name
+        check_space(OmegaConf.to_container(cfg.space, resolve=True))
         self.space, self.task = instantiate(cfg.space), instantiate(cfg.task)
         self.benchmark = canonical_keys(instantiate(cfg.benchmark), self.space)
         task = self.task
@@ -282,6 +283,18 @@ class Run:
 def score_archs(cfg: Any, out_dir: Path) -> dict[str, Any]:
     """Run the whole pipeline for a composed config (:class:`Run`); write outputs into ``out_dir``."""
     return Run(cfg, out_dir)()
+
+
+def check_space(space_cfg: Any) -> None:
+    """One-line errors for out-of-range arguments of a zcnas space (``space.C=0``, ``space.N=-1``) before any
+    network is built; a space class of the user's own (their ``_target_``) is theirs to check."""
+    from zcnas.spaces import check_space_args, space_class  # noqa: PLC0415
+
+    try:
+        cls = space_class(space_cfg.get("_target_"))
+    except ValueError:
+        return
+    check_space_args(cls, {k: v for k, v in space_cfg.items() if k != "_target_"})
 
 
 def canonical_keys(benchmark: Any, space: Any) -> Any:

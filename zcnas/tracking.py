@@ -136,6 +136,10 @@ def read_run_dir(out_dir: Path) -> dict[str, Any]:
     missing = [f for f in REQUIRED if not (out_dir / f).is_file()]
     if missing:
         raise FileNotFoundError(f"{out_dir} is not a finished zcnas run directory: it lacks {missing}")
+    linked = [f for f in REQUIRED if not inside(out_dir, out_dir / f)]
+    if linked:
+        raise ValueError(f"{out_dir / linked[0]} is a link: a run directory's files are read only when they are "
+                         "its own plain files; copy the file in place of the link")
     try:
         summary = json.loads((out_dir / "run_summary.json").read_text())
         correlations = json.loads((out_dir / "correlations.json").read_text())
@@ -166,9 +170,18 @@ def read_run_dir(out_dir: Path) -> dict[str, Any]:
                               "n_proxies": len([p for p in proxies if p]), **counts}),
             "metrics": {**metrics, "seconds": summary["seconds"], **search_metrics(out_dir, summary)},
             "times": (summary.get("started_ms"), summary.get("finished_ms")),
-            "artifacts": [out_dir / f for f in FILES if (out_dir / f).is_file()]
-            + sorted(out_dir.glob("combiner_*.csv")) + sorted(out_dir.glob("scatter_*.png"))
-            + sorted(out_dir.glob("search_*.png"))}
+            "artifacts": [p for p in [out_dir / f for f in FILES if (out_dir / f).is_file()]
+                          + sorted(out_dir.glob("combiner_*.csv")) + sorted(out_dir.glob("scatter_*.png"))
+                          + sorted(out_dir.glob("search_*.png")) if inside(out_dir, p, warn=True)]}
+
+
+def inside(out_dir: Path, path: Path, warn: bool = False) -> bool:
+    """True for a plain file of ``out_dir`` itself (not a link, not resolving outside it): the only files a
+    run directory's reader uploads or parses; ``warn``: say when one is skipped."""
+    ok = not path.is_symlink() and path.resolve().is_relative_to(out_dir.resolve())
+    if not ok and warn:
+        log.warning("%s is a link or lies outside %s: not uploaded", path, out_dir)
+    return ok
 
 
 def search_metrics(out_dir: Path, summary: dict[str, Any]) -> dict[str, float]:

@@ -1,0 +1,157 @@
+"""A run directory is untrusted data (issue: security items): zcnas.export and zcnas.build never import or
+call what a file names, never write outside their target; zcnas.log never follows a link out of the run
+dir nor logs where the file alone says; a multirun never leaves a password in multirun.yaml; space
+arguments no network can have are one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from zcnas.export import main as export_main
+from zcnas.spaces import NB201Space, space_from_config
+
+NB201 = {"_target_": "zcnas.spaces.NB201Space", "C": 2, "N": 1}
+ARCH = "|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
+
+
+def cli(cwd: Path, module: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, **(env or {})})
+
+
+def selection(tmp_path: Path, space: object, **extra: object) -> Path:
+    run = tmp_path / "run"
+    run.mkdir(exist_ok=True)
+    (run / "selected_arch.json").write_text(json.dumps({"arch": ARCH, "space": space, "num_classes": 10, **extra}))
+    return run
+
+
+@pytest.mark.parametrize("space,why", [
+    ({"_target_": "subprocess.Popen", "args": ["touch", "MARK"]}, "not one of zcnas's spaces"),
+    ({"_target_": "this.Nothing"}, "not one of zcnas's spaces"),
+    ({"_target_": "zcnas.spaces.NB201Space", "name": "x/../../../ESCAPED"}, "leave it out"),
+    ({"_target_": "zcnas.spaces.NB201Space", "C": 0}, "space.C=0 must be an integer"),
+    ({"_target_": "zcnas.spaces.NB201Space", "N": -1}, "space.N=-1 must be an integer"),
+    ({"_target_": "zcnas.spaces.NB201Space", "C": "4; rm"}, "must be an integer"),
+    ({"_target_": "zcnas.spaces.NB201Space", "evil": 1}, "has no argument 'evil'"),
+    ("zcnas.spaces.NB201Space", "not a mapping"),
+])
+def test_export_runs_no_code_named_by_the_run_dir(tmp_path, space, why, capsys):
+    run = selection(tmp_path, space)
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    with pytest.raises(SystemExit, match=f"zcnas.export: error: .*{why}"):
+        export_main([str(run)])
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before  # no MARK, no ESCAPED, no export/ written
+    assert "this" not in sys.modules or not hasattr(sys.modules["this"], "Nothing")
+
+
+def test_export_space_from_config_yaml_is_checked_too(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "selected_arch.json").write_text(json.dumps({"arch": ARCH}))
+    (run / "config.yaml").write_text("space:\n  _target_: subprocess.Popen\n  args: [touch, MARK]\ntask:\n  num_classes: 10\n")
+    with pytest.raises(SystemExit, match="not one of zcnas's spaces"):
+        export_main([str(run)])
+    (run / "config.yaml").write_text("space: !!python/object/apply:os.system [touch MARK]\n")
+    with pytest.raises(SystemExit, match="not a readable YAML config"):
+        export_main([str(run)])
+    assert not (tmp_path / "MARK").exists() and not Path("MARK").exists()
+
+
+def test_export_writes_only_inside_its_folder(tmp_path):
+    run = selection(tmp_path, NB201)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (run / "export").symlink_to(outside, target_is_directory=True)  # a planted link in a shared run dir
+    with pytest.raises(SystemExit, match="is a link"):
+        export_main([str(run)])
+    (run / "export").unlink()
+    (run / "export").mkdir()
+    (run / "export" / "zcnas_nb201.py").symlink_to(outside / "victim.py")
+    with pytest.raises(SystemExit, match="is a link"):
+        export_main([str(run)])
+    assert list(outside.iterdir()) == []
+    (run / "export" / "zcnas_nb201.py").unlink()
+    export_main([str(run)])
+    assert json.loads((run / "export" / "zcnas_nb201.json").read_text())["space_args"] == {"C": 2, "N": 1}
+
+
+def test_space_from_config_builds_only_zcnas_spaces():
+    assert space_from_config(NB201) == NB201Space(C=2, N=1)
+    assert space_from_config({"_target_": "zcnas.spaces.nb201.NB201Space"}) == NB201Space()
+    with pytest.raises(ValueError, match="not one of zcnas's spaces"):
+        space_from_config({"_target_": "zcnas.spaces.nb201.torch"})
+
+
+def test_build_arch_from_is_data_too(tmp_path):
+    run = selection(tmp_path, {"_target_": "subprocess.Popen", "args": ["touch", "MARK"]})
+    proc = cli(tmp_path, "zcnas.build", f"arch_from={run}", "recipe=nb201", "recipe.epochs=1")
+    assert proc.returncode != 0 and "not one of zcnas's spaces" in proc.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in proc.stderr and not (tmp_path / "MARK").exists()
+
+
+@pytest.mark.parametrize("override,why", [("space.C=0", "space.C=0 must be an integer"),
+                                          ("space.N=-1", "space.N=-1 must be an integer")])
+def test_run_refuses_space_arguments_no_network_has(tmp_path, override, why):
+    proc = cli(tmp_path, "zcnas.run", override, "n_archs=2", "proxy=params", "tracking=none", "cache.path=null",
+               "hydra.run.dir=run")
+    assert proc.returncode != 0 and why in proc.stderr.strip().splitlines()[-1] and "Traceback" not in proc.stderr
+    assert not (tmp_path / "run" / "scores.csv").exists()
+
+
+@pytest.fixture
+def finished_run(tmp_path) -> Path:
+    proc = cli(tmp_path, "zcnas.run", "space.C=2", "space.N=1", "n_archs=3", "proxy=params", "tracking=none",
+               "cache.path=null", "hydra.run.dir=run")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return tmp_path / "run"
+
+
+def test_log_never_uploads_a_linked_file(tmp_path, finished_run):
+    private = tmp_path / "private.txt"
+    private.write_text("PRIVATE-KEY-123")
+    (finished_run / "scores.csv").unlink()
+    (finished_run / "scores.csv").symlink_to(private)
+    proc = cli(tmp_path, "zcnas.log", "run", "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    stored = [p for p in tmp_path.rglob("*") if p.is_file() and not p.is_symlink() and p != private and "PRIVATE-KEY-123".encode() in p.read_bytes()]
+    assert not stored and "not uploaded" in proc.stderr
+    (finished_run / "config.yaml").rename(tmp_path / "cfg.yaml")
+    (finished_run / "config.yaml").symlink_to(tmp_path / "cfg.yaml")
+    proc = cli(tmp_path, "zcnas.log", "run", "--tracking-uri", f"sqlite:///{tmp_path / 'm2.db'}")
+    assert proc.returncode == 1 and "config.yaml is a link" in proc.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "m2.db").exists()
+
+
+def test_log_never_writes_where_only_the_run_dir_says(tmp_path, finished_run):
+    """A tracking.uri planted in config.yaml (someone's own SQLite file) is not used unasked: one-line error,
+    their database byte-identical; the user's --tracking-uri or $MLFLOW_TRACKING_URI is."""
+    import sqlite3  # noqa: PLC0415
+
+    victim = tmp_path / "users.db"
+    with sqlite3.connect(victim) as db:
+        db.execute("CREATE TABLE people (name TEXT)")
+    before = victim.read_bytes()
+    cfg = (finished_run / "config.yaml").read_text()
+    (finished_run / "config.yaml").write_text(cfg.replace("tracking:\n", f"tracking:\n  uri: sqlite:///{victim}\n", 1))
+    proc = cli(tmp_path, "zcnas.log", "run", env={"MLFLOW_TRACKING_URI": ""})
+    assert proc.returncode == 1 and "never used unasked" in proc.stderr.strip().splitlines()[-1]
+    assert victim.read_bytes() == before and not (tmp_path / "mlruns.db").exists()
+    proc = cli(tmp_path, "zcnas.log", "run", env={"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mine.db'}"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert victim.read_bytes() == before and (tmp_path / "mine.db").is_file()
+
+
+def test_failed_multirun_leaves_no_password_in_multirun_yaml(tmp_path):
+    secret = "S3cretPW9"
+    proc = cli(tmp_path, "zcnas.run", "-m", "space.C=2", "space.N=1", "n_archs=2", "proxy=params", "tracking=none",
+               f"cache.url=postgresql://bob:{secret}@127.0.0.1:1/db", "seed=0,1", "hydra.sweep.dir=sw")
+    assert proc.returncode != 0 and (tmp_path / "sw" / "multirun.yaml").is_file()
+    leaks = [p for p in tmp_path.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
+    assert not leaks and secret not in proc.stdout + proc.stderr
