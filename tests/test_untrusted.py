@@ -120,7 +120,7 @@ def test_log_never_uploads_a_linked_file(tmp_path, finished_run):
     (finished_run / "scores.csv").symlink_to(private)
     proc = cli(tmp_path, "zcnas.log", "run", "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}")
     assert proc.returncode == 0, proc.stderr[-2000:]
-    stored = [p for p in tmp_path.rglob("*") if p.is_file() and not p.is_symlink() and p != private and "PRIVATE-KEY-123".encode() in p.read_bytes()]
+    stored = [p for p in tmp_path.rglob("*") if p.is_file() and not p.is_symlink() and p != private and b"PRIVATE-KEY-123" in p.read_bytes()]
     assert not stored and "not uploaded" in proc.stderr
     (finished_run / "config.yaml").rename(tmp_path / "cfg.yaml")
     (finished_run / "config.yaml").symlink_to(tmp_path / "cfg.yaml")

@@ -9,18 +9,27 @@ over seeds and writes into ``--out``: ``records.csv`` (every run x proxy), ``hea
 ``mean_rho.csv`` / ``.png``, ``table3.csv``, ``suite_zero.csv`` (our ρ next to Suite-Zero's precomputed
 scores of the same archs) and ``report.md`` (every table, ours next to the paper's numbers).
 
+A ``grid.py --protocol headline`` folder (it has a ``protocol.json``) is analysed by :func:`headline`
+instead: ρ per (proxy, column) with a 95 % interval from a seed-stratified bootstrap over cells, Fig. 4's
+mean ρ with paired bootstrap intervals of L-SWAG − NWOT and L-SWAG − #params, Table 3 and the Fig. 2a
+window sweep from the per-arch decile record, Suite-Zero's precomputed scores of the same cells, the
+saturation check and the cost per column; the same committed chunks always give the same bytes.
+
 Usage: python experiments/benchmark_grid/analyse.py logs/experiments/benchmark_grid --out <dir>
+       python experiments/benchmark_grid/analyse.py experiments/benchmark_grid/results/headline --out <same>
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from zcnas.combiners.rank import merge
 from zcnas.metrics import correlate
@@ -186,6 +195,229 @@ def write(grid: Path, out: Path) -> dict[str, pd.DataFrame]:
     return {"records": rec, "heatmap": heat, "table3": t3, "suite_zero": sz}
 
 
+# --------------------------------------------------------------------------------------------- headline
+N_BOOT = 2000
+"""Bootstrap resamples of every headline interval (seeded: the same chunks give the same bytes)."""
+PAPER_FIG3 = {  # the paper's Fig. 3 on the columns zcnas computes, where its heatmap is legible (arXiv 2505.07300)
+    "lswag": {"nb201_c10": 0.79, "nb201_c100": 0.83, "nb201_in16": 0.80, "micro_ae": 0.31, "micro_jig": 0.58,
+              "macro_ae": 0.79, "macro_jig": 0.78},
+}
+"""L-SWAG's cells of the paper's Fig. 3 that Table 3 repeats (the all-components row)."""
+HEAD_ROWS = [("ZiCo", "zico", None), ("no µ", "lswag_lambda", "full"), ("no µ + L̂", "lswag_lambda", "window"),
+             ("no µ + Ψ", "lswag", "full"), ("no µ + L̂ + Ψ (L-SWAG)", "lswag", "window")]
+"""Table 3 rows from one probe: (label, proxy, window): ``full`` = [0, 10] from the decile record,
+``window`` = the run's own (label-free, conf/window/) score."""
+
+
+def _chunks(grid: Path) -> dict[str, dict[int, pd.DataFrame]]:
+    """column -> seed -> the seed's cells (scores, record and truth joined by arch), from finished chunks only."""
+    out: dict[str, dict[int, list[pd.DataFrame]]] = {}
+    for d in sorted(grid.glob("*/seed*_chunk*of*")):
+        if d.name.endswith(".tmp") or not (d / "run_summary.json").is_file():
+            continue
+        seed = int(d.name.split("_")[0].removeprefix("seed"))
+        scores, record = read_scores(d / "scores.csv"), pd.read_csv(d / "probe_record.csv")
+        if scores.arch.tolist() != record.arch.tolist():
+            raise ValueError(f"{d}: scores.csv and probe_record.csv list different archs: recompute the chunk")
+        summary = json.loads((d / "run_summary.json").read_text())
+        frame = scores.merge(record, on="arch").assign(_cpu_h=summary["cost"]["cpu_hours"] / len(scores))
+        out.setdefault(d.parent.name, {}).setdefault(seed, []).append(frame)
+    return {c: {s: pd.concat(f, ignore_index=True) for s, f in sorted(seeds.items())} for c, seeds in out.items()}
+
+
+def _rank_rho(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Spearman ρ of each row pair of (B, n) arrays (average ranks), NaN where a row is constant."""
+    rx, ry = stats.rankdata(x, axis=1), stats.rankdata(y, axis=1)
+    rx -= rx.mean(1, keepdims=True)
+    ry -= ry.mean(1, keepdims=True)
+    den = np.sqrt((rx * rx).sum(1) * (ry * ry).sum(1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, (rx * ry).sum(1) / den, np.nan)
+
+
+def _proxy_scores(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Every ranked column of one seed's cells: the computed proxies, Table 3's full-window rows from the
+    decile record (``lswag@full``, ``lswag_lambda@full``) and Suite-Zero's ``sz_*``."""
+    from zcnas.calibrate import window_scores  # noqa: PLC0415
+
+    skip = {"arch", "_cpu_h"} | {c for c in frame.columns if c.startswith(("lam_", "psi_", "log_sigma_", "saturated:"))}
+    out = {c: frame[c].to_numpy(float) for c in frame.columns if c not in skip}
+    full, lam = window_scores(frame, 0, 10)
+    out["lswag@full"], out["lswag_lambda@full"] = full, lam
+    return out
+
+
+def _target(frame: pd.DataFrame, proxies: list[str]) -> str:
+    """The column's ground-truth column: the one left after proxies, record and Suite-Zero columns."""
+    left = [c for c in _proxy_scores(frame) if c not in proxies and not c.startswith("sz_") and "@" not in c]
+    if len(left) != 1:
+        raise ValueError(f"cannot tell the ground-truth column among {left}")
+    return left[0]
+
+
+def _boot_idx(n: int, seed: int) -> np.ndarray:
+    """(N_BOOT, n) resampled cell indices, seeded per (column, seed) so every proxy sees the same resamples."""
+    return np.random.default_rng(seed).integers(0, n, size=(N_BOOT, n))
+
+
+def headline_rho(grid: Path, proxies: list[str]) -> tuple[pd.DataFrame, dict[tuple[str, str], np.ndarray]]:
+    """Per (column, proxy): ρ (mean over seeds), n cells, seeds, 95 % interval (cells resampled within each
+    seed, the same resamples for every proxy); also each cell's N_BOOT bootstrap means for paired differences."""
+    rows, boots = [], {}
+    for c_i, (col, seeds) in enumerate(_chunks(grid).items()):
+        per_seed: dict[str, list[float]] = {}
+        boot: dict[str, list[np.ndarray]] = {}
+        for s, frame in seeds.items():
+            y = frame[_target(frame, proxies)].to_numpy(float)
+            idx = _boot_idx(len(frame), 1000 * c_i + s)
+            for name, x in _proxy_scores(frame).items():
+                if name == _target(frame, proxies):
+                    continue
+                ok = np.isfinite(x) & np.isfinite(y)
+                rho = correlate(x, y, n_boot=0)["spearman"]
+                per_seed.setdefault(name, []).append(rho)
+                xb, yb = np.where(ok, x, np.nan)[idx], y[idx]
+                okb = np.isfinite(xb) & np.isfinite(yb)
+                if okb.all():
+                    boot.setdefault(name, []).append(_rank_rho(xb, yb))
+                else:  # NaN scores: drop them resample by resample
+                    boot.setdefault(name, []).append(np.array([correlate(a[m], b[m], n_boot=0)["spearman"]
+                                                               for a, b, m in zip(xb, yb, okb, strict=True)]))
+        for name, rhos in per_seed.items():
+            b = np.mean(boot[name], axis=0)
+            boots[col, name] = b
+            sat = [int(f[f"saturated:{name}"].sum()) for f in seeds.values() if f"saturated:{name}" in f]
+            rows.append({"column": col, "proxy": name, "rho": float(np.mean(rhos)), "lo": float(np.nanpercentile(b, 2.5)),
+                         "hi": float(np.nanpercentile(b, 97.5)), "n": int(sum(len(f) for f in seeds.values())),
+                         "seeds": len(rhos), "rho_sd_seeds": float(np.std(rhos, ddof=1)) if len(rhos) > 1 else np.nan,
+                         "n_saturated": sum(sat) if sat else np.nan,
+                         "cpu_h": float(sum(f["_cpu_h"].sum() for f in seeds.values()))})
+    if not rows:
+        raise FileNotFoundError(f"{grid}: no finished chunk (<column>/seed<s>_chunk<k>of<K>/): run grid.py first")
+    return pd.DataFrame(rows), boots
+
+
+def headline_fig4(rho: pd.DataFrame, boots: dict[tuple[str, str], np.ndarray], columns: list[str],
+                  pairs: list[tuple[str, str]]) -> pd.DataFrame:
+    """Mean ρ over ``columns`` per proxy, and for each (a, b) pair the difference of means with its paired
+    stratified bootstrap interval (cells resampled within column and seed) and the across-columns t interval
+    (the columns as the sample: how little a handful of benchmarks can tell)."""
+    rows = []
+    for a, b in pairs:
+        have = [c for c in columns if (c, a) in boots and (c, b) in boots]
+        d = rho.set_index(["column", "proxy"]).rho
+        per_col = np.array([d[c, a] - d[c, b] for c in have])
+        boot = np.mean([boots[c, a] - boots[c, b] for c in have], axis=0)
+        k = len(per_col)
+        half = stats.t.ppf(0.975, k - 1) * per_col.std(ddof=1) / np.sqrt(k) if k > 1 else np.nan
+        rows.append({"a": a, "b": b, "columns": k, "mean_a": float(np.mean([d[c, a] for c in have])),
+                     "mean_b": float(np.mean([d[c, b] for c in have])), "diff": float(per_col.mean()),
+                     "cells_lo": float(np.nanpercentile(boot, 2.5)), "cells_hi": float(np.nanpercentile(boot, 97.5)),
+                     "columns_lo": float(per_col.mean() - half), "columns_hi": float(per_col.mean() + half),
+                     "a_wins": int((per_col > 0).sum())})
+    return pd.DataFrame(rows)
+
+
+def window_sweep(grid: Path, proxies: list[str]) -> pd.DataFrame:
+    """Fig. 2a from the decile record: ρ of lswag over every window [lo, hi] per column (mean over seeds),
+    with the run's own label-free window marked."""
+    from zcnas.calibrate import window_scores  # noqa: PLC0415
+
+    rows = []
+    for col, seeds in _chunks(grid).items():
+        for lo in range(11):
+            for hi in range(lo, 11):
+                rhos = [correlate(window_scores(f, lo, hi)[0], f[_target(f, proxies)].to_numpy(float), n_boot=0)["spearman"]
+                        for f in seeds.values()]
+                rows.append({"column": col, "lo": lo, "hi": hi, "rho": float(np.mean(rhos))})
+    return pd.DataFrame(rows)
+
+
+def _fmt(v: float) -> str:
+    return "" if v != v else f"{v:.3f}"
+
+
+def headline(grid: Path, out: Path) -> dict[str, pd.DataFrame]:
+    """Every table of the headline protocol under ``grid`` into ``out`` (CSV + report.md + plots)."""
+    spec = json.loads((grid / "protocol.json").read_text())
+    proxies = list(spec["proxies"])
+    out.mkdir(parents=True, exist_ok=True)
+    rho, boots = headline_rho(grid, proxies)
+    cols = _order(rho.column.unique())
+    heat = rho[rho.proxy.isin(proxies)].pivot(index="proxy", columns="column", values="rho")[cols]
+    heat["mean"] = heat.mean(axis=1)
+    heat = heat.sort_values("mean", ascending=False)
+    fig4 = headline_fig4(rho, boots, cols, [("lswag", "nwot"), ("lswag", "params"), ("nwot", "params"),
+                                            ("lswag", "zico"), ("lswag", "swap")])
+    t3 = []
+    for label, proxy, window in HEAD_ROWS:
+        name = proxy if window in (None, "window") else f"{proxy}@full"
+        for col in cols:
+            r = rho[(rho.column == col) & (rho.proxy == name)].iloc[0]
+            paper = PAPER_TABLE3[label][TABLE3_COLUMNS.index(col)] if col in TABLE3_COLUMNS else np.nan
+            t3.append({"row": label, "column": col, "ours": r.rho, "lo": r.lo, "hi": r.hi, "paper": paper})
+    t3 = pd.DataFrame(t3)
+    sz = []
+    for col in cols:
+        for p in proxies:
+            if ((rho.column == col) & (rho.proxy == f"sz_{p}")).any():
+                ours = rho[(rho.column == col) & (rho.proxy == p)].iloc[0]
+                theirs = rho[(rho.column == col) & (rho.proxy == f"sz_{p}")].iloc[0]
+                sz.append({"column": col, "proxy": p, "ours": ours.rho, "suite_zero": theirs.rho, "n": ours.n})
+    sz = pd.DataFrame(sz, columns=["column", "proxy", "ours", "suite_zero", "n"])
+    sweep = window_sweep(grid, proxies)
+    chosen = {}
+    for col, _seeds in _chunks(grid).items():
+        import yaml  # noqa: PLC0415
+
+        first = sorted(grid.glob(f"{col}/seed*_chunk*of*"))[0]
+        w = yaml.safe_load((first / "config.yaml").read_text())["proxy"]["lswag"]
+        chosen[col] = (int(w["lo"]), int(w["hi"]))
+    best = sweep.loc[sweep.groupby("column").rho.idxmax()].set_index("column")
+    windows = pd.DataFrame([{"column": c, "window": f"[{chosen[c][0]}, {chosen[c][1]}]",
+                             "rho_window": float(sweep[(sweep.column == c) & (sweep.lo == chosen[c][0]) & (sweep.hi == chosen[c][1])].rho.iloc[0]),
+                             "rho_full": float(sweep[(sweep.column == c) & (sweep.lo == 0) & (sweep.hi == 10)].rho.iloc[0]),
+                             "best_window": f"[{int(best.loc[c, 'lo'])}, {int(best.loc[c, 'hi'])}]",
+                             "rho_best": float(best.loc[c, "rho"])} for c in cols])
+    sat = rho[rho.n_saturated.notna() & rho.proxy.isin(proxies)].pivot(index="proxy", columns="column", values="n_saturated")[cols]
+    cost = rho[rho.proxy == "lswag"].set_index("column").reindex(cols)[["n", "seeds", "cpu_h"]]
+    cost["s_per_arch"] = 3600 * cost.cpu_h / cost.n
+    rho.to_csv(out / "rho.csv", index=False, float_format="%.6f")
+    heat.to_csv(out / "heatmap.csv", float_format="%.6f")
+    fig4.to_csv(out / "fig4.csv", index=False, float_format="%.6f")
+    t3.to_csv(out / "table3.csv", index=False, float_format="%.6f")
+    sz.to_csv(out / "suite_zero.csv", index=False, float_format="%.6f")
+    sweep.to_csv(out / "window_sweep.csv", index=False, float_format="%.6f")
+    plots(heat, out)
+    cell = rho[rho.proxy.isin(proxies)].assign(
+        cell=lambda d: [f"{r:.2f} [{a:.2f}, {b:.2f}]" for r, a, b in zip(d.rho, d.lo, d.hi, strict=True)])
+    fig3 = cell.pivot(index="proxy", columns="column", values="cell")[cols].reindex(heat.index)
+    fig3["mean"] = [f"{m:.3f}" for m in heat["mean"]]
+    t3w = t3.assign(cell=[f"{o:.2f} [{a:.2f}, {b:.2f}] / {'–' if q != q else f'{q:.2f}'}"
+                          for o, a, b, q in zip(t3.ours, t3.lo, t3.hi, t3.paper, strict=True)]) \
+        .pivot(index="row", columns="column", values="cell").reindex([r for r, _, _ in HEAD_ROWS])[cols]
+    done = {c: f"{int(cost.loc[c, 'n'])} cells / {int(cost.loc[c, 'seeds'])} seed(s)" for c in cols}
+    want = {c: f"{v['n'] * len(v['seeds'])}" for c, v in spec["columns"].items()}
+    (out / "report.md").write_text("\n\n".join([
+        f"# Headline protocol ({grid.name}): {len(cols)} of {len(spec['columns'])} columns with finished chunks",
+        "Cells scored per column (of the protocol's): " + ", ".join(f"{c} {done[c]} (of {want[c]})" for c in cols),
+        f"## Fig. 3: Spearman ρ, mean over seeds [95 % interval: cells resampled within each seed, {N_BOOT} resamples]",
+        _md(fig3),
+        "## Fig. 4: mean ρ over these columns; differences with paired intervals",
+        "cells_lo/hi: the cells of these columns resampled (paired, stratified by column and seed); columns_lo/hi: "
+        "a t interval treating the columns as the sample. The paper: L-SWAG 0.72, NWOT 0.62 over its benchmarks.",
+        _md(fig4, index=False),
+        "## Table 3 from one probe: ours [95 %] / the paper's", _md(t3w),
+        "## L-SWAG windows: the label-free one used, the whole net, and the best in hindsight (Fig. 2a sweep)",
+        _md(windows, index=False),
+        "## Saturation check: archs whose pattern count reached min(#units, 2^batch)", _md(sat),
+        "## Ours vs Suite-Zero's precomputed scores of the same cells (ρ)", _md(sz, index=False),
+        "## Cost (CPU-hours of the runs, one thread)", _md(cost),
+    ]) + "\n")
+    return {"rho": rho, "heatmap": heat, "fig4": fig4, "table3": t3, "suite_zero": sz, "windows": windows,
+            "saturation": sat, "cost": cost}
+
+
 def main(argv: list[str] | None = None) -> None:
     """``python experiments/benchmark_grid/analyse.py GRID_DIR [--out DIR]``."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -193,8 +425,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", type=Path, default=None, help="where the tables and plots go (default: GRID/analysis)")
     args = p.parse_args(argv)
     try:
-        tables = write(args.grid, args.out or args.grid / "analysis")
-    except (ValueError, OSError) as err:
+        if (args.grid / "protocol.json").is_file():
+            tables = headline(args.grid, args.out or args.grid)
+            print(tables["fig4"].round(3).to_string(index=False))
+        else:
+            tables = write(args.grid, args.out or args.grid / "analysis")
+    except (ValueError, OSError, KeyError) as err:
         sys.exit(f"analyse.py: error: {err}")
     print(tables["heatmap"].round(3).to_string())
 

@@ -100,13 +100,13 @@ def nwot(probe: Probe) -> float:
     return float(torch.linalg.slogdet(k)[1])
 
 
-@register_proxy("swap", needs=("codes",), saturates=lambda probe, _p: saturation(probe))
+@register_proxy("swap", needs=("pattern_count",), saturates=lambda probe, _p: saturation(probe))
 def swap(probe: Probe) -> float:
     """Ψ = |{distinct sample patterns 1[a_v > 0] over units v}|, all layers. Reference: Peng+ ICLR'24."""
     return float(probe.pattern_count(0, 10, 10)[0])
 
 
-@register_proxy("reg_swap", needs=("codes", "n_params"), saturates=lambda probe, _p: saturation(probe), check=lambda p: require(p["sigma"] > 0, f"sigma={p['sigma']} must be > 0"))
+@register_proxy("reg_swap", needs=("pattern_count", "n_params"), saturates=lambda probe, _p: saturation(probe), check=lambda p: require(p["sigma"] > 0, f"sigma={p['sigma']} must be > 0"))
 def reg_swap(probe: Probe, mu: float = 1000.0, sigma: float = 1.0e6) -> float:
     """Ψ · exp(−(Θ_p − μ)²/σ), Ψ the SWAP score and Θ_p the parameter count in thousands.
     Reference: Peng et al., ICLR 2024 (regularised SWAP)."""

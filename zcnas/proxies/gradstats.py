@@ -130,7 +130,7 @@ def zico(probe: Probe, n_splits: int = 2, accumulate: bool = True) -> float:
     return total
 
 
-@register_proxy("lswag", needs=("grads", "codes", "layers"), check=lambda p: _check_lswag(p),
+@register_proxy("lswag", needs=("grads", "pattern_count", "layers"), check=lambda p: _check_lswag(p),
                 saturates=lambda probe, p: saturation(probe, p["psi_lo"], p["hi"], p["bins"]))
 def lswag(probe: Probe, lo: int = 0, hi: int = 10, n_splits: int = 2, accumulate: bool = False,
           abs_grad: bool = True, psi_lo: int = 0, bins: int = 10, skip: Sequence[str] = ()) -> float:
