@@ -41,6 +41,7 @@ def test_commands_cap_n_at_the_benchmark_and_keep_precomputed_to_the_main_runs(t
             f"cache.path={tmp_path / 'zcnas_cache.db'}", f"hydra.sweep.dir={tmp_path / 'main' / 'nb101'}",
             "benchmark.precomputed=all", "tracking=none"} <= set(main_nb101)
     assert "proxy=[lswag,lswag_lambda]" in abl_nb101 and "proxy.lswag.hi=10" in abl_nb101
+    assert "record_deciles=true" in main_nb101 and "record_deciles=true" not in abl_nb101
     assert "benchmark.precomputed=all" not in abl_nb101
     assert f"hydra.sweep.dir={tmp_path / 'ablation' / 'nb101'}" in abl_nb101
     with pytest.raises(ValueError, match=r"unknown column\(s\) \['nope'\]; valid: nb201_c10"):

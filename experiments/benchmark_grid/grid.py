@@ -6,10 +6,12 @@ and ground truth move together, so they cannot be one Cartesian sweep) over seed
 
     python -m zcnas.run -m <column overrides> proxy=[...] n_archs=N seed=0,1,2 \
         shard.count=K shard.index=0,...,K-1 cache.path=<out>/zcnas_cache.db \
-        hydra.sweep.dir=<out>/main/<column> [launcher=local|slurm]
+        hydra.sweep.dir=<out>/main/<column> record_deciles=true [launcher=local|slurm]
 
-and, for Table 3's full-window rows, a second one per column with ``proxy=[lswag,lswag_lambda]`` and
-``lo=0 hi=10`` (``<out>/ablation/<column>``). Every score goes through the shared score cache, so a
+Each run records L-SWAG's decile terms per arch (``probe_record.csv``), from which every window of lswag
+and lswag_lambda follows (Table 3's full-window rows included); ``--ablation`` still adds the older second
+multirun per column with ``proxy=[lswag,lswag_lambda]`` over ``lo=0 hi=10`` (``<out>/ablation/<column>``),
+a pure recompute. Every score goes through the shared score cache, so a
 killed or requeued grid rerun with the same command recomputes nothing it already scored; each multirun
 merges its shards into ``<sweep>/merged/<seed group>/`` at its end. Then ``analyse.py <out>``.
 
@@ -269,6 +271,7 @@ def commands(columns: list[str], *, n: int, seeds: list[int], shards: int, launc
                          f"shard.count={shards}", f"shard.index={','.join(map(str, range(shards)))}",
                          f"cache.path={out / 'zcnas_cache.db'}", f"hydra.sweep.dir={out / kind / col}",
                          "hydra.sweep.subdir=seed${seed}_shard${shard.index}", "log_every=50",
+                         *(["record_deciles=true"] if kind == "main" else []),
                          *([f"launcher={launcher}"] if launcher != "none" else []), *extra])
     return cmds
 
@@ -286,7 +289,9 @@ def main(argv: list[str] | None = None) -> None:
                    help="none: jobs one after another in this process; local/slurm: submitit (conf/launcher/)")
     p.add_argument("--out", type=Path, default=Path("logs/experiments/benchmark_grid"))
     p.add_argument("--proxies", default=",".join(PROXIES))
-    p.add_argument("--no-ablation", action="store_true", help="skip Table 3's full-window runs")
+    p.add_argument("--ablation", action="store_true",
+                   help="also Table 3's separate full-window runs (superseded: every main run records the decile "
+                        "terms, record_deciles=true, from which analyse.py derives any window)")
     p.add_argument("--python", default=sys.executable)
     p.add_argument("--dry-run", action="store_true", help="print the commands only")
     args, extra = p.parse_known_args(argv)
@@ -301,7 +306,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         cmds = commands((args.columns or ",".join(COLUMNS)).split(","), n=args.n, seeds=[int(s) for s in args.seeds.split(",")],
                         shards=args.shards, launcher=args.launcher, out=args.out, proxies=args.proxies.split(","),
-                        ablation=not args.no_ablation, python=args.python, extra=extra)
+                        ablation=args.ablation, python=args.python, extra=extra)
     except ValueError as err:
         sys.exit(f"grid.py: error: {err}")
     for cmd in cmds:
