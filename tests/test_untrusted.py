@@ -155,3 +155,52 @@ def test_failed_multirun_leaves_no_password_in_multirun_yaml(tmp_path):
     assert proc.returncode != 0 and (tmp_path / "sw" / "multirun.yaml").is_file()
     leaks = [p for p in tmp_path.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
     assert not leaks and secret not in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("schema", ["CREATE TABLE people (name TEXT)",
+                                    "CREATE TABLE scores (who TEXT, what REAL)"])
+def test_a_users_sqlite_file_as_cache_path_is_left_byte_identical(tmp_path, schema):
+    import sqlite3  # noqa: PLC0415
+
+    db = tmp_path / "mine.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute(schema)
+    before = db.read_bytes()
+    proc = cli(tmp_path, "zcnas.run", "space.C=2", "space.N=1", "n_archs=2", "proxy=params", "tracking=none",
+               f"cache.path={db}", "hydra.run.dir=run")
+    assert proc.returncode == 1 and "zcnas did not create" in proc.stderr.strip().splitlines()[-1]
+    assert db.read_bytes() == before and sorted(p.name for p in tmp_path.glob("mine.db*")) == ["mine.db"]
+
+
+def test_unknown_settings_are_refused_with_the_closest_one(tmp_path):
+    for override, why in (("+n_arch=2", "n_arch: zcnas.run has no such setting (it would be ignored); did you mean n_archs?"),
+                          ("+probe.batchseed=1", "did you mean probe.batch_seed?")):
+        proc = cli(tmp_path, "zcnas.run", override, "tracking=none", "hydra.run.dir=run")
+        assert proc.returncode == 1 and why in proc.stderr.strip().splitlines()[-1]
+
+
+def test_a_run_directory_is_held_by_one_run_and_stale_picks_are_removed(tmp_path):
+    from zcnas.results import take_lock  # noqa: PLC0415
+
+    run = tmp_path / "run"
+    assert take_lock(run / ".zcnas_run.lock")  # another live run (this process) holds the directory
+    args = ("space.C=2", "space.N=1", "n_archs=2", "proxy=params", "tracking=none", "cache.path=null", "hydra.run.dir=run")
+    proc = cli(tmp_path, "zcnas.run", *args)
+    assert proc.returncode == 1 and "is in use by another zcnas run" in proc.stderr.strip().splitlines()[-1]
+    assert not (run / "scores.csv").exists()
+    (run / ".zcnas_run.lock").unlink()
+    (run / "selected_arch.json").write_text(json.dumps({"arch": ARCH, "space": NB201, "num_classes": 10}))
+    proc = cli(tmp_path, "zcnas.run", *args)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert not (run / "selected_arch.json").exists() and not (run / ".zcnas_run.lock").exists()
+
+
+def test_search_errors_name_the_setting(tmp_path):
+    proc = cli(tmp_path, "zcnas.run", "search=evolution", "search.population=0", "space.C=2", "space.N=1",
+               "proxy=params", "tracking=none", "hydra.run.dir=run")
+    assert proc.returncode == 1 and "search.population=0 must be an integer >= 1" in proc.stderr.strip().splitlines()[-1]
+    hist = tmp_path / "hist.json"
+    hist.write_text(json.dumps({"rows": [{"arch": ARCH, "nwot": 1.0}], "generation": 1, "rng_state": None}))
+    proc = cli(tmp_path, "zcnas.run", "search=evolution", f"search.resume_from={hist}", "space.C=2", "space.N=1",
+               "proxy=params", "tracking=none", "hydra.run.dir=run2")
+    assert proc.returncode == 1 and "lack the scores of ['params']" in proc.stderr.strip().splitlines()[-1]

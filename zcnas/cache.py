@@ -49,6 +49,33 @@ def is_sqlite_file(path: Path) -> bool:
         return f.read(16) == b"SQLite format 3\x00"
 
 
+SCHEMA = ["context", "arch", "proxy", "params", "value"]
+"""The columns of zcnas's ``scores`` table: a SQLite file with exactly that table is a zcnas score cache."""
+
+
+def foreign_database(path: Path) -> str | None:
+    """Why the existing SQLite file ``path`` is not a zcnas score cache (None for a missing or empty file, a
+    zcnas cache, or one too damaged to read, which the integrity check handles). Read with ``immutable=1``:
+    the peek writes nothing, not even a lock or a -shm file (a database with a -wal file is read through it)."""
+    if not path.exists() or path.stat().st_size == 0:
+        return None
+    wal = path.with_name(path.name + "-wal")
+    for mode in ("mode=ro&immutable=1", "mode=ro") if wal.exists() else ("mode=ro&immutable=1",):
+        try:  # with a -wal beside it, the main file alone may not show the tables yet: read it through the WAL
+            db = sqlite3.connect(f"{path.resolve().as_uri()}?{mode}", uri=True)
+            try:
+                tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+                columns = [r[1] for r in db.execute("PRAGMA table_info(scores)")] if "scores" in tables else []
+            finally:
+                db.close()
+        except sqlite3.DatabaseError:
+            return None
+        if tables == ["scores"] and columns == SCHEMA:
+            return None
+    return (f"it holds tables {tables[:5]} ({len(tables)} in all)" if tables != ["scores"]
+            else f"its scores table has columns {columns}, not zcnas's {SCHEMA}")
+
+
 class ScoreCache:
     """SQLite-backed ``(context, arch, proxy, params) -> score`` store.
 
@@ -69,6 +96,10 @@ class ScoreCache:
         if not is_sqlite_file(self.path):
             raise ValueError(f"cache.path={path} exists and is not a SQLite score cache; it was left "
                              "untouched: choose another cache.path")
+        foreign = foreign_database(self.path)
+        if foreign:
+            raise ValueError(f"cache.path={path} is a SQLite database zcnas did not create ({foreign}); it was "
+                             "left untouched: choose another cache.path")
         try:
             self._db = self._open()
         except sqlite3.OperationalError as err:  # unwritable, locked, ...: not corruption

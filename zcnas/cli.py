@@ -20,6 +20,11 @@ def one_line_errors(prog: str) -> Iterator[None]:
     """Exit with ``<prog>: error: <message>`` (status 1) on a :data:`USER_ERRORS` error inside the block."""
     try:
         yield
+    except KeyError as err:  # ours carry a sentence; a bare key is a missing field, never the whole message
+        msg = err.args[0] if err.args and isinstance(err.args[0], str) and " " in err.args[0] else None
+        sys.exit(f"{prog}: error: {msg}" if msg else
+                 f"{prog}: error: a required field {err} is missing (from an input file: a benchmark, a resume or "
+                 "history file, a run dir); check the files given, or report it as a bug with run.log")
     except USER_ERRORS as err:
         sys.exit(f"{prog}: error: {err}")
 
@@ -64,6 +69,34 @@ def searching(cfg: Any) -> bool:
     """Whether the run searches (``search=evolution|random|prune``: a ``_target_``) rather than scoring a
     uniform sample (``search=none``)."""
     return "search" in cfg and cfg.search.get("_target_") is not None
+
+
+RUN_KEYS = {"n_archs", "archs_from", "record_deciles", "seed", "batch_size", "device", "threads", "log_every", "shard",
+            "cache", "task", "benchmark", "probe", "engine", "space", "proxy", "combiner", "search", "tracking", "window"}
+"""Top-level keys of ``zcnas.run``'s config (conf/config.yaml and its groups)."""
+FIXED_KEYS = {"probe": {"batch_seed", "share_passes", "share_splits"}, "engine": {"fused", "in_flight"},
+              "shard": {"index", "count"}, "cache": {"path", "per_shard", "url"}}
+"""Sub-keys of the run-level nodes no group adds to (probe's are part of every score-cache key)."""
+
+
+def check_known_keys(cfg: Any) -> None:
+    """A key zcnas.run does not read (``+n_arch=2``: Hydra's own suggestion for a typo) is a one-line error
+    naming the closest known key, never silently ignored."""
+    import difflib  # noqa: PLC0415
+
+    def refuse(key: str, known: set[str], prefix: str = "") -> None:
+        near = difflib.get_close_matches(key, sorted(known), n=1)
+        hint = f"; did you mean {prefix}{near[0]}?" if near else f"; known: {', '.join(sorted(known))}"
+        raise ValueError(f"{prefix}{key}: zcnas.run has no such setting (it would be ignored){hint}")
+
+    for key in cfg:
+        if key not in RUN_KEYS:
+            refuse(str(key), RUN_KEYS)
+    for node, known in FIXED_KEYS.items():
+        if node in cfg and cfg[node] is not None:
+            for key in cfg[node]:
+                if key not in known:
+                    refuse(str(key), known, f"{node}.")
 
 
 def check_config(cfg: Any) -> None:

@@ -193,3 +193,30 @@ def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             out[key] = v
     return out
+
+
+def take_lock(lock: Path) -> bool:
+    """Take ``lock`` (a file created exclusively, holding host and pid); a lock left by a dead process on this
+    host is stale and taken over. False when another live process holds it."""
+    import os  # noqa: PLC0415
+    import socket  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                host, pid = lock.read_text().split()
+                alive = host != socket.gethostname() or Path(f"/proc/{int(pid)}").exists()
+            except (OSError, ValueError):
+                alive = time.time() - lock.stat().st_mtime < 60  # being written right now
+            if alive:
+                return False
+            lock.unlink(missing_ok=True)
+            continue
+        os.write(fd, f"{socket.gethostname()} {os.getpid()}".encode())
+        os.close(fd)
+        return True
+    return False

@@ -27,12 +27,20 @@ import torch
 from tqdm import tqdm
 
 from zcnas.cache import open_cache
-from zcnas.cli import check_config, instantiate, one_line_errors, resolve_device, searching
+from zcnas.cli import check_config, check_known_keys, instantiate, one_line_errors, resolve_device, searching
 from zcnas.engine import ProbeRecord, in_order, own_stream, probe_and_score
 from zcnas.metrics import correlate
 from zcnas.probe import arch_seed, seeded
 from zcnas.proxies import check_params, get_proxy
-from zcnas.results import ScoreWriter, cpu_seconds, format_table, run_cost, scatter_plot, write_outputs
+from zcnas.results import (
+    ScoreWriter,
+    cpu_seconds,
+    format_table,
+    run_cost,
+    scatter_plot,
+    take_lock,
+    write_outputs,
+)
 from zcnas.tracking import find_secrets, install_redaction, scrub, scrub_files
 
 log = logging.getLogger("zcnas.run")
@@ -49,6 +57,18 @@ class Run:
 
     def __call__(self) -> dict[str, Any]:
         """Run the whole pipeline; return the correlation records, the run summary and the MLflow run id."""
+        lock = self.out_dir / ".zcnas_run.lock"
+        writable(self.out_dir)
+        if not take_lock(lock):
+            raise ValueError(f"{self.out_dir} is in use by another zcnas run ({lock} names it); give this run its "
+                             "own directory (hydra.run.dir=...) or wait for that one to finish")
+        try:
+            return self.run()
+        finally:
+            lock.unlink(missing_ok=True)
+
+    def run(self) -> dict[str, Any]:
+        """The pipeline, with the run directory held by this run."""
         self.setup()
         selected = None
         if searching(self.cfg):
@@ -74,6 +94,7 @@ class Run:
         cfg, out_dir = self.cfg, self.out_dir
         self.t0, self.started_ms, self.cpu0 = time.perf_counter(), int(time.time() * 1000), cpu_seconds()
         check_config(cfg)
+        check_known_keys(cfg)
         self.secrets = find_secrets(OmegaConf.to_container(cfg, resolve=True))  # masked in every file and log line
         install_redaction(self.secrets)
         writable(out_dir)
@@ -108,6 +129,8 @@ class Run:
         self.columns = [*self.proxies, *(self.precomputed.columns if self.precomputed is not None else [])]
         log.info("probing archs of %s on %s with batch_size=%d (%dx%d) on %s", self.space.name, task.name,
                  cfg.batch_size, task.resolution, task.resolution, self.device)
+        for stale in STALE_OUTPUTS if not searching(cfg) else ():  # an earlier search's pick is not this run's
+            (out_dir / stale).unlink(missing_ok=True)
         self.writer = ScoreWriter(out_dir / "scores.csv", ["arch", *self.columns, *self.targets])  # a row per arch, at once
         self.record = ProbeRecord(self.proxies, bool(cfg.get("record_deciles", False)))
         self.record_writer = (ScoreWriter(out_dir / "probe_record.csv", ["arch", *self.record.columns])
@@ -315,6 +338,9 @@ def canonical_keys(benchmark: Any, space: Any) -> Any:
     return benchmark
 
 
+STALE_OUTPUTS = ("selected_arch.json", "search_trajectory.png", "probe_record.csv")
+"""Outputs a search (or a recording run) left in a directory that a plain run reuses: removed first, so
+``zcnas.export`` never exports an earlier run's pick (a plain run that records writes its record anew)."""
 MAX_ARCH_LIST_BYTES = 64 << 20
 """The largest ``archs_from`` file read (64 MiB: millions of arch strings)."""
 

@@ -34,15 +34,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from zcnas.results import take_lock
 
 # column -> (Hydra overrides, labelled archs in its ground truth: n_archs is capped there)
 COLUMNS: dict[str, tuple[list[str], int]] = {
@@ -172,30 +171,6 @@ def chunk_complete(path: Path, expected: int) -> bool:
         return False
     return (all((path / f).is_file() for f in CHUNK_FILES) and summary.get("n_archs") == expected
             and all(r[-1] == "" and len(r) - 2 == expected for r in rows))
-
-
-def take_lock(lock: Path) -> bool:
-    """Take ``lock`` (created exclusively, holding host and pid); a lock of a dead process on this host is
-    stale and taken over. False when another live process holds it."""
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    me = f"{socket.gethostname()} {os.getpid()}"
-    for _ in range(2):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            try:
-                host, pid = lock.read_text().split()
-                alive = host != socket.gethostname() or Path(f"/proc/{int(pid)}").exists()
-            except (OSError, ValueError):
-                alive = time.time() - lock.stat().st_mtime < 60  # being written right now
-            if alive:
-                return False
-            lock.unlink(missing_ok=True)
-            continue
-        os.write(fd, me.encode())
-        os.close(fd)
-        return True
-    return False
 
 
 def run_protocol(out: Path, protocol: str, *, python: str, columns: list[str] | None, extra: list[str],

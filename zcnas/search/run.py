@@ -151,7 +151,12 @@ def run_search(search: Search, space: Any, score: Evaluate, proxies: list[str], 
         if not checkpoint.is_file():
             raise FileNotFoundError(f"search.resume_from={search.resume_from} does not exist; give the "
                                     "search_history.json of the interrupted run, or leave it unset to start anew")
-        History.load(checkpoint)  # truncated or foreign files fail here, naming the file
+        rows = History.load(checkpoint).rows  # truncated or foreign files fail here, naming the file
+        lacking = sorted({p for r in rows for p in proxies if p not in r})
+        if lacking:
+            raise ValueError(f"search.resume_from={search.resume_from}: its rows lack the scores of {lacking} (it was "
+                             f"scored with {sorted(set(rows[0]) - {'arch'})[:8]}); resume with the same proxy=[...] "
+                             "as the interrupted run, or leave search.resume_from unset")
     rank, est = fitness(search, proxies, score, space=space, benchmark=benchmark, combiner=combiner,
                         combiner_name=combiner_name, seed=seed, task=task, out_dir=out_dir)
     budget = search.budget

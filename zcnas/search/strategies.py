@@ -97,6 +97,16 @@ class Evolution(Search):
     crossovers: int = 25
     name: ClassVar[str] = "evolution"
 
+    def check(self, space: Any) -> None:
+        """Sizes that make a search: population and parents >= 1, generations >= 1, mutations/crossovers >= 0,
+        parents <= population."""
+        for key, lo in (("population", 1), ("generations", 1), ("parents", 1), ("mutations", 0), ("crossovers", 0)):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+                raise ValueError(f"search.{key}={value!r} must be an integer >= {lo}")
+        if self.parents > self.population:
+            raise ValueError(f"search.parents={self.parents} exceeds search.population={self.population}")
+
     def planned(self, space_cls: type) -> int:
         """The first population plus the later generations' mutations and crossovers."""
         return self.population + (self.generations - 1) * (self.mutations + self.crossovers)
