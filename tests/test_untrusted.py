@@ -204,3 +204,55 @@ def test_search_errors_name_the_setting(tmp_path):
     proc = cli(tmp_path, "zcnas.run", "search=evolution", f"search.resume_from={hist}", "space.C=2", "space.N=1",
                "proxy=params", "tracking=none", "hydra.run.dir=run2")
     assert proc.returncode == 1 and "lack the scores of ['params']" in proc.stderr.strip().splitlines()[-1]
+
+
+def test_a_locked_cache_is_a_one_line_error_naming_the_file(tmp_path):
+    import sqlite3  # noqa: PLC0415
+
+    from zcnas.cache import ScoreCache  # noqa: PLC0415
+
+    cache = ScoreCache(tmp_path / "c.db", {"seed": 0})
+    cache.put("a", {"params": {}}, {"params": 1.0})
+    cache._db.execute("PRAGMA busy_timeout=100")  # the run's 60 s wait, shortened for the test
+    other = sqlite3.connect(tmp_path / "c.db", isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    with pytest.raises(OSError, match=r"cache.path=.*c.db: database is locked \(another process holds it locked, "
+                                      r"or the disk is full\); the archs scored so far are in this run's scores.csv"):
+        cache.put("b", {"params": {}}, {"params": 2.0})
+    other.execute("ROLLBACK")
+    other.close()
+    assert cache.get("a", {"params": {}}) == {"params": 1.0}
+
+
+def test_a_corrupt_shard_cache_at_merge_is_a_one_line_error_and_nothing_is_deleted(tmp_path):
+    from zcnas.cache import ScoreCache, merge_shard_caches  # noqa: PLC0415
+
+    good = ScoreCache(tmp_path / "c.db.shard0of2", {"seed": 0})
+    good.put("a", {"params": {}}, {"params": 1.0})
+    good.close()
+    (tmp_path / "c.db.shard1of2").write_bytes(b"SQLite format 3\x00" + b"\xff" * 5000)
+    with pytest.raises(ValueError, match=r"shard cache .*c.db.shard1of2 cannot be read .*move c.db.shard1of2 aside"):
+        merge_shard_caches(tmp_path / "c.db", 2)
+    assert (tmp_path / "c.db.shard0of2").exists() and (tmp_path / "c.db.shard1of2").exists()
+
+
+@pytest.mark.parametrize("override,why", [("recipe.epochs=-1", "recipe.epochs=-1 must be an integer >= 1"),
+                                          ("recipe.lr=0", "recipe.lr=0 trains nothing"),
+                                          ("recipe.batch_size=0", "recipe.batch_size=0 must be an integer >= 1")])
+def test_recipes_no_training_can_run_are_refused(override, why):
+    from zcnas.build import Recipe  # noqa: PLC0415
+
+    key, value = override.removeprefix("recipe.").split("=")
+    with pytest.raises(ValueError, match=why):
+        Recipe(**{key: float(value) if "." in value or key == "lr" else int(value)})
+
+
+@pytest.mark.parametrize("value", ["runs/ü", "a\nb"])
+def test_run_dirs_hydra_cannot_lex_are_one_line_errors_that_show_the_quoting(tmp_path, value):
+    proc = cli(tmp_path, "zcnas.run", f"hydra.run.dir={value}", "tracking=none")
+    last = proc.stderr.strip().splitlines()[-1]
+    assert proc.returncode == 1 and last.startswith("zcnas.run: error: hydra.run.dir=") and "must be quoted" in last
+    assert len(proc.stderr.strip().splitlines()) == 1
+    ok = cli(tmp_path, "zcnas.run", "hydra.run.dir='runs/ü'", "space.C=2", "space.N=1", "n_archs=2", "proxy=params",
+             "tracking=none", "cache.path=null")
+    assert ok.returncode == 0 and (tmp_path / "runs" / "ü" / "scores.csv").is_file()

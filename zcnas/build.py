@@ -103,6 +103,19 @@ class Recipe:
                 raise ValueError(f"recipe.{key}={getattr(self, key)} must be >= 0")
         if self.drop_path >= 1:
             raise ValueError(f"recipe.drop_path={self.drop_path} must be < 1 (a probability of dropping)")
+        for key, lo in (("epochs", 1), ("batch_size", 1), ("warmup_epochs", 0)):  # no recipe trains with fewer
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+                raise ValueError(f"recipe.{key}={value!r} must be an integer >= {lo}")
+        for key in ("lr", "momentum", "weight_decay", "label_smoothing", "re_prob", "mixup", "cutmix"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+                raise ValueError(f"recipe.{key}={value!r} must be a finite number >= 0")
+        if self.lr == 0:
+            raise ValueError("recipe.lr=0 trains nothing; give a learning rate > 0")
+        for key in ("momentum", "label_smoothing", "re_prob"):
+            if getattr(self, key) >= 1:
+                raise ValueError(f"recipe.{key}={getattr(self, key)} must be < 1")
         self.space = dict(self.space or {})
 
     def drop_path_at(self, epoch: int) -> float:
@@ -482,8 +495,9 @@ def main() -> None:
     import hydra  # noqa: PLC0415
 
     from zcnas import CONF_DIR  # noqa: PLC0415
-    from zcnas.cli import one_line_errors  # noqa: PLC0415
+    from zcnas.cli import check_argv, one_line_errors  # noqa: PLC0415
 
+    check_argv("zcnas.build")
     @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="build")
     def _run(cfg: Any) -> None:
         from hydra.core.hydra_config import HydraConfig  # noqa: PLC0415

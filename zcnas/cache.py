@@ -103,8 +103,8 @@ class ScoreCache:
         try:
             self._db = self._open()
         except sqlite3.OperationalError as err:  # unwritable, locked, ...: not corruption
-            raise ValueError(f"cache.path={path}: cannot open the score cache ({err}); "
-                             "check its permissions or choose another cache.path") from None
+            raise ValueError(f"cache.path={path}: cannot open the score cache ({err}: locked by another process, "
+                             "not writable, or the disk full); free it or choose another cache.path") from None
         except sqlite3.DatabaseError as err:  # a SQLite file that fails its integrity check
             aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
             self.path.rename(aside)
@@ -127,12 +127,25 @@ class ScoreCache:
 
     def get(self, arch: str, proxies: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
         """Cached scores of ``arch`` for those of ``proxies`` that have one (NaN stays NaN)."""
-        return _lookup(self._db, self.context, arch, proxies)
+        try:
+            return _lookup(self._db, self.context, arch, proxies)
+        except sqlite3.OperationalError as err:
+            raise self._failed(err) from None
 
     def put(self, arch: str, proxies: Mapping[str, Mapping[str, Any]], scores: Mapping[str, float]) -> None:
         """Store ``scores`` of ``arch`` (one transaction, committed at once)."""
-        self._db.executemany("INSERT OR REPLACE INTO scores VALUES (?, ?, ?, ?, ?)",
-                             _rows(self.context, arch, proxies, scores))
+        try:
+            self._db.executemany("INSERT OR REPLACE INTO scores VALUES (?, ?, ?, ?, ?)",
+                                 _rows(self.context, arch, proxies, scores))
+        except sqlite3.OperationalError as err:
+            raise self._failed(err) from None
+
+    def _failed(self, err: sqlite3.OperationalError) -> OSError:
+        """The one-line error of a cache that stopped working mid-run (locked by another process past the
+        60 s busy timeout, disk full): the run stops; every arch scored so far is in its scores.csv."""
+        return OSError(f"cache.path={self.path}: {err} (another process holds it locked, or the disk is full); "
+                       "the archs scored so far are in this run's scores.csv; rerun when it is free, or with "
+                       "cache.path=null")
 
     def close(self) -> None:
         """Close the connection."""
@@ -202,10 +215,21 @@ def merge_shard_caches(shared: str | Path, count: int) -> int:
     cache = ScoreCache(shared, {})
     added = 0
     for f in files:
-        cache._db.execute("ATTACH DATABASE ? AS s", (str(f),))
-        added += cache._db.execute("INSERT OR IGNORE INTO scores SELECT context, arch, proxy, params, value "
-                                   "FROM s.scores").rowcount
-        cache._db.execute("DETACH DATABASE s")
+        foreign = foreign_database(f)
+        try:
+            if foreign:
+                raise sqlite3.DatabaseError(f"not a zcnas score cache: {foreign}")
+            cache._db.execute("ATTACH DATABASE ? AS s", (str(f),))
+            try:
+                added += cache._db.execute("INSERT OR IGNORE INTO scores SELECT context, arch, proxy, params, value "
+                                           "FROM s.scores").rowcount
+            finally:
+                cache._db.execute("DETACH DATABASE s")
+        except sqlite3.DatabaseError as err:  # a corrupt or foreign shard file: said, nothing deleted
+            cache.close()
+            raise ValueError(f"shard cache {f} cannot be read ({err}); {added} rows of the earlier shard files are "
+                             f"in {shared}; move {f.name} aside (its shard's scores.csv has its scores) and merge "
+                             "again") from None
     cache._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # readers opening it immutable see every row
     cache.close()
     for f in files:

@@ -39,7 +39,7 @@ import torch
 from tqdm import tqdm
 
 from zcnas import user_config_dir
-from zcnas.cli import instantiate, one_line_errors
+from zcnas.cli import check_argv, instantiate, one_line_errors
 from zcnas.metrics import correlate
 from zcnas.probe import Probe, arch_seed, depth_bins
 from zcnas.proxies.activation import unique_patterns
@@ -204,6 +204,7 @@ def main() -> None:
 
     from zcnas import CONF_DIR  # noqa: PLC0415
 
+    check_argv("zcnas.calibrate")
     @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="calibrate")
     def _run(cfg: Any) -> None:
         hc = HydraConfig.get()

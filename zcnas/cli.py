@@ -29,6 +29,20 @@ def one_line_errors(prog: str) -> Iterator[None]:
         sys.exit(f"{prog}: error: {err}")
 
 
+def check_argv(prog: str, argv: list[str] | None = None) -> None:
+    """Before Hydra parses the command line: an override whose value holds a non-ASCII character or a line
+    break outside quotes (Hydra's grammar rejects it with a multi-line lexer error) is a one-line error
+    that shows the quoted form, which Hydra accepts (``hydra.run.dir='runs/ü'``)."""
+    for arg in sys.argv[1:] if argv is None else argv:
+        key, eq, value = arg.partition("=")
+        if not eq or (len(value) >= 2 and value[0] == value[-1] and value[0] in "'\""):
+            continue
+        if not value.isascii() or "\n" in value or "\r" in value:
+            shown = value.replace("\n", "\\n").replace("\r", "\\r")
+            sys.exit(f"{prog}: error: {key}={shown}: a value with non-ASCII characters or a line break must be "
+                     f"quoted for Hydra: write {key}='{shown}' (in the shell: \"{key}='...'\")")
+
+
 def instantiate(node: Any, *args: Any, **kwargs: Any) -> Any:
     """``hydra.utils.instantiate`` that re-raises the builder's own error (one clear line)."""
     from hydra.errors import InstantiationException  # noqa: PLC0415

@@ -24,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from zcnas.cli import instantiate, one_line_errors
+from zcnas.cli import check_argv, instantiate, one_line_errors
 from zcnas.combiners import saved
 from zcnas.combiners.evaluate import assess, baselines, split
 from zcnas.results import format_table, write_outputs
@@ -118,6 +118,7 @@ def main() -> None:
 
     from zcnas import CONF_DIR  # noqa: PLC0415
 
+    check_argv("zcnas.combine")
     @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="combine")
     def _run(cfg: Any) -> None:
         with one_line_errors("zcnas.combine"):

@@ -27,7 +27,15 @@ import torch
 from tqdm import tqdm
 
 from zcnas.cache import open_cache
-from zcnas.cli import check_config, check_known_keys, instantiate, one_line_errors, resolve_device, searching
+from zcnas.cli import (
+    check_argv,
+    check_config,
+    check_known_keys,
+    instantiate,
+    one_line_errors,
+    resolve_device,
+    searching,
+)
 from zcnas.engine import ProbeRecord, in_order, own_stream, probe_and_score
 from zcnas.metrics import correlate
 from zcnas.probe import arch_seed, seeded
@@ -217,18 +225,20 @@ class Run:
         for key, scores, (_, _, todo, rec), new in tqdm(zip(keys, cached, jobs, done, strict=True), total=len(keys),
                                                         desc="scoring", disable=None, mininterval=2, leave=False):
             if todo or rec:
-                self.cache.put(key, self.keyed, new)
                 scores.update(new)
             else:
                 self.n_cached += 1
             if self.record_writer is not None:
                 self.record_writer.append({"arch": key, **{c: scores[c] for c in self.record.columns}})
                 self.record.count(scores)
-            scores = {n: scores[n] for n in proxies}
-            row = {"arch": key, **scores, **(read.loc[key].to_dict() if read is not None else {}),
+            row = {"arch": key, **{n: scores[n] for n in proxies},
+                   **(read.loc[key].to_dict() if read is not None else {}),
                    **(truth.loc[key].to_dict() if truth is not None else {})}
-            self.writer.append(row)
+            self.writer.append(row)  # on disk first: a cache that fails next loses nothing already computed
+            if todo or rec:
+                self.cache.put(key, self.keyed, new)
             self.rows.append(row)
+            scores = {n: scores[n] for n in proxies}
             out.append(scores)
             if len(self.rows) % cfg.log_every == 0:
                 log.info(progress(len(self.rows), self.total, time.perf_counter() - self.t_scoring))
@@ -473,6 +483,7 @@ def main() -> None:
 
     from zcnas import CONF_DIR  # noqa: PLC0415
 
+    check_argv("zcnas.run")
     @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
     def _run(cfg: Any) -> float:
         with one_line_errors("zcnas.run"):
