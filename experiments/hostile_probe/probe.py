@@ -544,6 +544,278 @@ def _(d: Path) -> tuple[str, str]:
         if o == "correct" else f"rc={again.rc}"
 
 
+
+# ---------------------------------------------------------------- 12-21. a run directory is untrusted data (issue 29)
+ARCH = "|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
+NB201_SPACE = {"_target_": "zcnas.spaces.NB201Space", "C": 4, "N": 1}
+
+
+def _selection(d: Path, space: object, **extra: object) -> Path:
+    run = d / "shared_run"
+    run.mkdir(exist_ok=True)
+    (run / "selected_arch.json").write_text(json.dumps({"arch": ARCH, "space": space, "num_classes": 10, **extra}))
+    return run
+
+
+def _tree(d: Path) -> list[str]:
+    return sorted(str(p.relative_to(d)) for p in d.rglob("*"))
+
+
+def _secure(r: Result, d: Path, before: list[str], *must: str) -> str:
+    """A case an attacker wrote: code run (MARK) or a file created outside the command's target is SECURITY."""
+    if (d / "MARK").exists() or list(d.rglob("ESCAPED*")) or "Beautiful is better than ugly" in r.text:
+        return "SECURITY"
+    if set(_tree(d)) != set(before):
+        return "SECURITY"
+    return expect_error(r, *must)
+
+
+@case("export_target_popen", "12", "zcnas.export of a run dir whose selected_arch.json space is subprocess.Popen")
+def _(d: Path) -> tuple[str, str]:
+    run = _selection(d, {"_target_": "subprocess.Popen", "args": ["touch", str(d / "MARK")]})
+    before = _tree(d)
+    r = sh(["-m", "zcnas.export", str(run)], d)
+    return _secure(r, d, before, "zcnas's spaces"), f"rc={r.rc}: {r.last[:120]}"
+
+
+@case("export_import_module", "12", "zcnas.export of a space _target_ naming another module (this.Nothing)")
+def _(d: Path) -> tuple[str, str]:
+    run = _selection(d, {"_target_": "this.Nothing"})
+    before = _tree(d)
+    r = sh(["-m", "zcnas.export", str(run)], d)
+    return _secure(r, d, before, "zcnas's spaces"), f"rc={r.rc}: {r.last[:120]}"
+
+
+@case("export_config_yaml_target", "12", "zcnas.export: no space in selected_arch.json, config.yaml's names Popen")
+def _(d: Path) -> tuple[str, str]:
+    run = d / "shared_run"
+    run.mkdir()
+    (run / "selected_arch.json").write_text(json.dumps({"arch": ARCH}))
+    (run / "config.yaml").write_text(f"space:\n  _target_: subprocess.Popen\n  args: [touch, {d / 'MARK'}]\n"
+                                     "task:\n  num_classes: 10\n")
+    before = _tree(d)
+    r = sh(["-m", "zcnas.export", str(run)], d)
+    return _secure(r, d, before, "zcnas's spaces"), f"rc={r.rc}: {r.last[:120]}"
+
+
+@case("export_yaml_python_tag", "12", "zcnas.export: config.yaml with a !!python/object/apply tag")
+def _(d: Path) -> tuple[str, str]:
+    run = d / "shared_run"
+    run.mkdir()
+    (run / "selected_arch.json").write_text(json.dumps({"arch": ARCH}))
+    (run / "config.yaml").write_text(f"space: !!python/object/apply:os.system ['touch {d / 'MARK'}']\n")
+    before = _tree(d)
+    r = sh(["-m", "zcnas.export", str(run)], d)
+    return _secure(r, d, before, "yaml"), f"rc={r.rc}: {r.last[:120]}"
+
+
+@case("export_name_traversal", "12", "zcnas.export: space.name=x/../../../ESCAPED")
+def _(d: Path) -> tuple[str, str]:
+    run = _selection(d, {**NB201_SPACE, "name": "x/../../../ESCAPED"})
+    before = _tree(d)
+    r = sh(["-m", "zcnas.export", str(run)], d)
+    return _secure(r, d, before, "space.name"), f"rc={r.rc}: {r.last[:120]}"
+
+
+@case("build_arch_from_target", "12", "zcnas.build arch_from=<run dir whose space is subprocess.Popen>")
+def _(d: Path) -> tuple[str, str]:
+    run = _selection(d, {"_target_": "subprocess.Popen", "args": ["touch", str(d / "MARK")]})
+    before = _tree(d)
+    r = sh(["-m", "zcnas.build", f"arch_from={run}", "recipe=nb201", "recipe.epochs=1",
+            f"hydra.run.dir={d / 'b'}"], d)
+    before += [p for p in _tree(d) if p == "b" or p.startswith("b/")]  # the build's own run dir
+    return _secure(r, d, before, "zcnas's spaces"), f"rc={r.rc}: {r.last[:120]}"
+
+
+@case("export_through_planted_link", "13", "zcnas.export: the run dir's export/ is a link to another folder")
+def _(d: Path) -> tuple[str, str]:
+    run = _selection(d, NB201_SPACE)
+    (d / "victim").mkdir()
+    (run / "export").symlink_to(d / "victim", target_is_directory=True)
+    r = sh(["-m", "zcnas.export", str(run)], d)
+    o = expect_error(r, "link")
+    return ("SECURITY" if list((d / "victim").iterdir()) else o), f"rc={r.rc}: {r.last[:120]}"
+
+
+def _finished_run(d: Path) -> Path:
+    r = zrun(d, "n_archs=3", "proxy=params", run_dir="shared_run")
+    assert r.rc == 0, r.err[-500:]
+    return d / "shared_run"
+
+
+@case("log_symlinked_scores", "13", "zcnas.log: scores.csv is a link to a private file")
+def _(d: Path) -> tuple[str, str]:
+    run = _finished_run(d)
+    (d / "private.txt").write_text("PRIVATE-KEY-123")
+    (run / "scores.csv").unlink()
+    (run / "scores.csv").symlink_to(d / "private.txt")
+    r = sh(["-m", "zcnas.log", str(run), "--tracking-uri", f"sqlite:///{d / 'm.db'}"], d)
+    leaked = [p for p in d.rglob("*") if p.is_file() and not p.is_symlink() and p.name != "private.txt"
+              and b"PRIVATE-KEY-123" in p.read_bytes()]
+    o = generic(r) or ("warning" if "not uploaded" in r.text else "SILENT WRONG")
+    return ("SECURITY" if leaked else o), f"rc={r.rc} leaked={len(leaked)}"
+
+
+@case("log_symlinked_config", "13", "zcnas.log: config.yaml is a link to a file outside the run dir")
+def _(d: Path) -> tuple[str, str]:
+    run = _finished_run(d)
+    (run / "config.yaml").rename(d / "elsewhere.yaml")
+    (run / "config.yaml").symlink_to(d / "elsewhere.yaml")
+    r = sh(["-m", "zcnas.log", str(run), "--tracking-uri", f"sqlite:///{d / 'm.db'}"], d)
+    return expect_error(r, "link"), f"rc={r.rc}: {r.last[:120]}"
+
+
+@case("log_planted_tracking_uri", "14", "zcnas.log: config.yaml's tracking.uri names the user's own SQLite file")
+def _(d: Path) -> tuple[str, str]:
+    import sqlite3  # noqa: PLC0415
+
+    run = _finished_run(d)
+    victim = d / "users.db"
+    with sqlite3.connect(victim) as db:
+        db.execute("CREATE TABLE people (name TEXT)")
+    before = victim.read_bytes()
+    cfg = (run / "config.yaml").read_text()
+    (run / "config.yaml").write_text(cfg.replace("tracking:\n", f"tracking:\n  uri: sqlite:///{victim}\n", 1))
+    r = sh(["-m", "zcnas.log", str(run)], d, env={"MLFLOW_TRACKING_URI": ""})
+    o = expect_error(r, "tracking.uri")
+    return ("USER FILE ALTERED" if victim.read_bytes() != before else o), f"rc={r.rc}: {r.last[:120]}"
+
+
+def _user_db(d: Path, schema: str) -> tuple[Path, bytes]:
+    import sqlite3  # noqa: PLC0415
+
+    db = d / "mine.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute(schema)
+    return db, db.read_bytes()
+
+
+@case("cache_user_sqlite", "14", "cache.path=<the user's own SQLite database>")
+def _(d: Path) -> tuple[str, str]:
+    db, before = _user_db(d, "CREATE TABLE people (name TEXT)")
+    r = zrun(d, "n_archs=2", "proxy=params", f"cache.path={db}")
+    o = expect_error(r, "did not create")
+    altered = db.read_bytes() != before or len(list(d.glob("mine.db*"))) > 1
+    return ("USER FILE ALTERED" if altered else o), f"rc={r.rc}: {r.last[:120]}"
+
+
+@case("cache_user_sqlite_scores_table", "14", "cache.path=<a user's database with a scores table of its own>")
+def _(d: Path) -> tuple[str, str]:
+    db, before = _user_db(d, "CREATE TABLE scores (who TEXT, what REAL)")
+    r = zrun(d, "n_archs=2", "proxy=params", f"cache.path={db}")
+    o = expect_error(r, "did not create")
+    altered = db.read_bytes() != before or len(list(d.glob("mine.db*"))) > 1
+    return ("USER FILE ALTERED" if altered else o), f"rc={r.rc}: {r.last[:120]}"
+
+
+@case("space_C_zero", "15", "space.C=0 (no network has 0 channels)")
+def _(d: Path) -> tuple[str, str]:
+    r = zrun(d, "n_archs=2", "proxy=params", "space.C=0")
+    return expect_error(r, "space.C=0"), f"rc={r.rc}: {r.last[:120]}"
+
+
+@case("space_N_negative", "15", "space.N=-1")
+def _(d: Path) -> tuple[str, str]:
+    r = zrun(d, "n_archs=2", "proxy=params", "space.N=-1")
+    return expect_error(r, "space.N=-1"), f"rc={r.rc}: {r.last[:120]}"
+
+
+@case("recipe_epochs_negative", "15", "zcnas.build recipe.epochs=-1")
+def _(d: Path) -> tuple[str, str]:
+    r = sh(["-m", "zcnas.build", "space.C=4", "space.N=1", "n_archs=1", "recipe.epochs=-1", f"hydra.run.dir={d / 'b'}"], d)
+    return expect_error(r, "recipe.epochs=-1"), f"rc={r.rc}: {r.last[:120]}"
+
+
+@case("run_dir_in_use", "16", "a second run into a directory another live run holds")
+def _(d: Path) -> tuple[str, str]:
+    (d / "run").mkdir()
+    (d / "run" / ".zcnas_run.lock").write_text(f"{socket.gethostname()} {os.getpid()}")  # this probe: alive
+    r = zrun(d, "n_archs=2", "proxy=params")
+    o = expect_error(r, "in use")
+    return ("SILENT WRONG" if (d / "run" / "scores.csv").exists() else o), f"rc={r.rc}: {r.last[:120]}"
+
+
+@case("plain_run_after_search", "16", "a plain run into a search's directory, then zcnas.export of it")
+def _(d: Path) -> tuple[str, str]:
+    r1 = zrun(d, *SEARCH)
+    r2 = zrun(d, "n_archs=2", "proxy=params")
+    r3 = sh(["-m", "zcnas.export", str(d / "run")], d)
+    o = generic(r1) or generic(r2) or expect_error(r3, "selected_arch.json")
+    return o, f"rc={r1.rc},{r2.rc},{r3.rc}: {r3.last[:100]}"
+
+
+@case("unknown_key_plus", "17", "+n_arch=2 (the fix Hydra prints for a typo)")
+def _(d: Path) -> tuple[str, str]:
+    r = zrun(d, "proxy=params", "+n_arch=2")
+    return expect_error(r, "n_archs"), f"rc={r.rc}: {r.last[:120]}"
+
+
+@case("unknown_key_nested", "17", "+probe.batchseed=1")
+def _(d: Path) -> tuple[str, str]:
+    r = zrun(d, "n_archs=2", "proxy=params", "+probe.batchseed=1")
+    return expect_error(r, "batch_seed"), f"rc={r.rc}: {r.last[:120]}"
+
+
+@case("cache_held_exclusive", "18", "another process holds the cache (BEGIN EXCLUSIVE) for the whole run")
+def _(d: Path) -> tuple[str, str]:
+    import sqlite3  # noqa: PLC0415
+
+    r0 = zrun(d, "n_archs=2", "proxy=params", run_dir="r0")
+    holder = sqlite3.connect(d / "c.db", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        r = zrun(d, "n_archs=3", "proxy=[params,flops]", timeout=200)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    return expect_error(r, "c.db"), f"rc0={r0.rc} rc={r.rc} {r.seconds:.0f} s: {r.last[:100]}"
+
+
+@case("shard_cache_corrupt_at_merge", "18", "zcnas.merge over shards whose per-shard cache file is corrupt")
+def _(d: Path) -> tuple[str, str]:
+    args = ("n_archs=4", "proxy=params", "shard.count=2", "cache.per_shard=true")
+    r0 = zrun(d, *args, "shard.index=0", run_dir="sw/s0")
+    r1 = zrun(d, *args, "shard.index=1", run_dir="sw/s1")
+    shard = d / "c.db.shard1of2"
+    shard.write_bytes(b"SQLite format 3\x00" + b"\xff" * 5000)
+    r = sh(["-m", "zcnas.merge", str(d / "sw")], d)
+    o = generic(r0) or generic(r1) or expect_error(r, "shard1of2")
+    return ("SILENT WRONG" if not shard.exists() else o), f"rc={r.rc}: {r.last[:120]}"
+
+
+@case("search_population_zero", "19", "search=evolution search.population=0")
+def _(d: Path) -> tuple[str, str]:
+    r = zrun(d, "search=evolution", "search.population=0", "proxy=params")
+    return expect_error(r, "search.population"), f"rc={r.rc}: {r.last[:120]}"
+
+
+@case("resume_lacks_proxy", "19", "search.resume_from=<a history scored with other proxies>")
+def _(d: Path) -> tuple[str, str]:
+    (d / "h.json").write_text(json.dumps({"rows": [{"arch": ARCH, "nwot": 1.0}], "generation": 1, "rng_state": None}))
+    r = zrun(d, "search=evolution", f"search.resume_from={d / 'h.json'}", "proxy=params")
+    return expect_error(r, "params"), f"rc={r.rc}: {r.last[:120]}"
+
+
+@case("run_dir_non_ascii", "20", "hydra.run.dir=<a path with ü>")
+def _(d: Path) -> tuple[str, str]:
+    r = sh(["-m", "zcnas.run", *BASE, "n_archs=2", "proxy=params", f"hydra.run.dir={d / 'rün'}"], d)
+    return expect_error(r, "quoted"), f"rc={r.rc}: {r.last[:120]}"
+
+
+@case("run_dir_newline", "20", "hydra.run.dir=<a path with a line break>")
+def _(d: Path) -> tuple[str, str]:
+    r = sh(["-m", "zcnas.run", *BASE, "n_archs=2", "proxy=params", f"hydra.run.dir={d / 'a'}\nb"], d)
+    return expect_error(r, "quoted"), f"rc={r.rc}: {r.last[:120]}"
+
+
+@case("multirun_password_failed_jobs", "21", "a multirun whose jobs fail, cache.url with a password")
+def _(d: Path) -> tuple[str, str]:
+    r = sh(["-m", "zcnas.run", "-m", *BASE, "n_archs=2", "proxy=params", f"hydra.sweep.dir={d / 'sw'}",
+            f"cache.url=postgresql://bob:{SECRET}@127.0.0.1:{_closed_port()}/db", "seed=0,1"], d)
+    leaks = _grep_secret(d)
+    o = "SECURITY" if leaks or SECRET in r.text else (generic(r, ("cache.url",)) or "SILENT WRONG")
+    return o, f"rc={r.rc} files with the password: {leaks}"
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", default="")
@@ -562,7 +834,8 @@ def main() -> None:
                 outcome, note = "PROBE ERROR", f"{type(err).__name__}: {err}"[:160]
             rows.append((c.part, c.name, outcome, time.perf_counter() - t0, note.replace("|", "/")))
         print(f"{c.part:>7} {c.name:<30} {outcome:<14} {rows[-1][3]:6.1f} s  {note}", flush=True)
-    bad = {k: sum(r[2] == k for r in rows) for k in ("SILENT WRONG", "TRACEBACK", "HANG", "UNCLEAR ERROR", "PROBE ERROR")}
+    bad = {k: sum(r[2] == k for r in rows) for k in ("SECURITY", "USER FILE ALTERED", "SILENT WRONG", "TRACEBACK",
+                                                      "HANG", "UNCLEAR ERROR", "PROBE ERROR")}
     lines = ["| part | case | outcome | s | note |", "|---|---|---|---|---|"]
     lines += [f"| {p} | {n} | {o} | {s:.0f} | {note} |" for p, n, o, s, note in rows]
     summary = (f"{len(rows)} cases: " + ", ".join(f"{sum(r[2] == k for r in rows)} {k}" for k in
