@@ -114,8 +114,8 @@ class Run:
         self.unreachable = self.tracker.check() if hasattr(self.tracker, "check") else None
         if self.unreachable:
             log.warning("tracking: %s is unreachable (%s); scoring goes on without it, the result files will "
-                        "be complete: log them later with: python -m zcnas.log %s",
-                        getattr(self.tracker, "shown_uri", "the tracker"), self.unreachable, out_dir)
+                        "be complete: log them later with: %s",
+                        getattr(self.tracker, "shown_uri", "the tracker"), self.unreachable, self.tracker.later(out_dir))
         if cfg.threads:
             torch.set_num_threads(int(cfg.threads))
         if cfg.benchmark.get("precomputed") and cfg.benchmark.get("target", "") is None:
@@ -302,11 +302,11 @@ class Run:
         tracker, out_dir = self.tracker, self.out_dir
         if self.unreachable:
             print(f"not logged to {tracker.shown_uri} (unreachable: {self.unreachable}); log it later with: "
-                  f"python -m zcnas.log {out_dir}")
+                  f"{tracker.later(out_dir)}")
             return None
         if not hasattr(tracker, "shown_uri"):
             return None
-        print(f"logging to MLflow at {tracker.shown_uri} (should it fail: python -m zcnas.log {out_dir})", flush=True)
+        print(f"logging to MLflow at {tracker.shown_uri} (should it fail: {tracker.later(out_dir)})", flush=True)
         run_id = tracker.log_dir(out_dir)
         if run_id:
             print(f"MLflow run {run_id}")

@@ -284,6 +284,12 @@ class MlflowTracker:
                                                      "custom_model_development")
         return str(exp.experiment_id)
 
+    def later(self, out_dir: Path) -> str:
+        """The command that logs ``out_dir`` here afterwards (``--tracking-uri`` without credentials: those go in
+        MLFLOW_TRACKING_USERNAME/PASSWORD; zcnas.log never takes the URI from the run dir unasked)."""
+        uri = _URI_USERINFO.sub("", self.uri) if _URI_USERINFO.search(self.uri) else self.uri
+        return f"python -m zcnas.log {out_dir}" + ("" if uri == "sqlite:///mlruns.db" else f" --tracking-uri '{uri}'")
+
     def log_dir(self, out_dir: Path) -> str | None:
         """Log a finished run directory as one MLflow run; return its id.
 
@@ -300,7 +306,7 @@ class MlflowTracker:
                     time.sleep(0.5 * attempt)
                     continue
                 log.error("MLflow logging to %s failed (%s); the result files are complete in %s; "
-                          "log them later with: python -m zcnas.log %s", self.shown_uri, msg, out_dir, out_dir)
+                          "log them later with: %s", self.shown_uri, msg, out_dir, self.later(out_dir))
                 return None
         return None
 
