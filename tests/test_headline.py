@@ -191,3 +191,66 @@ def test_grid_protocol_bad_input_is_one_line(tiny_protocol, tmp_path):
                            capture_output=True, text=True)
         assert r.returncode != 0 and why in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)
     assert (tmp_path / "foreign" / "notes.txt").read_text() == "mine" and len(list((tmp_path / "foreign").iterdir())) == 1
+
+
+def _chunk(root, col, seed, k, K, frame, target, lo_hi=(0, 10)):
+    d = root / col / f"seed{seed}_chunk{k}of{K}"
+    d.mkdir(parents=True)
+    part = frame.iloc[k::K]
+    part[[c for c in part.columns if not c.startswith(("lam_", "psi_", "log_sigma_", "saturated:"))]].to_csv(
+        d / "scores.csv", index=False)
+    part[["arch", *[c for c in part.columns if c.startswith(("saturated:", "lam_", "psi_", "log_sigma_"))]]].to_csv(
+        d / "probe_record.csv", index=False)
+    (d / "run_summary.json").write_text(json.dumps({"n_archs": len(part), "cost": {"cpu_hours": 0.01 * len(part)}}))
+    (d / "config.yaml").write_text(f"proxy:\n  lswag:\n    lo: {lo_hi[0]}\n    hi: {lo_hi[1]}\n")
+    (d / "correlations.json").write_text("[]")
+
+
+def test_headline_analysis_on_a_grid_of_known_correlations(tmp_path):
+    """Two columns x two seeds, 60 cells: lswag ranks perfectly, nwot is the truth reversed on one column;
+    Table 3's full-window rows come from the decile record (Σ lam · psi_10), the windowed rows from the scores."""
+    from .test_benchmark_grid import analyse
+
+    root = tmp_path / "grid"
+    root.mkdir()
+    (root / "protocol.json").write_text(json.dumps({"protocol": "headline", "proxies": ["lswag", "lswag_lambda", "nwot"],
+                                                    "columns": {"nb201_c10": {"n": 60, "seeds": [0, 1]},
+                                                                "nb101": {"n": 60, "seeds": [0, 1]}}}))
+    rng = np.random.default_rng(0)
+    for col, target in (("nb201_c10", "cifar10"), ("nb101", "cifar10")):
+        for seed in (0, 1):
+            y = rng.permutation(60).astype(float)
+            f = pd.DataFrame({"arch": [f"{col}{seed}_{i}" for i in range(60)], "lswag": y, "lswag_lambda": y + 0.5,
+                              "nwot": -y if col == "nb101" else y, target: y})
+            for d in range(11):  # full-window Λ = Σ lam = -y (reversed), Ψ_10 = 1: "no µ" rows read -1
+                f[f"lam_{d}"], f[f"psi_{d}"], f[f"log_sigma_{d}"] = -y / 11, 1.0, -5.0
+            f["saturated:lswag"] = 0.0
+            _chunk(root, col, seed, 0, 2, f, target)
+            _chunk(root, col, seed, 1, 2, f, target)
+    t = analyse.headline(root, tmp_path / "out")
+    rho = t["rho"].set_index(["column", "proxy"])
+    assert rho.loc[("nb201_c10", "lswag"), ["rho", "lo", "hi", "n", "seeds"]].tolist() == pytest.approx([1, 1, 1, 120, 2])
+    assert rho.loc[("nb101", "nwot"), "rho"] == pytest.approx(-1.0)
+    assert rho.loc[("nb101", "lswag@full"), "rho"] == pytest.approx(-1.0)
+    fig4 = t["fig4"].set_index(["a", "b"])
+    assert fig4.loc[("lswag", "nwot"), ["mean_a", "mean_b", "diff", "columns", "a_wins"]].tolist() == pytest.approx([1, 0, 1, 2, 1])
+    t3 = t["table3"].set_index(["row", "column"])
+    assert t3.loc[("no µ", "nb201_c10"), "ours"] == pytest.approx(-1.0)
+    assert t3.loc[("no µ + L̂ + Ψ (L-SWAG)", "nb201_c10"), ["ours", "paper"]].tolist() == pytest.approx([1.0, 0.79])
+    assert t["saturation"].loc["lswag"].tolist() == [0, 0]
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "| lswag | nwot | 2 | 1.000 | 0.000 | 1.000 |" in report
+    again = analyse.headline(root, tmp_path / "out2")  # the same chunks give the same bytes
+    assert (tmp_path / "out2" / "report.md").read_text() == report and again["rho"].equals(t["rho"])
+
+
+@pytest.mark.slow
+def test_committed_headline_analysis_is_reproduced_byte_for_byte(tmp_path):
+    """analyse.py on the committed chunks gives the committed tables again, byte for byte."""
+    from .test_benchmark_grid import analyse
+
+    grid = ROOT / "experiments" / "benchmark_grid" / "results" / "headline"
+    analyse.headline(grid, tmp_path)
+    for name in ("report.md", "rho.csv", "heatmap.csv", "fig4.csv", "table3.csv", "suite_zero.csv", "window_sweep.csv",
+                 "libra_table1.csv"):
+        assert (tmp_path / name).read_bytes() == (grid / name).read_bytes(), name

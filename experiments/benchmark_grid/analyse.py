@@ -305,6 +305,8 @@ def headline_fig4(rho: pd.DataFrame, boots: dict[tuple[str, str], np.ndarray], c
     rows = []
     for a, b in pairs:
         have = [c for c in columns if (c, a) in boots and (c, b) in boots]
+        if not have:
+            continue
         d = rho.set_index(["column", "proxy"]).rho
         per_col = np.array([d[c, a] - d[c, b] for c in have])
         boot = np.mean([boots[c, a] - boots[c, b] for c in have], axis=0)
@@ -333,6 +335,44 @@ def window_sweep(grid: Path, proxies: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+PAPER_LIBRA = {"nb101": 0.77, "nb301": 0.74, "micro_ae": 0.45, "micro_jig": 0.60, "macro_ae": 0.83, "macro_jig": 0.82}
+"""LIBRA in the paper's Table 1 on the grid's Suite-Zero columns (arXiv 2505.07300)."""
+PAPER_POOL_EXTRA = ["lswag", "zico", "swap", "reg_swap"]
+"""What the paper adds to Suite-Zero's 13 precomputed proxies: its L-SWAG, ZiCo, SWAP and reg-SWAP."""
+
+
+def libra_table(grid: Path, proxies: list[str], seeds: range = range(5)) -> pd.DataFrame:
+    """LIBRA (zcnas defaults) on each Suite-Zero column of the grid with two pools: Suite-Zero's precomputed
+    proxies of the cells (``sz_*``) alone, and those + L-SWAG, ZiCo, SWAP, reg-SWAP computed here (the paper's
+    pool); both protocols (in-sample: pick and score on every cell; held-out: pick on a seeded half, score on
+    the other, ``seeds`` splits), per grid seed, averaged."""
+    from zcnas.combiners import Libra  # noqa: PLC0415
+    from zcnas.combiners.evaluate import evaluate  # noqa: PLC0415
+
+    rows = []
+    for col, by_seed in _chunks(grid).items():
+        for pool in ("suite_zero", "paper"):
+            for protocol in ("in_sample", "held_out"):
+                rhos, picks = [], []
+                for frame in by_seed.values():
+                    sz = [c for c in frame.columns if c.startswith("sz_")]
+                    if not sz:
+                        break
+                    z = frame[sz].rename(columns=lambda c: c.removeprefix("sz_"))
+                    if pool == "paper":
+                        z = z.join(frame[PAPER_POOL_EXTRA])
+                    y = frame[_target(frame, proxies)].to_numpy(float)
+                    for split_seed in ([0] if protocol == "in_sample" else list(seeds)):
+                        res = evaluate(Libra(), z, y, n_fit=0.5, seed=split_seed, protocol=protocol)
+                        rhos.append(res["spearman"])
+                        picks.append(",".join(res["fitted"].selected_))
+                if rhos:
+                    rows.append({"column": col, "pool": pool, "protocol": protocol, "libra": float(np.mean(rhos)),
+                                 "runs": len(rhos), "triplet": max(set(picks), key=picks.count),
+                                 "paper": PAPER_LIBRA.get(col, np.nan)})
+    return pd.DataFrame(rows, columns=["column", "pool", "protocol", "libra", "runs", "triplet", "paper"])
+
+
 def _fmt(v: float) -> str:
     return "" if v != v else f"{v:.3f}"
 
@@ -353,7 +393,10 @@ def headline(grid: Path, out: Path) -> dict[str, pd.DataFrame]:
     for label, proxy, window in HEAD_ROWS:
         name = proxy if window in (None, "window") else f"{proxy}@full"
         for col in cols:
-            r = rho[(rho.column == col) & (rho.proxy == name)].iloc[0]
+            sel = rho[(rho.column == col) & (rho.proxy == name)]
+            if sel.empty:
+                continue
+            r = sel.iloc[0]
             paper = PAPER_TABLE3[label][TABLE3_COLUMNS.index(col)] if col in TABLE3_COLUMNS else np.nan
             t3.append({"row": label, "column": col, "ours": r.rho, "lo": r.lo, "hi": r.hi, "paper": paper})
     t3 = pd.DataFrame(t3)
@@ -380,6 +423,7 @@ def headline(grid: Path, out: Path) -> dict[str, pd.DataFrame]:
                              "best_window": f"[{int(best.loc[c, 'lo'])}, {int(best.loc[c, 'hi'])}]",
                              "rho_best": float(best.loc[c, "rho"])} for c in cols])
     sat = rho[rho.n_saturated.notna() & rho.proxy.isin(proxies)].pivot(index="proxy", columns="column", values="n_saturated")[cols]
+    libra = libra_table(grid, proxies)
     cost = rho[rho.proxy == "lswag"].set_index("column").reindex(cols)[["n", "seeds", "cpu_h"]]
     cost["s_per_arch"] = 3600 * cost.cpu_h / cost.n
     rho.to_csv(out / "rho.csv", index=False, float_format="%.6f")
@@ -388,6 +432,7 @@ def headline(grid: Path, out: Path) -> dict[str, pd.DataFrame]:
     t3.to_csv(out / "table3.csv", index=False, float_format="%.6f")
     sz.to_csv(out / "suite_zero.csv", index=False, float_format="%.6f")
     sweep.to_csv(out / "window_sweep.csv", index=False, float_format="%.6f")
+    libra.to_csv(out / "libra_table1.csv", index=False, float_format="%.6f")
     plots(heat, out)
     cell = rho[rho.proxy.isin(proxies)].assign(
         cell=lambda d: [f"{r:.2f} [{a:.2f}, {b:.2f}]" for r, a, b in zip(d.rho, d.lo, d.hi, strict=True)])
@@ -412,10 +457,12 @@ def headline(grid: Path, out: Path) -> dict[str, pd.DataFrame]:
         _md(windows, index=False),
         "## Saturation check: archs whose pattern count reached min(#units, 2^batch)", _md(sat),
         "## Ours vs Suite-Zero's precomputed scores of the same cells (ρ)", _md(sz, index=False),
+        "## LIBRA (Table 1) on these cells: Suite-Zero's pool vs the paper's (+ L-SWAG, ZiCo, SWAP, reg-SWAP)",
+        _md(libra, index=False) if len(libra) else "(no Suite-Zero column finished yet)",
         "## Cost (CPU-hours of the runs, one thread)", _md(cost),
     ]) + "\n")
     return {"rho": rho, "heatmap": heat, "fig4": fig4, "table3": t3, "suite_zero": sz, "windows": windows,
-            "saturation": sat, "cost": cost}
+            "saturation": sat, "cost": cost, "libra": libra}
 
 
 def main(argv: list[str] | None = None) -> None:
