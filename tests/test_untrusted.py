@@ -256,3 +256,26 @@ def test_run_dirs_hydra_cannot_lex_are_one_line_errors_that_show_the_quoting(tmp
     ok = cli(tmp_path, "zcnas.run", "hydra.run.dir='runs/ü'", "space.C=2", "space.N=1", "n_archs=2", "proxy=params",
              "tracking=none", "cache.path=null")
     assert ok.returncode == 0 and (tmp_path / "runs" / "ü" / "scores.csv").is_file()
+
+
+def test_a_rerun_picks_up_what_an_interrupted_run_wrote_to_scores_csv(tmp_path):
+    """The cache failed mid-run (here: the run killed before its cache writes, simulated by emptying the
+    cache): the rerun into the same directory reads the archs already in scores.csv instead of rescoring them;
+    a scores.csv of another setting in that directory is never read as scores."""
+    args = ("space.C=2", "space.N=1", "n_archs=4", "proxy=[params,nwot]", "tracking=none", "cache.path=c.db",
+            "hydra.run.dir=run")
+    first = cli(tmp_path, "zcnas.run", *args)
+    assert first.returncode == 0, first.stderr[-2000:]
+    scores = (tmp_path / "run" / "scores.csv").read_text()
+    torn = scores.splitlines(keepends=True)
+    (tmp_path / "run" / "scores.csv").write_text("".join(torn[:4]) + torn[4][:10])  # 3 rows + a torn one
+    (tmp_path / "c.db").unlink()
+    again = cli(tmp_path, "zcnas.run", *args)
+    assert again.returncode == 0 and "picked up 3 archs" in again.stdout + again.stderr
+    summary = json.loads((tmp_path / "run" / "run_summary.json").read_text())
+    assert (summary["n_cached"], summary["n_computed"]) == (3, 1)
+    assert (tmp_path / "run" / "scores.csv").read_text() == scores
+    (tmp_path / "c.db").unlink()
+    other = cli(tmp_path, "zcnas.run", *args[:-3], "seed=1", "cache.path=c.db", "hydra.run.dir=run")
+    assert other.returncode == 0 and "picked up" not in other.stdout + other.stderr
+    assert json.loads((tmp_path / "run" / "run_summary.json").read_text())["n_cached"] == 0

@@ -220,3 +220,22 @@ def take_lock(lock: Path) -> bool:
         os.close(fd)
         return True
     return False
+
+
+def read_complete_rows(path: Path) -> dict[str, dict[str, float]]:
+    """``{arch: {column: value}}`` of a scores-like CSV written by :class:`ScoreWriter`, its complete lines
+    only (a line torn by a kill, or one with a non-number, is skipped): what an interrupted run had written."""
+    text = path.read_text(errors="replace")
+    lines = text.split("\n")
+    if lines and lines[-1] != "":
+        lines = lines[:-1]  # torn: no newline after the last line
+    out: dict[str, dict[str, float]] = {}
+    for row in csv.DictReader(lines):
+        arch = row.pop("arch", None)
+        try:
+            values = {k: float(v) for k, v in row.items() if k is not None and v not in (None, "")}
+        except (TypeError, ValueError):
+            continue
+        if arch:
+            out[arch] = values
+    return out

@@ -26,7 +26,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from zcnas.cache import open_cache
+from zcnas.cache import NullCache, digest, open_cache
 from zcnas.cli import (
     check_argv,
     check_config,
@@ -44,6 +44,7 @@ from zcnas.results import (
     ScoreWriter,
     cpu_seconds,
     format_table,
+    read_complete_rows,
     run_cost,
     scatter_plot,
     take_lock,
@@ -137,20 +138,44 @@ class Run:
         self.columns = [*self.proxies, *(self.precomputed.columns if self.precomputed is not None else [])]
         log.info("probing archs of %s on %s with batch_size=%d (%dx%d) on %s", self.space.name, task.name,
                  cfg.batch_size, task.resolution, task.resolution, self.device)
-        for stale in STALE_OUTPUTS if not searching(cfg) else ():  # an earlier search's pick is not this run's
-            (out_dir / stale).unlink(missing_ok=True)
-        self.writer = ScoreWriter(out_dir / "scores.csv", ["arch", *self.columns, *self.targets])  # a row per arch, at once
-        self.record = ProbeRecord(self.proxies, bool(cfg.get("record_deciles", False)))
-        self.record_writer = (ScoreWriter(out_dir / "probe_record.csv", ["arch", *self.record.columns])
-                              if self.record.columns else None)
         context = {**{k: OmegaConf.to_container(cfg[k], resolve=True) for k in ("space", "task", "probe")},
                    "batch_size": cfg.batch_size, "seed": cfg.seed, "device": self.device.type,
                    "batch": batch_digest}  # the probe batch's content, not only where it came from
         self.cache = open_cache(cfg.cache, cfg.shard, context)
         self.keyed = {n: {**p, "_version": get_proxy(n).version} for n, p in self.proxies.items()}  # cache keys
+        self.record = ProbeRecord(self.proxies, bool(cfg.get("record_deciles", False)))
         self.keyed.update(self.record.keyed)  # the per-arch record rides in the same cache, under its own names
+        for stale in STALE_OUTPUTS if not searching(cfg) else ():  # an earlier search's pick is not this run's
+            (out_dir / stale).unlink(missing_ok=True)
+        self.pick_up(digest([context, self.keyed]))
+        self.writer = ScoreWriter(out_dir / "scores.csv", ["arch", *self.columns, *self.targets])  # a row per arch, at once
+        self.record_writer = (ScoreWriter(out_dir / "probe_record.csv", ["arch", *self.record.columns])
+                              if self.record.columns else None)
         self.total = planned(cfg)  # for the progress lines
         self.t_scoring = time.perf_counter()
+
+    def pick_up(self, key: str) -> None:
+        """Scores an interrupted run of the same context and proxies wrote to this directory's scores.csv (and
+        probe_record.csv) go into the cache before the files are rewritten, so a rerun never recomputes them
+        (the guarantee when the cache itself failed: locked, disk full). ``.zcnas_scores_key`` names what the
+        files hold; any other directory content is never read as scores."""
+        marker = self.out_dir / ".zcnas_scores_key"
+        if marker.is_file() and marker.read_text().strip() == key and not isinstance(self.cache, NullCache):
+            rows: dict[str, dict[str, float]] = {}
+            for name in ("scores.csv", "probe_record.csv"):
+                path = self.out_dir / name
+                if path.is_file() and not path.is_symlink():
+                    table = read_complete_rows(path)
+                    for arch, values in table.items():
+                        rows.setdefault(arch, {}).update({k: v for k, v in values.items() if k in self.keyed})
+            picked = 0
+            for arch, values in rows.items():
+                if set(values) == set(self.keyed) and self.cache.get(arch, self.keyed).keys() != values.keys():
+                    self.cache.put(arch, self.keyed, values)
+                    picked += 1
+            if picked:
+                log.info("picked up %d archs an interrupted run scored into %s", picked, self.out_dir / "scores.csv")
+        marker.write_text(key + "\n")
 
     def sample(self) -> None:
         """A uniform sample (of the benchmark's labelled archs, if any; shard k of n: every n-th from the
