@@ -279,3 +279,11 @@ def test_a_rerun_picks_up_what_an_interrupted_run_wrote_to_scores_csv(tmp_path):
     other = cli(tmp_path, "zcnas.run", *args[:-3], "seed=1", "cache.path=c.db", "hydra.run.dir=run")
     assert other.returncode == 0 and "picked up" not in other.stdout + other.stderr
     assert json.loads((tmp_path / "run" / "run_summary.json").read_text())["n_cached"] == 0
+
+
+@pytest.mark.parametrize("override,why", [("proxy=lswg", "unknown proxy 'lswg' (did you mean lswag?"),
+                                          ("proxy=[lswag,nwt]", "unknown proxy 'nwt' (did you mean nwot?"),
+                                          ("space=nb2011", "unknown space 'nb2011' (did you mean nb201?")])
+def test_config_group_typos_are_one_line_with_the_closest_option(tmp_path, override, why):
+    proc = cli(tmp_path, "zcnas.run", override, "tracking=none")
+    assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1 and why in proc.stderr

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -29,14 +30,37 @@ def one_line_errors(prog: str) -> Iterator[None]:
         sys.exit(f"{prog}: error: {err}")
 
 
+def group_options(group: str) -> list[str]:
+    """The options of config group ``group``: ``conf/<group>/*.yaml`` and your own in the user config dir."""
+    from zcnas import CONF_DIR, user_config_dir  # noqa: PLC0415
+
+    return sorted({p.stem for root in (Path(CONF_DIR), user_config_dir()) for p in (root / group).glob("*.yaml")})
+
+
 def check_argv(prog: str, argv: list[str] | None = None) -> None:
-    """Before Hydra parses the command line: an override whose value holds a non-ASCII character or a line
-    break outside quotes (Hydra's grammar rejects it with a multi-line lexer error) is a one-line error
-    that shows the quoted form, which Hydra accepts (``hydra.run.dir='runs/ü'``)."""
+    """Before Hydra parses the command line (its errors are multi-line blocks):
+
+    * an unknown option of a config group, alone, in a list ``proxy=[lswag,nwt]`` or a sweep ``proxy=a,b``,
+      is a one-line error with the closest option and where the rest are listed;
+    * a value with a non-ASCII character or a line break outside quotes (Hydra's lexer rejects it) is a
+      one-line error that shows the quoted form, which Hydra accepts (``hydra.run.dir='runs/ü'``)."""
+    import difflib  # noqa: PLC0415
+
+    from zcnas import CONF_DIR  # noqa: PLC0415
+
+    groups = {p.name for p in Path(CONF_DIR).iterdir() if p.is_dir()}
     for arg in sys.argv[1:] if argv is None else argv:
         key, eq, value = arg.partition("=")
         if not eq or (len(value) >= 2 and value[0] == value[-1] and value[0] in "'\""):
             continue
+        name = key.lstrip("+~")
+        if name in groups and value not in ("null", "") and "(" not in value and "$" not in value:  # not sweeps' glob()
+            options = group_options(name)
+            for choice in value.strip("[]").split(","):
+                if choice and options and choice.strip() not in options:
+                    near = difflib.get_close_matches(choice.strip(), options, n=1)
+                    hint = f"did you mean {near[0]}? " if near else ""
+                    sys.exit(f"{prog}: error: unknown {name} {choice.strip()!r} ({hint}all: {', '.join(options)})")
         if not value.isascii() or "\n" in value or "\r" in value:
             shown = value.replace("\n", "\\n").replace("\r", "\\r")
             sys.exit(f"{prog}: error: {key}={shown}: a value with non-ASCII characters or a line break must be "
