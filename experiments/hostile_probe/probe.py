@@ -785,15 +785,15 @@ def _(d: Path) -> tuple[str, str]:
 
 @case("search_population_zero", "19", "search=evolution search.population=0")
 def _(d: Path) -> tuple[str, str]:
-    r = zrun(d, "search=evolution", "search.population=0", "proxy=params")
+    r = zrun(d, "search=evolution", "search.population=0", "search.fitness=params", "proxy=params")
     return expect_error(r, "search.population"), f"rc={r.rc}: {r.last[:120]}"
 
 
 @case("resume_lacks_proxy", "19", "search.resume_from=<a history scored with other proxies>")
 def _(d: Path) -> tuple[str, str]:
     (d / "h.json").write_text(json.dumps({"rows": [{"arch": ARCH, "nwot": 1.0}], "generation": 1, "rng_state": None}))
-    r = zrun(d, "search=evolution", f"search.resume_from={d / 'h.json'}", "proxy=params")
-    return expect_error(r, "params"), f"rc={r.rc}: {r.last[:120]}"
+    r = zrun(d, "search=evolution", f"search.resume_from={d / 'h.json'}", "search.fitness=params", "proxy=params")
+    return expect_error(r, "lack", "params"), f"rc={r.rc}: {r.last[:120]}"
 
 
 @case("run_dir_non_ascii", "20", "hydra.run.dir=<a path with ü>")
