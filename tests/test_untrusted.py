@@ -287,3 +287,13 @@ def test_a_rerun_picks_up_what_an_interrupted_run_wrote_to_scores_csv(tmp_path):
 def test_config_group_typos_are_one_line_with_the_closest_option(tmp_path, override, why):
     proc = cli(tmp_path, "zcnas.run", override, "tracking=none")
     assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1 and why in proc.stderr
+
+
+def test_a_yaml_alias_bomb_in_a_run_dir_is_refused_at_once(tmp_path, finished_run):
+    """Nested aliases (9^10 nodes when walked) hung zcnas.log and zcnas.merge; now one line, in seconds."""
+    lines = ['a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 10)]
+    with (finished_run / "config.yaml").open("a") as f:
+        f.write("\n".join(lines) + "\n")
+    proc = cli(tmp_path, "zcnas.log", "run", "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}")
+    assert proc.returncode == 1 and "YAML anchors/aliases are not read" in proc.stderr.strip().splitlines()[-1]

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from zcnas.cli import one_line_errors
-from zcnas.results import read_json
+from zcnas.results import read_json, read_yaml_data
 
 _IMPORT = re.compile(r"^from (zcnas(?:\.\w+)+) import .*$", re.M)
 _TEMPLATE = '''
@@ -77,12 +77,7 @@ def read_selection(path: Path) -> tuple[dict[str, Any], Path]:
         cfg_path = sel_path.parent / "config.yaml"
         if not cfg_path.is_file():
             raise FileNotFoundError(f"{sel_path} names no space and {cfg_path} is missing: export the run dir")
-        import yaml  # noqa: PLC0415
-
-        try:
-            cfg = yaml.safe_load(cfg_path.read_text())
-        except (yaml.YAMLError, UnicodeDecodeError) as err:
-            raise ValueError(f"{cfg_path}: not a readable YAML config ({str(err).splitlines()[0]})") from None
+        cfg = read_yaml_data(cfg_path)
         task = cfg.get("task") if isinstance(cfg, dict) else None
         if not isinstance(task, dict) or "space" not in cfg:
             raise ValueError(f"{cfg_path}: not a zcnas run config (no space / task.num_classes); export the run dir")

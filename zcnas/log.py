@@ -30,15 +30,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.run_dir is None:
         parser.error("a run directory is required (or --url)")
     with one_line_errors("zcnas.log"):
-        import yaml  # noqa: PLC0415
+        from zcnas.results import read_yaml_data  # noqa: PLC0415
 
         cfg_file = args.run_dir / "config.yaml"
         if not cfg_file.is_file():
             raise FileNotFoundError(f"{args.run_dir} is not a finished zcnas run directory (no config.yaml)")
-        try:  # read as data: nothing in a run directory is resolved, imported or instantiated
-            cfg = yaml.safe_load(cfg_file.read_text())
-        except (yaml.YAMLError, UnicodeDecodeError) as err:
-            raise ValueError(f"{cfg_file}: not a readable YAML config ({str(err).splitlines()[0]})") from None
+        cfg = read_yaml_data(cfg_file)  # read as data: nothing in a run directory is resolved, imported or instantiated
         tracking: dict = cfg["tracking"] if isinstance(cfg, dict) and isinstance(cfg.get("tracking"), dict) else {}
         chosen = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
         uri = chosen or "sqlite:///mlruns.db"

@@ -23,11 +23,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from zcnas.cache import digest, merge_shard_caches
 from zcnas.cli import one_line_errors
-from zcnas.results import format_table, read_scores, write_outputs
+from zcnas.results import format_table, read_scores, read_yaml_data, write_outputs
 
 log = logging.getLogger("zcnas.merge")
 
@@ -44,10 +43,7 @@ def read_config(cfg_file: Path) -> dict[str, Any]:
     only compared, never followed). Refused (one-line error naming the file): an interpolation
     anywhere, or a ``combiner.estimator`` that is not one of zcnas's combiners with plain values (the
     only thing a merge builds)."""
-    try:
-        cfg = yaml.safe_load(cfg_file.read_text())
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
-        raise ValueError(f"{cfg_file}: not a readable YAML config ({str(err).splitlines()[0]})") from None
+    cfg = read_yaml_data(cfg_file)
     if not isinstance(cfg, dict):
         raise ValueError(f"{cfg_file}: not a zcnas run config (a mapping expected)")
 

@@ -239,3 +239,29 @@ def read_complete_rows(path: Path) -> dict[str, dict[str, float]]:
         if arch:
             out[arch] = values
     return out
+
+
+MAX_CONFIG_BYTES = 4 << 20
+"""The largest run-directory YAML read (4 MiB; zcnas writes a few kB)."""
+
+
+def read_yaml_data(path: Path) -> Any:
+    """A YAML file from a run directory as plain data: a link, a file over :data:`MAX_CONFIG_BYTES`, non-UTF-8
+    text, Python tags or anchors/aliases (``&a`` / ``*a``: zcnas never writes them; nested aliases expand
+    exponentially when walked) are one-line errors naming the file."""
+    import yaml  # noqa: PLC0415
+
+    if path.is_symlink():
+        raise ValueError(f"{path} is a link: a run directory's files are read only when they are its own plain "
+                         "files; copy the file in place of the link")
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise ValueError(f"{path} is larger than {MAX_CONFIG_BYTES >> 20} MiB: not a config zcnas wrote")
+    try:
+        text = path.read_text(encoding="utf-8")
+        if any(isinstance(e, yaml.AliasEvent | yaml.events.NodeEvent) and getattr(e, "anchor", None)
+               for e in yaml.parse(text, Loader=yaml.SafeLoader)):
+            raise ValueError(f"{path}: YAML anchors/aliases are not read in a run directory's files (zcnas never "
+                             "writes them); rewrite the file without them")
+        return yaml.safe_load(text)
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: not a readable YAML config ({str(err).splitlines()[0]})") from None

@@ -129,9 +129,7 @@ def install_redaction(secrets: list[str], loggers: tuple[str, ...] = ()) -> None
 
 def read_run_dir(out_dir: Path) -> dict[str, Any]:
     """What a tracker logs of a run directory: name, params, metrics, tags, artifact paths."""
-    import yaml  # noqa: PLC0415
-
-    from zcnas.results import flatten  # noqa: PLC0415
+    from zcnas.results import flatten, read_yaml_data  # noqa: PLC0415
 
     missing = [f for f in REQUIRED if not (out_dir / f).is_file()]
     if missing:
@@ -154,10 +152,7 @@ def read_run_dir(out_dir: Path) -> dict[str, Any]:
     metrics = {f"{r['target']}/{m}/{r['proxy']}": r[m] for r in correlations for m in STATS
                if r.get(m) is not None}
     meta: dict[str, Any] = summary["mlflow"] if isinstance(summary.get("mlflow"), dict) else {}
-    try:  # read as data: nothing in a run directory is resolved or instantiated
-        config = yaml.safe_load((out_dir / "config.yaml").read_text())
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
-        raise ValueError(f"{out_dir / 'config.yaml'}: not a readable YAML config ({str(err).splitlines()[0]})") from None
+    config = read_yaml_data(out_dir / "config.yaml")  # read as data: nothing in a run directory is resolved or instantiated
     if not isinstance(config, dict):
         raise ValueError(f"{out_dir / 'config.yaml'}: not a zcnas run config (a mapping expected)")
     flat = flatten(config)

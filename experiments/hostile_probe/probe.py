@@ -816,6 +816,52 @@ def _(d: Path) -> tuple[str, str]:
     o = "SECURITY" if leaks or SECRET in r.text else (generic(r, ("cache.url",)) or "SILENT WRONG")
     return o, f"rc={r.rc} files with the password: {leaks}"
 
+
+# ---------------------------------------------------------------- 22. YAML features, sizes and link loops in run dirs
+def _alias_bomb() -> str:
+    lines = ['a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 10)]
+    return "\n".join(lines) + "\n"
+
+
+@case("log_yaml_alias_bomb", "22", "zcnas.log: config.yaml with nested YAML aliases (9^10 nodes when walked)")
+def _(d: Path) -> tuple[str, str]:
+    run = _finished_run(d)
+    with (run / "config.yaml").open("a") as f:
+        f.write(_alias_bomb())
+    r = sh(["-m", "zcnas.log", str(run), "--tracking-uri", f"sqlite:///{d / 'm.db'}"], d, timeout=90)
+    return expect_error(r, "aliases"), f"rc={r.rc} {r.seconds:.0f} s: {r.last[:110]}"
+
+
+@case("merge_yaml_alias_bomb", "22", "zcnas.merge over a shard whose config.yaml has nested aliases")
+def _(d: Path) -> tuple[str, str]:
+    args = ("n_archs=4", "proxy=params", "shard.count=2")
+    r0 = zrun(d, *args, "shard.index=0", run_dir="sw/s0")
+    r1 = zrun(d, *args, "shard.index=1", run_dir="sw/s1")
+    with (d / "sw" / "s1" / "config.yaml").open("a") as f:
+        f.write(_alias_bomb())
+    r = sh(["-m", "zcnas.merge", str(d / "sw")], d, timeout=90)
+    return generic(r0) or generic(r1) or expect_error(r, "aliases"), f"rc={r.rc} {r.seconds:.0f} s: {r.last[:100]}"
+
+
+@case("export_huge_config", "22", "zcnas.export: a 50 MB config.yaml")
+def _(d: Path) -> tuple[str, str]:
+    run = d / "shared_run"
+    run.mkdir()
+    (run / "selected_arch.json").write_text(json.dumps({"arch": ARCH}))
+    (run / "config.yaml").write_text("space:\n  _target_: zcnas.spaces.NB201Space\npad: '" + "x" * 50_000_000 + "'\n")
+    r = sh(["-m", "zcnas.export", str(run)], d, timeout=90)
+    return expect_error(r, "MiB"), f"rc={r.rc} {r.seconds:.0f} s: {r.last[:110]}"
+
+
+@case("log_link_loop", "22", "zcnas.log: run_summary.json is a link that points to itself")
+def _(d: Path) -> tuple[str, str]:
+    run = _finished_run(d)
+    (run / "run_summary.json").unlink()
+    (run / "run_summary.json").symlink_to(run / "run_summary.json")
+    r = sh(["-m", "zcnas.log", str(run), "--tracking-uri", f"sqlite:///{d / 'm.db'}"], d, timeout=90)
+    return expect_error(r, "run_summary.json"), f"rc={r.rc}: {r.last[:120]}"
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", default="")
