@@ -45,10 +45,10 @@ def test_config_groups_mirror_the_code_and_keep_the_cache_keys():
     from zcnas.search import Evolution, Prune, RandomSearch
 
     cfg = cfg_with()
-    assert dict(cfg.probe) == {"batch_seed": 0, "share_passes": False, "share_splits": 2}
-    assert dict(cfg.engine) == {"fused": True, "in_flight": 1} and cfg.search._target_ is None
+    assert dict(cfg.probe) == {"batch_seed": 0, "share_passes": False, "share_splits": 2, "tf32": False}
+    assert dict(cfg.engine) == {"fused": True, "in_flight": 1, "oom_reduce": False} and cfg.search._target_ is None
     af = cfg_with("space=autoformer", "proxy=lswag")  # the space still picks its task, ground truth and batch
-    assert dict(af.probe) == {"batch_seed": 0, "share_passes": True, "share_splits": 2}
+    assert dict(af.probe) == {"batch_seed": 0, "share_passes": True, "share_splits": 2, "tf32": False}
     assert (af.task.name, af.benchmark._target_, af.batch_size) == ("cifar100", "zcnas.data.load_autoformer", 32)
     for name, cls in (("evolution", Evolution), ("random", RandomSearch), ("prune", Prune)):
         search = cfg_with(f"search={name}").search

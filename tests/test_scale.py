@@ -4,6 +4,7 @@ one-line error naming the problem and the fix (or recorded and counted, where th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -11,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -248,13 +250,110 @@ def test_raising_proxy_is_nan_counted_and_run_continues(tmp_path, failing_proxie
     assert "RuntimeError: kaboom" in caplog.text
 
 
-def test_out_of_memory_halves_the_batch_then_gives_nan(tiny_nb201, batch16, failing_proxies, caplog):
+def test_out_of_memory_retries_alone_at_the_full_batch_then_nan_or_opt_in_reduced(tiny_nb201, batch16,
+                                                                                  failing_proxies, caplog):
+    """A score keeps its meaning: after an out-of-memory the arch is retried once at the full batch, alone;
+    still out of memory -> NaN (default) or, with oom_reduce, the halved batch's score flagged by OOM_BATCH."""
     from omegaconf import OmegaConf
+
+    from zcnas.engine import OOM_BATCH
 
     model = tiny_nb201.build(tiny_nb201.sample(1, np.random.default_rng(0))[0], 10)
     probe_cfg = OmegaConf.create({"share_passes": False, "share_splits": 2})
     x, y = batch16
-    assert probe_and_score(model, x, y, {"hungry": {}}, probe_cfg, "a") == {"hungry": 4.0}  # 16 -> 8 -> 4
-    assert caplog.text.count("retrying with") == 2
+    out = probe_and_score(model, x, y, {"hungry": {}}, probe_cfg, "a")
+    assert math.isnan(out["hungry"]) and OOM_BATCH not in out
+    assert caplog.text.count("retrying alone at the full batch 16") == 1 and "engine.oom_reduce=true" in caplog.text
+    assert probe_and_score(model, x, y, {"hungry": {}}, probe_cfg, "a", oom_reduce=True) == {"hungry": 4.0, OOM_BATCH: 4.0}
+    assert probe_and_score(model, x[:4], y[:4], {"hungry": {}}, probe_cfg, "c") == {"hungry": 4.0}  # fits: no flag
     out = probe_and_score(model, x[:2], y[:2], {"hungry": {}, "boom": {}}, probe_cfg, "b")
     assert out == {"hungry": 2.0, "boom": out["boom"]} and math.isnan(out["boom"])
+
+
+def test_a_transient_out_of_memory_is_retried_alone_at_the_full_batch(tiny_nb201, batch16, monkeypatch):
+    """An out-of-memory caused by other archs in flight: the retry alone succeeds, at the full batch, unflagged."""
+    from omegaconf import OmegaConf
+
+    calls = []
+
+    def flaky(probe, **_):
+        calls.append(len(probe.inputs))
+        if len(calls) == 1:
+            raise torch.OutOfMemoryError("CUDA out of memory (another arch in flight)")
+        return float(len(probe.inputs))
+
+    monkeypatch.setitem(_registry._REGISTRY, "flaky", _registry.ProxySpec("flaky", flaky, ()))
+    model = tiny_nb201.build(tiny_nb201.sample(1, np.random.default_rng(0))[0], 10)
+    out = probe_and_score(model, *batch16, {"flaky": {}}, OmegaConf.create({"share_passes": False, "share_splits": 2}), "a")
+    assert out == {"flaky": 16.0} and calls == [16, 16]
+
+
+def test_the_oom_retry_runs_alone():
+    """EXCLUSIVE.alone() waits for every probe in flight and holds new ones back until it is done."""
+    import threading
+    import time
+
+    from zcnas.engine import _Exclusive
+
+    lock, events = _Exclusive(), []
+
+    def worker(name: str, hold: float) -> None:
+        with lock.shared():
+            events.append(f"{name}+")
+            time.sleep(hold)
+            events.append(f"{name}-")
+
+    first = threading.Thread(target=worker, args=("a", 0.3))
+    first.start()
+    time.sleep(0.05)
+    with lock.alone():
+        events.append("alone+")
+        later = threading.Thread(target=worker, args=("b", 0.0))
+        later.start()
+        time.sleep(0.1)
+        events.append("alone-")
+    later.join()
+    first.join()
+    assert events == ["a+", "a-", "alone+", "alone-", "b+", "b-"]
+
+
+def test_own_stream_joins_the_callers_stream_on_exit(monkeypatch):
+    """On CUDA (faked here: no GPU on CI) the arch's stream waits for the caller's at entry, the caller's waits
+    for it at exit, also after an error, and each worker thread reuses one stream."""
+    from zcnas import engine
+
+    calls: list[tuple[str, str]] = []
+
+    class FakeStream:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def wait_stream(self, other: FakeStream) -> None:
+            calls.append((self.name, other.name))
+
+    made = []
+    monkeypatch.setattr(torch.cuda, "Stream", lambda device: made.append(1) or FakeStream(f"side{len(made)}"))
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda device: FakeStream("caller"))
+    monkeypatch.setattr(torch.cuda, "stream", lambda s: contextlib.nullcontext())
+    monkeypatch.setattr(engine, "_STREAMS", threading.local())
+    dev = torch.device("cuda")
+    with engine.own_stream(dev):
+        calls.append(("work", ""))
+    with pytest.raises(RuntimeError), engine.own_stream(dev):
+        raise RuntimeError("a proxy failed")
+    assert calls == [("side1", "caller"), ("work", ""), ("caller", "side1"), ("side1", "caller"), ("caller", "side1")]
+    assert len(made) == 1
+
+
+def test_numeric_policy_is_applied_on_cuda_and_keyed_there_only():
+    from zcnas.engine import numeric_policy
+
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    try:
+        assert numeric_policy(torch.device("cpu"), True) == {"tf32": None}
+        assert numeric_policy(torch.device("cuda"), False) == {"tf32": False}
+        assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) == (False, False)
+        assert numeric_policy(torch.device("cuda"), True) == {"tf32": True}
+        assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) == (True, True)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved

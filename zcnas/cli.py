@@ -112,7 +112,7 @@ def searching(cfg: Any) -> bool:
 RUN_KEYS = {"n_archs", "archs_from", "record_deciles", "seed", "batch_size", "device", "threads", "log_every", "shard",
             "cache", "task", "benchmark", "probe", "engine", "space", "proxy", "combiner", "search", "tracking", "window"}
 """Top-level keys of ``zcnas.run``'s config (conf/config.yaml and its groups)."""
-FIXED_KEYS = {"probe": {"batch_seed", "share_passes", "share_splits"}, "engine": {"fused", "in_flight"},
+FIXED_KEYS = {"probe": {"batch_seed", "share_passes", "share_splits", "tf32"}, "engine": {"fused", "in_flight", "oom_reduce"},
               "shard": {"index", "count"}, "cache": {"path", "per_shard", "url"}}
 """Sub-keys of the run-level nodes no group adds to (probe's are part of every score-cache key)."""
 

@@ -1,12 +1,16 @@
 """The engine ``conf/engine/`` configures: how ``zcnas.run`` probes architectures. ``engine.fused``: one
 :class:`~zcnas.probe.Probe` shared by all proxies, or one per proxy (the NASLib way); ``engine.in_flight``:
-architectures probed at once (threads; on CUDA each on its own stream). Same numbers either way; an
-out-of-memory batch is halved and retried."""
+architectures probed at once (threads; on CUDA each on its own stream, joined back on exit). Same numbers
+either way. After an out-of-memory the arch is retried once at the full batch, alone (no other arch in
+flight); a score at a reduced batch is opt-in (``engine.oom_reduce``), flagged and cached under its own key.
+The numeric policy (``probe.tf32``, CUDA only) is applied by :func:`numeric_policy`."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -23,15 +27,86 @@ log = logging.getLogger("zcnas.run")
 
 @contextmanager
 def own_stream(device: torch.device) -> Iterator[None]:
-    """On CUDA, a fresh stream that first waits for the current one (the batch and the weights were
-    queued there); elsewhere nothing."""
+    """On CUDA, a stream of this worker thread's own that first waits for the caller's (the batch and the
+    weights were queued there) and that the caller's waits for on exit, also on error: memory the arch
+    allocated on the caller's stream (its weights) is reused only after every kernel queued here ran, even
+    when its last proxy made no host sync. Elsewhere nothing."""
     if device.type != "cuda":
         yield
         return
-    stream = torch.cuda.Stream(device)
-    stream.wait_stream(torch.cuda.current_stream(device))
-    with torch.cuda.stream(stream):
-        yield
+    caller = torch.cuda.current_stream(device)
+    stream = _worker_stream(device)
+    stream.wait_stream(caller)
+    try:
+        with torch.cuda.stream(stream):
+            yield
+    finally:
+        caller.wait_stream(stream)
+
+
+_STREAMS = threading.local()
+
+
+def _worker_stream(device: torch.device) -> Any:
+    """One reused CUDA stream per worker thread and device (a fresh stream per arch leaks handles)."""
+    streams = getattr(_STREAMS, "by_device", None)
+    if streams is None:
+        streams = _STREAMS.by_device = {}
+    if device not in streams:
+        streams[device] = torch.cuda.Stream(device)
+    return streams[device]
+
+
+def numeric_policy(device: torch.device, tf32: bool) -> dict[str, Any]:
+    """Apply zcnas's numeric policy on CUDA and return it for the records: float32 convolutions and matmuls
+    in IEEE precision unless ``tf32`` (TF32 moves pre-activations by ~1e-3 relative, flipping sign patterns
+    that nwot, swap and Ψ count). Elsewhere nothing to set: ``{"tf32": None}``."""
+    if device.type != "cuda":
+        return {"tf32": None}
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
+    return {"tf32": tf32}
+
+
+class _Exclusive:
+    """Shared for ordinary probes, exclusive for an out-of-memory retry: the retry runs alone, after every
+    arch in flight finished, and none starts until it is done (a readers-writer lock)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._active = 0
+        self._alone = False
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._alone)
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._active -= 1
+                self._cond.notify_all()
+
+    @contextmanager
+    def alone(self) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._alone)
+            self._alone = True
+            self._cond.wait_for(lambda: self._active == 0)
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._alone = False
+                self._cond.notify_all()
+
+
+EXCLUSIVE = _Exclusive()
+"""The engine's one lock between in-flight probes and an out-of-memory retry."""
+OOM_BATCH = "_oom_batch"
+"""Key of :func:`probe_and_score`'s answer when a score was made at a reduced batch (``oom_reduce``)."""
 
 
 def in_order(fn: Callable[[Any], Any], items: list[Any], in_flight: int) -> Iterator[Any]:
@@ -59,7 +134,9 @@ class ProbeRecord:
       (:func:`zcnas.calibrate.decile_record`, under the ``lswag`` proxy's parameters): every window of
       lswag and lswag_lambda (Table 3, the Fig. 2a sweep) follows from them without another probe.
 
-    Its values ride in the score cache under these names (:attr:`keyed`), like scores."""
+    Its values ride in the score cache under these names (:attr:`keyed`), like scores. An arch whose scores
+    all come from a cache written before the guard existed is not probed again for its flags (NaN: unknown);
+    asked-for decile terms it lacks are computed."""
 
     DECILE_PARAMS = ("n_splits", "accumulate", "bins", "abs_grad", "skip")
 
@@ -75,6 +152,7 @@ class ProbeRecord:
             self.keyed.update({f"{k}_{d}": {**self.deciles, "_record": "deciles", "_version": 1}
                                for k in ("lam", "psi", "log_sigma") for d in range(bins + 1)})
         self.columns = list(self.keyed)
+        self.deciles_keyed = [c for c in self.columns if not c.startswith("saturated:")]
         self.saturated = dict.fromkeys(self.pattern, 0)  # archs of this run whose count hit its ceiling
 
     def __call__(self, probe: Probe) -> dict[str, float]:
@@ -102,21 +180,25 @@ def probe_and_score(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, pr
                     probe_cfg: Any, key: str, fused: bool = True,
                     thin: Callable[[], torch.nn.Module] | None = None,
                     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
-                    record: Callable[[Probe], dict[str, float]] | None = None) -> dict[str, float]:
-    """Probe ``model`` on (x, y) and score ``proxies``; on out-of-memory (CPU or GPU) halve the batch
-    and retry, down to 2 images, then record NaN with the reason in the log.
+                    record: Callable[[Probe], dict[str, float]] | None = None,
+                    oom_reduce: bool = False) -> dict[str, float]:
+    """Probe ``model`` on (x, y) and score ``proxies``. After an out-of-memory (CPU or GPU) the failed
+    attempt's memory is released and the arch retried once at the full batch, alone (:data:`EXCLUSIVE`); if
+    that fails too, every score is NaN with the reason logged, or, with ``oom_reduce``, the batch is halved
+    down to 2 images and the answer carries :data:`OOM_BATCH` = the batch used (the caller keys and flags
+    it: a smaller batch is another score, never the full batch's).
 
     ``fused``: one probe shared by all proxies (each artifact computed once); ``False``: a fresh
     probe per proxy, i.e. its own passes (the NASLib way, for comparison; same numbers). ``thin``
     builds the space's thin copy of the architecture (TE-NAS linear regions), when it has one; ``loss_fn``
     is the task's loss (``Task.loss``; cross-entropy when None); ``record`` (a :class:`ProbeRecord`) adds
     its values, read from the same probe."""
-    n = len(x)
-    while True:
+    kw = {"share_passes": probe_cfg.share_passes, "share_splits": probe_cfg.share_splits, "thin": thin,
+          **({"loss_fn": loss_fn} if loss_fn is not None else {})}
+
+    def attempt(n: int) -> dict[str, float] | str:
         try:
             args = (model, x[:n], y[:n])
-            kw = {"share_passes": probe_cfg.share_passes, "share_splits": probe_cfg.share_splits, "thin": thin,
-                  **({"loss_fn": loss_fn} if loss_fn is not None else {})}
             if fused:
                 probe = Probe(*args, **kw)
                 scores = score(probe, proxies)
@@ -125,10 +207,31 @@ def probe_and_score(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, pr
                 probe = Probe(*args, **kw)
             return {**scores, **(record(probe) if record is not None else {})}
         except torch.OutOfMemoryError as err:
-            if x.is_cuda:
-                torch.cuda.empty_cache()
-            if n <= 2:
-                log.warning("arch %s: out of memory even with 2 images (%s) -> NaN", key, str(err).splitlines()[0])
-                return dict.fromkeys([*proxies, *(getattr(record, "columns", []))], math.nan)
-            log.warning("arch %s: out of memory with batch %d; retrying with %d", key, n, n // 2)
+            return str(err).splitlines()[0] if str(err) else "out of memory"
+
+    def release() -> None:  # the failed attempt's tensors are gone with its frame: now the cache can shrink
+        gc.collect()
+        if x.is_cuda:
+            torch.cuda.empty_cache()
+
+    with EXCLUSIVE.shared():
+        out = attempt(len(x))
+    if isinstance(out, dict):
+        return out
+    release()
+    log.warning("arch %s: out of memory (%s); retrying alone at the full batch %d", key, out, len(x))
+    with EXCLUSIVE.alone():
+        out = attempt(len(x))
+        n = len(x)
+        while isinstance(out, str) and oom_reduce and n > 2:
+            release()
             n //= 2
+            log.warning("arch %s: out of memory alone at batch %d; engine.oom_reduce: retrying with %d (scored and "
+                        "cached as batch %d, flagged)", key, 2 * n, n, n)
+            out = attempt(n)
+    if isinstance(out, dict):
+        return out if n == len(x) else {**out, OOM_BATCH: float(n)}
+    release()
+    log.warning("arch %s: out of memory even alone%s (%s) -> NaN", key, " with 2 images" if oom_reduce else
+                " at the full batch (engine.oom_reduce=true scores it at a smaller batch, flagged)", out)
+    return dict.fromkeys([*proxies, *(getattr(record, "columns", []))], math.nan)

@@ -36,7 +36,7 @@ from zcnas.cli import (
     resolve_device,
     searching,
 )
-from zcnas.engine import ProbeRecord, in_order, own_stream, probe_and_score
+from zcnas.engine import OOM_BATCH, ProbeRecord, in_order, numeric_policy, own_stream, probe_and_score
 from zcnas.metrics import correlate
 from zcnas.probe import arch_seed, seeded
 from zcnas.proxies import check_params, get_proxy
@@ -138,9 +138,14 @@ class Run:
         self.columns = [*self.proxies, *(self.precomputed.columns if self.precomputed is not None else [])]
         log.info("probing archs of %s on %s with batch_size=%d (%dx%d) on %s", self.space.name, task.name,
                  cfg.batch_size, task.resolution, task.resolution, self.device)
-        context = {**{k: OmegaConf.to_container(cfg[k], resolve=True) for k in ("space", "task", "probe")},
+        self.numeric = numeric_policy(self.device, bool(cfg.probe.get("tf32", False)))
+        probe_node: dict[str, Any] = OmegaConf.to_container(cfg.probe, resolve=True)  # type: ignore[assignment]
+        probe_node.pop("tf32", None)  # keyed on CUDA only (below): CPU scores keep the keys they always had
+        context = {**{k: OmegaConf.to_container(cfg[k], resolve=True) for k in ("space", "task")}, "probe": probe_node,
                    "batch_size": cfg.batch_size, "seed": cfg.seed, "device": self.device.type,
-                   "batch": batch_digest}  # the probe batch's content, not only where it came from
+                   "batch": batch_digest,  # the probe batch's content, not only where it came from
+                   **({"tf32": self.numeric["tf32"]} if self.device.type == "cuda" else {})}
+        self.oom_reduced: dict[str, int] = {}  # archs scored at a smaller batch after an out-of-memory (opt-in)
         self.cache = open_cache(cfg.cache, cfg.shard, context)
         self.keyed = {n: {**p, "_version": get_proxy(n).version} for n, p in self.proxies.items()}  # cache keys
         self.record = ProbeRecord(self.proxies, bool(cfg.get("record_deciles", False)))
@@ -243,24 +248,28 @@ class Run:
         truth = self.benchmark.lookup(keys) if self.benchmark is not None else None
         read = self.precomputed.reindex(keys) if self.precomputed is not None else None
         cached = [self.cache.get(key, self.keyed) for key in keys]
-        jobs = [(a, k, {n: p for n, p in proxies.items() if n not in c}, any(r not in c for r in self.record.keyed))
-                for a, k, c in zip(archs, keys, cached, strict=True)]
+        jobs = [(a, k, {n: p for n, p in proxies.items() if n not in c}, any(r not in c for r in self.record.deciles_keyed))
+                for a, k, c in zip(archs, keys, cached, strict=True)]  # a cached arch is probed again only for asked-for deciles
         done = in_order(lambda job: self.probe(*job), jobs, cfg.engine.in_flight)
         out = []
         for key, scores, (_, _, todo, rec), new in tqdm(zip(keys, cached, jobs, done, strict=True), total=len(keys),
                                                         desc="scoring", disable=None, mininterval=2, leave=False):
+            reduced = new.pop(OOM_BATCH, None)
             if todo or rec:
                 scores.update(new)
             else:
                 self.n_cached += 1
             if self.record_writer is not None:
-                self.record_writer.append({"arch": key, **{c: scores[c] for c in self.record.columns}})
+                self.record_writer.append({"arch": key, **{c: scores.get(c, math.nan) for c in self.record.columns}})
                 self.record.count(scores)
             row = {"arch": key, **{n: scores[n] for n in proxies},
                    **(read.loc[key].to_dict() if read is not None else {}),
                    **(truth.loc[key].to_dict() if truth is not None else {})}
             self.writer.append(row)  # on disk first: a cache that fails next loses nothing already computed
-            if todo or rec:
+            if reduced is not None:  # another batch, another score: its own key, flagged in the summary
+                self.oom_reduced[key] = int(reduced)
+                self.cache.put(key, {n: {**k, "_batch": int(reduced)} for n, k in self.keyed.items()}, new)
+            elif todo or rec:
                 self.cache.put(key, self.keyed, new)
             self.rows.append(row)
             scores = {n: scores[n] for n in proxies}
@@ -280,7 +289,8 @@ class Run:
         thin = partial(space.thin, arch, task.num_classes) if hasattr(space, "thin") else None
         with own_stream(self.device):
             return probe_and_score(model, self.x, self.y, todo, self.cfg.probe, key, fused=self.cfg.engine.fused,
-                                   thin=thin, loss_fn=task.loss, record=self.record if rec else None)
+                                   thin=thin, loss_fn=task.loss, record=self.record if rec else None,
+                                   oom_reduce=bool(self.cfg.engine.get("oom_reduce", False)))
 
     def flag_saturated(self, correlations: list[dict[str, Any]], n: int) -> None:
         """Saturation guard: each pattern-count proxy's correlation records carry ``n_saturated`` (archs whose
@@ -304,13 +314,19 @@ class Run:
         cfg, n = self.cfg, len(table)
         seconds = time.perf_counter() - self.t0
         names = run_name(cfg, self.space.name, self.task.name, list(self.proxies), cfg.n_archs if cfg.shard.count > 1 else n)
+        if self.oom_reduced:
+            log.warning("%d archs were scored at a reduced batch after an out-of-memory (engine.oom_reduce): %s; "
+                        "their scores are not the full batch's (run_summary.json oom_reduced_batch)",
+                        len(self.oom_reduced), dict(list(self.oom_reduced.items())[:3]))
         tags = {"input_stand_in": str(self.task.stand_in).lower(), "space": self.space.name, "task": self.task.name,
+                "numeric_tf32": str(self.numeric["tf32"]).lower(),
                 "proxies": ",".join(self.columns), **combiner_tags,
                 **({"selected_arch": selected["arch"], **selected.get("tags", {})} if selected else {})}
         summary = {"n_archs": n, "n_computed": n - self.n_cached, "n_cached": self.n_cached,
                    "seconds": seconds, "started_ms": self.started_ms, "finished_ms": self.started_ms + int(seconds * 1000),
                    "shard": dict(cfg.shard), "proxies": self.columns, "cost": run_cost(self.cpu0, seconds, self.device),
-                   "saturated": dict(self.record.saturated),
+                   "saturated": dict(self.record.saturated), "numeric": self.numeric,
+                   **({"oom_reduced_batch": self.oom_reduced} if self.oom_reduced else {}),
                    "mlflow": {"name": names, "tags": tags}}
         write_outputs(self.out_dir, scrub(OmegaConf.to_container(cfg, resolve=True), self.secrets), table, self.columns,
                       self.targets, correlations, summary, selected)
