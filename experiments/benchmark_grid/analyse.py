@@ -422,7 +422,8 @@ def headline(grid: Path, out: Path) -> dict[str, pd.DataFrame]:
                              "rho_full": float(sweep[(sweep.column == c) & (sweep.lo == 0) & (sweep.hi == 10)].rho.iloc[0]),
                              "best_window": f"[{int(best.loc[c, 'lo'])}, {int(best.loc[c, 'hi'])}]",
                              "rho_best": float(best.loc[c, "rho"])} for c in cols])
-    sat = rho[rho.n_saturated.notna() & rho.proxy.isin(proxies)].pivot(index="proxy", columns="column", values="n_saturated")[cols]
+    sat = rho[rho.n_saturated.notna() & rho.proxy.isin(proxies)].pivot(index="proxy", columns="column", values="n_saturated")
+    sat = sat[[c for c in cols if c in sat.columns]].astype("Int64")
     libra = libra_table(grid, proxies)
     cost = rho[rho.proxy == "lswag"].set_index("column").reindex(cols)[["n", "seeds", "cpu_h"]]
     cost["s_per_arch"] = 3600 * cost.cpu_h / cost.n
