@@ -279,8 +279,9 @@ class Run:
         return out
 
     def probe(self, arch: Any, key: str, todo: dict[str, Any], rec: bool) -> dict[str, float]:
-        """Build ``arch`` (seeded by (seed, arch) alone) and score the proxies ``todo`` on it, with the per-arch
-        record when ``rec`` (saturation flags, decile terms); any worker thread."""
+        """Build ``arch`` (seeded by (seed, arch) alone) and score the proxies ``todo`` on it, with its per-arch
+        record (saturation flags, decile terms); ``rec``: probe for the record even when no score is missing.
+        Any worker thread."""
         if not todo and not rec:
             return {}
         space, task = self.space, self.task
@@ -289,7 +290,7 @@ class Run:
         thin = partial(space.thin, arch, task.num_classes) if hasattr(space, "thin") else None
         with own_stream(self.device):
             return probe_and_score(model, self.x, self.y, todo, self.cfg.probe, key, fused=self.cfg.engine.fused,
-                                   thin=thin, loss_fn=task.loss, record=self.record if rec else None,
+                                   thin=thin, loss_fn=task.loss, record=self.record,
                                    oom_reduce=bool(self.cfg.engine.get("oom_reduce", False)))
 
     def flag_saturated(self, correlations: list[dict[str, Any]], n: int) -> None:
