@@ -314,3 +314,10 @@ def test_a_cache_written_before_the_numeric_policy_reads_back(tmp_path):
     assert (summary["n_cached"], summary["numeric"]) == (3, {"tf32": None})
     before = (ROOT / "tests" / "data" / "cache_before_issue30_scores.csv").read_text()
     assert (tmp_path / "run" / "scores.csv").read_text() == before
+
+
+def test_summarize_reads_run_dirs_as_data_too(tmp_path, finished_run):
+    with (finished_run / "config.yaml").open("a") as f:
+        f.write('a0: &a0 ["x"]\na1: [*a0, *a0]\n')
+    proc = cli(tmp_path, "zcnas.summarize", "run")
+    assert proc.returncode == 1 and "YAML anchors/aliases are not read" in proc.stderr.strip().splitlines()[-1]

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from zcnas.cli import one_line_errors
+from zcnas.results import read_json, read_yaml_data
 
 log = logging.getLogger("zcnas.summarize")
 
@@ -60,21 +61,27 @@ def _run_dirs(paths: Iterable[Path]) -> list[Path]:
             if not (_is_shard(d) and any(s in d.parents for s in merged_sweeps))]
 
 
-def _is_shard(run_dir: Path) -> bool:
-    from omegaconf import OmegaConf  # noqa: PLC0415
+def _config(run_dir: Path) -> dict[str, Any]:
+    """A run directory's config.yaml as plain data (:func:`zcnas.results.read_yaml_data`: no links, aliases or
+    oversized files; nothing resolved)."""
+    cfg = read_yaml_data(run_dir / "config.yaml")
+    if not isinstance(cfg, dict):
+        raise ValueError(f"{run_dir / 'config.yaml'}: not a zcnas run config (a mapping expected)")
+    return cfg
 
-    shard: Any = OmegaConf.to_container(OmegaConf.load(run_dir / "config.yaml")).get("shard")  # type: ignore[union-attr]
+
+def _is_shard(run_dir: Path) -> bool:
+    shard: Any = _config(run_dir).get("shard")
     return isinstance(shard, dict) and int(shard.get("count", 1)) > 1 and "merged" not in run_dir.parts
 
 
 def collect(paths: Sequence[Path]) -> pd.DataFrame:
     """One row per (run, proxy, target) correlation record, with ``run``, ``setting`` and ``seed``."""
-    from omegaconf import OmegaConf  # noqa: PLC0415
-
     runs: list[tuple[str, dict[str, str], list[dict[str, Any]]]] = []
     for d in _run_dirs(paths):
-        cfg = _flat(OmegaConf.to_container(OmegaConf.load(d / "config.yaml"), resolve=False))  # type: ignore[arg-type]
-        runs.append((str(d), cfg, json.loads((d / "correlations.json").read_text())))
+        cfg = _flat(_config(d))
+        runs.append((str(d), cfg, read_json(d / "correlations.json", f"{d / 'correlations.json'} is missing",
+                                            f"{d / 'correlations.json'}: not readable JSON ({{err}})")))
     for root in paths:  # experiment result files: <name>_seed<k>_correlations.json (no config)
         for f in sorted(root.glob("*_correlations.json")) if root.is_dir() else []:
             name = f.name.removesuffix("_correlations.json")
