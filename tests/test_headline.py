@@ -254,3 +254,27 @@ def test_committed_headline_analysis_is_reproduced_byte_for_byte(tmp_path):
     for name in ("report.md", "rho.csv", "heatmap.csv", "fig4.csv", "table3.csv", "suite_zero.csv", "window_sweep.csv",
                  "libra_table1.csv"):
         assert (tmp_path / name).read_bytes() == (grid / name).read_bytes(), name
+
+
+def test_combiner_from_applies_a_selection_fitted_elsewhere(tmp_path):
+    """combiner.from=<combiner.json>: no fitting; the saved triplet, directions and merge applied to this run's
+    scores, its ρ reported beside the single proxies; a proxy it needs and the run lacks: one line, before scoring."""
+    from zcnas.combiners.rank import merge
+    from zcnas.metrics import correlate
+
+    saved = {"format": "zcnas-combiner", "version": 1, "combiner": "libra", "selected": ["nwot", "params", "swap"],
+             "directions": {"nwot": 1, "params": 1, "swap": -1}, "merge": "log_rank", "normalisation": "rank",
+             "rho": {"nwot": 0.8, "params": 0.7, "swap": -0.1}, "fitted_on": {"benchmark": "suite_zero_nb101", "n": 500}}
+    (tmp_path / "combiner.json").write_text(json.dumps(saved))
+    run = tmp_path / "run"
+    out = score_archs(cfg_with(*TINY, "proxy=[nwot,params,swap]", "n_archs=12", f"combiner.from={tmp_path / 'combiner.json'}"), run)
+    rec = next(r for r in out["correlations"] if r["proxy"] == "libra.transferred")
+    table = pd.read_csv(run / "scores.csv")
+    pred = merge(pd.DataFrame({"nwot": table.nwot, "params": table.params, "swap": -table.swap}), "log_rank")
+    assert rec["n"] == 12 and rec["spearman"] == pytest.approx(correlate(pred, table.cifar10.to_numpy())["spearman"])
+    assert out["summary"]["mlflow"]["tags"]["combiner_from_benchmark"] == "suite_zero_nb101"
+    r = subprocess.run([sys.executable, "-m", "zcnas.run", *TINY, "proxy=[nwot,params]", "n_archs=4",
+                        f"combiner.from={tmp_path / 'combiner.json'}", f"hydra.run.dir={tmp_path / 'r2'}"],
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and "does not compute swap" in r.stderr.strip().splitlines()[-1]
+    assert len((tmp_path / "r2" / "scores.csv").read_text().splitlines()) == 1  # the header: no arch scored

@@ -226,6 +226,13 @@ class Run:
         """Every prerequisite of the configured combiner (labels, the columns it needs, enough archs for
         its fit and evaluation parts), checked before any architecture is scored."""
         cfg = self.cfg
+        if cfg.combiner.get("from"):  # a selection fitted elsewhere: its proxies must be computed here
+            from zcnas.combiners.saved import load  # noqa: PLC0415
+
+            saved = load(cfg.combiner["from"])
+            saved.check_columns(self.columns)
+            log.info("combiner.from=%s: %s of %s (%s merge), fitted on %s", cfg.combiner["from"], saved.selected_,
+                     {p: saved.directions[p] for p in saved.selected_}, saved.merge, saved.data.get("fitted_on"))
         if cfg.combiner.estimator is None:
             return
         if not self.targets:
@@ -437,7 +444,7 @@ def evaluate_table(cfg: Any, table: pd.DataFrame, columns: list[str], targets: l
         if unusable:
             log.warning("target %s: %d of %d archs have no usable label (null/NaN/inf in the benchmark); "
                         "they are excluded from its correlations", t, unusable, len(table))
-    combined = combine(cfg, table, columns, targets, out_dir)
+    combined = combine(cfg, table, columns, targets, out_dir) + transferred(cfg, table, columns, targets)
     correlations += [rec for rec, _ in combined]
     for r in correlations:
         if r["n_nan"]:
@@ -471,6 +478,25 @@ def combine(cfg: Any, table: pd.DataFrame, proxies: list[str], targets: list[str
         scatter_plot(out_dir / f"scatter_{name}_{t}.png", pd.DataFrame({name: res.pred, t: y[res.eval_idx]}), name,
                      [t], [out[-1][0]], label=f"{name} ({protocol.replace('_', '-')})")
     return out
+
+
+def transferred(cfg: Any, table: pd.DataFrame, columns: list[str],
+                targets: list[str]) -> list[tuple[dict[str, Any], dict[str, str]]]:
+    """``combiner.from=<combiner.json>``: the saved selection applied to this run's scores, no fitting (a
+    combiner fitted on one benchmark, ranked on another), its ρ per target with an interval beside every single
+    proxy's on the same archs (record ``<combiner>.transferred``), and where it was fitted as tags."""
+    path = cfg.combiner.get("from")
+    if not path:
+        return []
+    from zcnas.combiners.saved import load  # noqa: PLC0415
+
+    saved = load(path)
+    pred = saved.predict(table[columns])
+    fitted = saved.data.get("fitted_on") or {}
+    tags = {"combiner_from": str(path), "combiner_from_selected": ",".join(saved.selected_),
+            **{f"combiner_from_{k}": str(v) for k, v in fitted.items() if isinstance(v, str | int | float)}}
+    return [({"proxy": f"{saved.data['combiner']}.transferred", "target": t,
+              **correlate(pred, table[t].to_numpy(dtype=float), seed=cfg.seed)}, tags) for t in targets]
 
 
 def planned(cfg: Any) -> tuple[int, bool]:
