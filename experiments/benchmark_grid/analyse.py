@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import zlib
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -256,7 +257,8 @@ def _target(frame: pd.DataFrame, proxies: list[str]) -> str:
 
 
 def _boot_idx(n: int, seed: int) -> np.ndarray:
-    """(N_BOOT, n) resampled cell indices, seeded per (column, seed) so every proxy sees the same resamples."""
+    """(N_BOOT, n) resampled cell indices, seeded per (column, seed) so every proxy sees the same resamples and a
+    column's intervals do not move when other columns finish."""
     return np.random.default_rng(seed).integers(0, n, size=(N_BOOT, n))
 
 
@@ -264,12 +266,12 @@ def headline_rho(grid: Path, proxies: list[str]) -> tuple[pd.DataFrame, dict[tup
     """Per (column, proxy): ρ (mean over seeds), n cells, seeds, 95 % interval (cells resampled within each
     seed, the same resamples for every proxy); also each cell's N_BOOT bootstrap means for paired differences."""
     rows, boots = [], {}
-    for c_i, (col, seeds) in enumerate(_chunks(grid).items()):
+    for col, seeds in _chunks(grid).items():
         per_seed: dict[str, list[float]] = {}
         boot: dict[str, list[np.ndarray]] = {}
         for s, frame in seeds.items():
             y = frame[_target(frame, proxies)].to_numpy(float)
-            idx = _boot_idx(len(frame), 1000 * c_i + s)
+            idx = _boot_idx(len(frame), zlib.crc32(f"{col}:{s}".encode()))  # per (column, seed): stable as columns arrive
             for name, x in _proxy_scores(frame).items():
                 if name == _target(frame, proxies):
                     continue
