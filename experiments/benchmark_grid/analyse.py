@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import zlib
 import sys
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
