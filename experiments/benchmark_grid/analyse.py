@@ -370,7 +370,7 @@ def libra_table(grid: Path, proxies: list[str], seeds: range = range(5)) -> pd.D
                         picks.append(",".join(res["fitted"].selected_))
                 if rhos:
                     rows.append({"column": col, "pool": pool, "protocol": protocol, "libra": float(np.mean(rhos)),
-                                 "runs": len(rhos), "triplet": max(set(picks), key=picks.count),
+                                 "runs": len(rhos), "triplet": max(sorted(set(picks)), key=picks.count),
                                  "paper": PAPER_LIBRA.get(col, np.nan)})
     return pd.DataFrame(rows, columns=["column", "pool", "protocol", "libra", "runs", "triplet", "paper"])
 
