@@ -373,7 +373,7 @@ def trained_row(key: str, task: Any, recipe: Recipe, res: dict[str, Any], seed: 
 def space_for(space_cfg: dict[str, Any], recipe: Recipe) -> Any:
     """The space from its config (``_target_`` + arguments) with the recipe's ``space`` arguments over
     it; an argument the space does not take, or a space the recipe is not for, is a one-line error."""
-    from zcnas.spaces import check_space_args, space_class  # noqa: PLC0415
+    from zcnas.spaces import space_class, space_from_config  # noqa: PLC0415
 
     if not isinstance(space_cfg, dict):
         raise ValueError(f"space config {str(space_cfg)[:80]!r} is not a mapping with a _target_")
@@ -386,8 +386,7 @@ def space_for(space_cfg: dict[str, Any], recipe: Recipe) -> Any:
     unknown = sorted(set(over) - {f.name for f in fields(cls)})
     if unknown:
         raise ValueError(f"recipe={recipe.name} sets space arguments {unknown} that {cls.__name__} does not take")
-    args = {k: v for k, v in {**space_cfg, **over}.items() if k != "_target_"}
-    return cls(**check_space_args(cls, args))
+    return space_from_config({**space_cfg, **over})
 
 
 def build(cfg: Any, out_dir: Path | None = None) -> Path:
