@@ -321,3 +321,20 @@ def test_summarize_reads_run_dirs_as_data_too(tmp_path, finished_run):
         f.write('a0: &a0 ["x"]\na1: [*a0, *a0]\n')
     proc = cli(tmp_path, "zcnas.summarize", "run")
     assert proc.returncode == 1 and "YAML anchors/aliases are not read" in proc.stderr.strip().splitlines()[-1]
+
+
+def test_every_file_under_tests_data_is_tracked_by_git():
+    """A file a test reads but .gitignore hides passes here and fails on CI's clean checkout."""
+    from .conftest import ROOT  # noqa: PLC0415
+
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    data = ROOT / "tests" / "data"
+    tracked = subprocess.run(["git", "ls-files", "tests/data"], cwd=ROOT, capture_output=True, text=True,
+                             check=True).stdout.split()
+    assert sorted(str(p.relative_to(ROOT)) for p in data.rglob("*") if p.is_file()) == sorted(tracked)
+    import hashlib  # noqa: PLC0415
+    import re  # noqa: PLC0415
+
+    sums = dict(re.findall(r"^\| `([^`]+)` \| `([0-9a-f]{64})` \|", (data / "README.md").read_text(), re.M))
+    assert sums == {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in data.iterdir() if p.name != "README.md"}
