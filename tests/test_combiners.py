@@ -178,6 +178,15 @@ def test_run_mixes_precomputed_with_computed_proxies(tmp_path):
     assert (tmp_path / "scatter_libra_cifar10.png").stat().st_size > 5_000
     diag = pd.read_csv(tmp_path / "combiner_libra_cifar10.csv")
     assert diag["role"].eq("z1").sum() == 1 and diag["proxy"].str.startswith("sz_").any()
+    # what it fitted (on the 60 calibration archs), for combiner.from= elsewhere
+    from zcnas.combiners.saved import archs_digest, load
+
+    saved = load(tmp_path / "combiner_libra_cifar10.json")
+    assert saved.selected_ == diag.set_index("role").loc[["z1", "z2", "z3"], "proxy"].tolist()
+    fit = np.setdiff1d(np.arange(120), held)
+    assert saved.data["fitted_on"] | {"zcnas_version": ""} == {
+        "space": "nb201", "task": "cifar10", "benchmark": "suite_zero_nb201", "target": "cifar10", "protocol": "held_out",
+        "seed": 0, "n_archs": 60, "archs_sha256": archs_digest(scores["arch"].to_numpy()[fit]), "zcnas_version": ""}
     with pytest.raises(ValueError, match="needs benchmark.target"):
         load_suite_zero("nb201", precomputed="all")
     with pytest.raises(ValueError, match="no precomputed proxy"):

@@ -179,6 +179,7 @@ def test_cli_issue_command(tmp_path):
 def test_combiner_json_round_trip_and_transfer(tmp_path):
     """Fit LIBRA on 20 labelled NB201 cells (saved as combiner.json), load it as the fitness of a pruning
     search without labels: same scores as the fitted LIBRA, the triplet in selected_arch.json and tags."""
+    import zcnas
     from zcnas.combiners import Libra, saved
 
     fit_dir, use_dir = tmp_path / "fit", tmp_path / "use"
@@ -187,17 +188,17 @@ def test_combiner_json_round_trip_and_transfer(tmp_path):
                             "search.n_calib=20", proxies), fit_dir)
     data = json.loads((fit_dir / "combiner.json").read_text())
     assert data["format"] == "zcnas-combiner" and len(data["selected"]) == 3 and data["merge"] == Libra().merge
-    assert data["fitted_on"] == {"space": "nb201", "task": "cifar10", "benchmark": "nb201", "target": "cifar10",
-                                 "n_archs": 20}
-    assert set(data["directions"].values()) <= {1, -1} and data["normalisation"] == "rank"
-    # the loaded selection scores a table exactly as the fitted LIBRA would
     table = pd.read_csv(fit_dir / "scores.csv")
+    assert data["fitted_on"] == {"space": "nb201", "task": "cifar10", "benchmark": "nb201", "target": "cifar10",
+                                 "protocol": "in_sample", "seed": 0, "n_archs": 20, "zcnas_version": zcnas.__version__,
+                                 "archs_sha256": saved.archs_digest(table.arch.iloc[:20])}
+    assert set(data["directions"].values()) <= {1, -1} and data["normalisation"] == "rank"
+    # the loaded selection scores a table exactly as the fitted LIBRA would (directions included)
     est = Libra().fit(table.iloc[:20][["nwot", "params", "flops", "l2_norm"]], table.iloc[:20]["cifar10"].to_numpy())
     assert est.selected_ == data["selected"]
     loaded = saved.load(fit_dir / "combiner.json")
-    signs = np.array([data["directions"][p] for p in data["selected"]])
-    if (signs > 0).all():
-        np.testing.assert_allclose(loaded.predict(table), est.predict(table))
+    assert data["directions"] == est.directions_
+    np.testing.assert_allclose(loaded.predict(table), est.predict(table))
     cfg = compose_run("search=prune", "search.fitness=combiner", f"search.combiner_from={fit_dir / 'combiner.json'}",
                       "benchmark=none", proxies)
     score_archs(cfg, use_dir)

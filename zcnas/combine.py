@@ -7,12 +7,18 @@ there), with every single proxy correlated on the same evaluation parts for comp
 paper's reading). Every record carries its ``protocol``. Writes ``combine.csv`` (one row per task x
 method x repeat), ``correlations.json`` (means over repeats), the combiner's diagnostics, and logs
 to MLflow. A selection combiner (LIBRA) is also fitted once on all labelled archs of each task and
-saved as ``combiner.json`` (one task; ``combiner_<task>.json`` for several): the fitness a search in
-another space or task loads with ``search.fitness=combiner search.combiner_from=<it>``.
+saved as ``combiner.json`` (one task; ``combiner_<task>.json`` for several), with its provenance: the
+fitness a search in another space or task loads with ``search.fitness=combiner search.combiner_from=<it>``,
+and what ``combiner=none combiner.from=<it>`` applies, unfitted, to every task of another benchmark (its ρ on
+all archs, protocol ``transferred``, beside every single proxy on the same archs).
+
+Tables: NAS-Bench-Suite-Zero's (``benchmark=suite_zero_*``), or zcnas run directories (``benchmark=runs
+benchmark.dirs=[...]``: their scores.csv, each ground-truth column a task).
 
 Example:
     python -m zcnas.combine -m benchmark=suite_zero_nb201,suite_zero_nb301 combiner=libra,xgboost
     python -m zcnas.combine benchmark=suite_zero_nb301 combiner=libra   # -> <run dir>/combiner.json
+    python -m zcnas.combine benchmark=runs 'benchmark.dirs=[<a run dir>]' combiner=none combiner.from=<it>
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import pandas as pd
 from zcnas.cli import check_argv, instantiate, one_line_errors
 from zcnas.combiners import saved
 from zcnas.combiners.evaluate import assess, baselines, split
+from zcnas.metrics import correlate
 from zcnas.results import format_table, write_outputs
 
 log = logging.getLogger("zcnas.combine")
@@ -46,9 +53,12 @@ def run_combine(cfg: Any, out_dir: Path) -> list[dict[str, Any]]:
     t0 = time.perf_counter()
     bench, name = instantiate(cfg.benchmark), cfg.combiner.name
     if not hasattr(bench, "tasks"):
-        raise ValueError(f"benchmark {bench.name} has no precomputed proxies; use a suite_zero_* benchmark")
+        raise ValueError(f"benchmark {bench.name} has no proxy tables; use benchmark=suite_zero_* or benchmark=runs")
+    applied = saved.load(cfg.combiner["from"], "combiner.from") if cfg.combiner.get("from") else None
+    if applied is not None:
+        log.info("combiner.from=%s: %s", cfg.combiner["from"], applied.provenance())
     extra = read_scores(cfg.scores) if cfg.scores else {}
-    rows, tags, files = [], {}, []
+    rows, tags, files = [], dict(applied.tags()) if applied else {}, []
     for task, df in bench.tasks.items():
         if task in extra or "*" in extra:
             mine = extra[task] if task in extra else extra["*"]
@@ -59,6 +69,14 @@ def run_combine(cfg: Any, out_dir: Path) -> list[dict[str, Any]]:
         cols = list(cfg.proxies) if cfg.proxies else [c for c in df.columns if c != "val_accuracy"]
         df = df.dropna(subset=["val_accuracy"])
         Z, y = df[cols].reset_index(drop=True), df["val_accuracy"].to_numpy()
+        if applied is not None:  # fitted elsewhere: applied to all archs, each proxy alone on the same archs
+            applied.check_columns(cols)
+            rows.append({"task": task, "method": f"{applied.data['combiner']}.transferred", "repeat": 0,
+                         "protocol": "transferred", **correlate(applied.predict(Z), y, seed=cfg.seed)})
+            rows += [{"task": task, "method": c, "repeat": 0, "protocol": "transferred", **rec}
+                     for c, rec in baselines(Z, y, slice(None), cfg.seed).items()]
+            if cfg.combiner.estimator is None:
+                continue
         protocol = cfg.combiner.get("protocol", "held_out")
         for rep in range(cfg.repeats if protocol == "held_out" else 1):  # in_sample: one deterministic fit
             seed = cfg.seed + rep
@@ -72,8 +90,8 @@ def run_combine(cfg: Any, out_dir: Path) -> list[dict[str, Any]]:
             rows += [{"task": task, "method": c, "repeat": rep, "protocol": protocol, **rec}
                      for c, rec in baselines(Z, y, ev, seed).items()]
         if cfg.combiner.estimator is not None:
-            files += save_fitted(cfg, bench, task, Z, y, out_dir / ("combiner.json" if len(bench.tasks) == 1
-                                                                    else f"combiner_{task}.json"))
+            files += save_fitted(cfg, bench, task, Z, y, df.index,
+                                 out_dir / ("combiner.json" if len(bench.tasks) == 1 else f"combiner_{task}.json"))
     table = pd.DataFrame(rows)
     table.to_csv(out_dir / "combine.csv", index=False)
     means = (table.groupby(["method", "task", "protocol"], sort=False)
@@ -89,24 +107,23 @@ def run_combine(cfg: Any, out_dir: Path) -> list[dict[str, Any]]:
                           "tags": {"benchmark": bench.name, "combiner": name, **tags}}}
     write_outputs(out_dir, resolved, table, [], [], records, summary)
     instantiate(cfg.tracking).log_dir(out_dir)
-    print(format_table([r for r in records if r["proxy"] == name] or records))
+    shown = [r for r in records if (r["protocol"] == "transferred" if applied else r["proxy"] == name)]
+    print(format_table(shown or records))  # transferred: beside every single proxy on the same archs
     for path in files:
         print(f"fitted {name} on all labelled archs -> {path} (search.fitness=combiner search.combiner_from={path})")
     return records
 
 
-def save_fitted(cfg: Any, bench: Any, task: str, Z: pd.DataFrame, y: Any, path: Path) -> list[Path]:
+def save_fitted(cfg: Any, bench: Any, task: str, Z: pd.DataFrame, y: Any, archs: Any, path: Path) -> list[Path]:
     """Fit the combiner once on every labelled arch of ``task`` and save it as JSON when it is a
-    selection (LIBRA: :mod:`zcnas.combiners.saved`); other combiners save nothing. Returns the files."""
-    est = instantiate(cfg.combiner.estimator)
-    if not hasattr(est, "merge"):  # not a selection merged by ranks (XGBoost): nothing JSON can hold
+    selection (LIBRA: :func:`zcnas.combiners.saved.save_selection`); other combiners save nothing. Returns the files."""
+    est = instantiate(cfg.combiner.estimator).fit(Z, y)
+    meta = getattr(bench, "meta", {})
+    fitted_on = {"space": meta.get("space", bench.name.removeprefix("suite_zero_")), "task": meta.get("task", task),
+                 "benchmark": bench.name, "target": task if "runs" in meta else "val_accuracy",
+                 "protocol": "in_sample", **({"runs": ",".join(meta["runs"])} if "runs" in meta else {})}
+    if saved.save_selection(est, path, fitted_on, archs) is None:
         return []
-    est.fit(Z, y)
-    if not (hasattr(est, "selected_") and hasattr(est, "rho_")):
-        return []
-    space = bench.name.removeprefix("suite_zero_")
-    saved.save(est, path, {"space": space, "task": task, "benchmark": bench.name, "target": "val_accuracy",
-                           "n_archs": len(y)})
     log.info("%s on %s/%s: %s -> %s", cfg.combiner.name, bench.name, task, est.selected_, path)
     return [path]
 

@@ -90,7 +90,9 @@ class Run:
         self.cache.close()
         log.info("scored %d archs (%.1f s)", len(self.rows), time.perf_counter() - self.t0)
         table = pd.DataFrame(self.rows)
-        correlations, combiner_tags = evaluate_table(self.cfg, table, self.columns, self.targets, self.out_dir)
+        where = {"space": self.space.name, "task": self.task.name,
+                 "benchmark": self.benchmark.name if self.benchmark is not None else ""}
+        correlations, combiner_tags = evaluate_table(self.cfg, table, self.columns, self.targets, self.out_dir, where)
         self.flag_saturated(correlations, len(table))
         summary = self.write(table, correlations, combiner_tags, selected)
         return {"correlations": correlations, "summary": summary, "run_id": self.log()}
@@ -229,10 +231,9 @@ class Run:
         if cfg.combiner.get("from"):  # a selection fitted elsewhere: its proxies must be computed here
             from zcnas.combiners.saved import load  # noqa: PLC0415
 
-            saved = load(cfg.combiner["from"])
+            saved = load(cfg.combiner["from"], "combiner.from")
             saved.check_columns(self.columns)
-            log.info("combiner.from=%s: %s of %s (%s merge), fitted on %s", cfg.combiner["from"], saved.selected_,
-                     {p: saved.directions[p] for p in saved.selected_}, saved.merge, saved.data.get("fitted_on"))
+            log.info("combiner.from=%s: %s", cfg.combiner["from"], saved.provenance())
         if cfg.combiner.estimator is None:
             return
         if not self.targets:
@@ -434,9 +435,10 @@ def writable(out_dir: Path) -> None:
                       "set hydra.run.dir=<a writable directory>") from None
 
 
-def evaluate_table(cfg: Any, table: pd.DataFrame, columns: list[str], targets: list[str],
-                   out_dir: Path) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    """Correlation records for every (column, target) pair plus the combiner's, and its tags."""
+def evaluate_table(cfg: Any, table: pd.DataFrame, columns: list[str], targets: list[str], out_dir: Path,
+                   where: dict[str, str] | None = None) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """Correlation records for every (column, target) pair plus the combiner's, and its tags (``where``: the
+    space, task and benchmark a fitted combiner's file names)."""
     correlations = [{"proxy": p, "target": t, **correlate(table[p].to_numpy(), table[t].to_numpy())}
                     for p in columns for t in targets]
     for t in targets:
@@ -444,7 +446,7 @@ def evaluate_table(cfg: Any, table: pd.DataFrame, columns: list[str], targets: l
         if unusable:
             log.warning("target %s: %d of %d archs have no usable label (null/NaN/inf in the benchmark); "
                         "they are excluded from its correlations", t, unusable, len(table))
-    combined = combine(cfg, table, columns, targets, out_dir) + transferred(cfg, table, columns, targets)
+    combined = combine(cfg, table, columns, targets, out_dir, where or {}) + transferred(cfg, table, columns, targets)
     correlations += [rec for rec, _ in combined]
     for r in correlations:
         if r["n_nan"]:
@@ -454,14 +456,16 @@ def evaluate_table(cfg: Any, table: pd.DataFrame, columns: list[str], targets: l
 
 
 def combine(cfg: Any, table: pd.DataFrame, proxies: list[str], targets: list[str],
-            out_dir: Path) -> list[tuple[dict[str, Any], dict[str, str]]]:
+            out_dir: Path, where: dict[str, str]) -> list[tuple[dict[str, Any], dict[str, str]]]:
     """Fit the configured combiner per target (``combiner.protocol``: held out on a seeded calibration
     part, or in sample) and correlate it; beside it, every single proxy on the same evaluation archs
-    (``<proxy>.held_out``); write its diagnostics and a scatter of its scores. Returns (correlation
+    (``<proxy>.held_out``); write its diagnostics, a scatter of its scores and, for a selection (LIBRA), what it
+    fitted (``combiner_<name>_<target>.json``, applied elsewhere with ``combiner.from=``). Returns (correlation
     record, tags) pairs."""
     if cfg.combiner.estimator is None or not targets:
         return []
     from zcnas.combiners.evaluate import assess, baselines  # noqa: PLC0415
+    from zcnas.combiners.saved import save_selection  # noqa: PLC0415
 
     name, protocol = cfg.combiner.name, cfg.combiner.get("protocol", "held_out")
     out: list[tuple[dict[str, Any], dict[str, str]]] = []
@@ -471,6 +475,9 @@ def combine(cfg: Any, table: pd.DataFrame, proxies: list[str], targets: list[str
                      protocol=protocol, diagnostics=out_dir / f"combiner_{name}_{t}.csv")
         tags = res.tags(name, t)
         log.info("combiner %s on %s: %s", name, t, tags or "fitted")
+        fit_rows = np.setdiff1d(np.arange(len(table)), res.eval_idx) if protocol == "held_out" else np.arange(len(table))
+        save_selection(res.fitted, out_dir / f"combiner_{name}_{t}.json",
+                       {**where, "target": t, "protocol": protocol, "seed": cfg.seed}, table["arch"].to_numpy()[fit_rows])
         if protocol == "held_out":
             out += [({"proxy": f"{p}.held_out", "target": t, "protocol": protocol, **rec}, {})
                     for p, rec in baselines(table[proxies], y, res.eval_idx, cfg.seed).items()]
@@ -490,13 +497,10 @@ def transferred(cfg: Any, table: pd.DataFrame, columns: list[str],
         return []
     from zcnas.combiners.saved import load  # noqa: PLC0415
 
-    saved = load(path)
+    saved = load(path, "combiner.from")
     pred = saved.predict(table[columns])
-    fitted = saved.data.get("fitted_on") or {}
-    tags = {"combiner_from": str(path), "combiner_from_selected": ",".join(saved.selected_),
-            **{f"combiner_from_{k}": str(v) for k, v in fitted.items() if isinstance(v, str | int | float)}}
     return [({"proxy": f"{saved.data['combiner']}.transferred", "target": t,
-              **correlate(pred, table[t].to_numpy(dtype=float), seed=cfg.seed)}, tags) for t in targets]
+              **correlate(pred, table[t].to_numpy(dtype=float), seed=cfg.seed)}, saved.tags()) for t in targets]
 
 
 def planned(cfg: Any) -> tuple[int, bool]:

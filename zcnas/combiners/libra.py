@@ -141,10 +141,13 @@ class Libra(BaseEstimator):
         for role, p in zip(("z1", "z2", "z3"), self.selected_, strict=False):
             diag.loc[p, "role"] = role + (" (fallback)" if p in self.fallback_ else "")
         self.rho_, self.bias_val_ = rho, b_val
+        self.directions_ = {p: 1 if rho[p] >= 0 else -1 for p in self.selected_}
         self.diagnostics_ = diag.rename_axis("proxy").reset_index()
         return self
 
     def predict(self, Z: pd.DataFrame) -> np.ndarray:
-        """Merged score of the three selected proxies (higher = better)."""
+        """Merged score of the three selected proxies, each times its direction (the sign of its ρ on the fitted
+        archs; +1 for every pick with ρ ≥ 0, the paper's case), higher = better; a saved copy
+        (:mod:`zcnas.combiners.saved`) predicts the same."""
         check_is_fitted(self)
-        return merge(Z[self.selected_], self.merge)
+        return merge(pd.DataFrame({p: Z[p].to_numpy(float) * self.directions_[p] for p in self.selected_}), self.merge)

@@ -56,6 +56,65 @@ class Benchmark:
         return self.table.reindex(archs)
 
 
+class ProxyTables(Benchmark):
+    """A ground-truth benchmark that also carries proxy scores per task (NAS-Bench-Suite-Zero's files, or
+    zcnas run directories): ``tasks[task]`` is indexed by canonical arch string, proxy columns +
+    ``val_accuracy``; what ``python -m zcnas.combine`` fits and evaluates combiners on."""
+
+    def __init__(self, name: str, tasks: dict[str, pd.DataFrame], scores: pd.DataFrame | None = None,
+                 meta: dict[str, Any] | None = None) -> None:
+        table = pd.concat({t: d["val_accuracy"] for t, d in tasks.items()}, axis=1)
+        super().__init__(name, table.rename_axis("arch"), scores)
+        self.tasks = tasks
+        self.meta = meta or {}
+        """Where the tables came from (``space``, ``task``, ``runs``), for a fitted combiner's provenance."""
+
+
+def load_runs(dirs: str | list[str], target: str | None = None, name: str | None = None) -> ProxyTables:
+    """``benchmark=runs``: the ``scores.csv`` of zcnas run directories (e.g. the chunks of one sharded run)
+    joined row-wise, read as data: each ground-truth column (a ``target`` of the run's ``correlations.json``)
+    is a task; every other numeric column a proxy. A missing or unreadable file is a one-line error."""
+    dirs = [dirs] if isinstance(dirs, str) else list(dirs)
+    if not dirs:
+        raise ValueError("benchmark.dirs is empty; give one or more zcnas run directories")
+    frames, targets, meta = [], None, {}
+    for d in map(Path, dirs):
+        how = f"benchmark.dirs: {d} is not a finished zcnas run directory"
+        records = read_json(d / "correlations.json", f"{how} (no correlations.json)",
+                            f"{d}/correlations.json: not readable JSON ({{err}})")
+        summary = read_json(d / "run_summary.json", f"{how} (no run_summary.json)",
+                            f"{d}/run_summary.json: not readable JSON ({{err}})")
+        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+            raise ValueError(f"{d}/correlations.json: not a list of correlation records")
+        mine = sorted({str(r.get("target")) for r in records if r.get("target") is not None})
+        if targets is not None and mine != targets:
+            raise ValueError(f"benchmark.dirs: {d} has targets {mine}, {dirs[0]} has {targets}; join runs of one benchmark")
+        targets = mine
+        if not (d / "scores.csv").is_file():
+            raise FileNotFoundError(f"{how} (no scores.csv)")
+        try:
+            frames.append(pd.read_csv(d / "scores.csv", dtype={"arch": str}).set_index("arch"))
+        except (pd.errors.ParserError, UnicodeDecodeError, KeyError) as err:
+            raise ValueError(f"{d}/scores.csv: not a zcnas scores table ({str(err).splitlines()[0]})") from None
+        tags = summary.get("mlflow", {}).get("tags", {}) if isinstance(summary, dict) else {}
+        meta.update({k: str(tags[k]) for k in ("space", "task") if k in tags and k not in meta})
+    table = pd.concat(frames).select_dtypes("number").astype(float)
+    if table.index.duplicated().any():
+        raise ValueError(f"benchmark.dirs: arch {table.index[table.index.duplicated()][0]!r} is in two runs; "
+                         "join disjoint runs (the shards of one run)")
+    missing = [t for t in targets or [] if t not in table.columns]
+    if not targets or missing:
+        raise ValueError(f"benchmark.dirs: the runs report no ground truth in scores.csv ({missing or 'no target'}); "
+                         "give runs made with a labelled benchmark")
+    proxies = [c for c in table.columns if c not in targets]
+    tasks = {t: table[proxies].assign(val_accuracy=table[t]) for t in targets}
+    if target is not None:
+        if target not in tasks:
+            raise ValueError(f"benchmark.target={target!r}: the runs' targets are {sorted(tasks)}")
+        tasks = {target: tasks[target]}
+    return ProxyTables(name or Path(dirs[0]).resolve().parent.name, tasks, meta={**meta, "runs": [str(d) for d in dirs]})
+
+
 def _load_npy(path: Path) -> np.ndarray:
     """``np.load`` without pickle; a truncated or foreign file is a one-line error naming it."""
     try:

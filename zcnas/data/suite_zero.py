@@ -16,7 +16,7 @@ import re
 import pandas as pd
 
 from zcnas.data._assets import asset_path
-from zcnas.data.benchmarks import Benchmark
+from zcnas.data.benchmarks import ProxyTables
 
 FILES = {"nb101": "zc_nasbench101.json", "nb201": "zc_nasbench201.json", "nb301": "zc_nasbench301.json",
          "tnb101_micro": "zc_transbench101_micro.json", "tnb101_macro": "zc_transbench101_macro.json"}
@@ -46,18 +46,7 @@ def parse_key(space: str, key: str) -> str:
     return key
 
 
-class SuiteZero(Benchmark):
-    """A ground-truth benchmark (one ``val_accuracy`` target column per task) that also carries the
-    precomputed proxies: ``tasks[task]`` is indexed by canonical arch string, proxy columns +
-    ``val_accuracy``."""
-
-    def __init__(self, name: str, tasks: dict[str, pd.DataFrame], scores: pd.DataFrame | None = None) -> None:
-        table = pd.concat({t: d["val_accuracy"] for t, d in tasks.items()}, axis=1)
-        super().__init__(name, table.rename_axis("arch"), scores)
-        self.tasks = tasks
-
-
-def load_suite_zero(space: str, target: str | None = None, precomputed: str | list[str] | None = None) -> SuiteZero:
+def load_suite_zero(space: str, target: str | None = None, precomputed: str | list[str] | None = None) -> ProxyTables:
     """Load one NAS-Bench-Suite-Zero file (shipped, checksummed); ``target`` keeps one task.
 
     ``precomputed`` (``"all"`` or a list of names) exposes that task's precomputed proxies as
@@ -89,4 +78,4 @@ def load_suite_zero(space: str, target: str | None = None, precomputed: str | li
         if unknown:
             raise ValueError(f"Suite-Zero {space}/{target} has no precomputed proxy {unknown}; valid: all or {have}")
         scores = tasks[target][names].add_prefix("sz_")
-    return SuiteZero(f"suite_zero_{space}", tasks, scores)
+    return ProxyTables(f"suite_zero_{space}", tasks, scores)

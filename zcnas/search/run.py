@@ -34,7 +34,7 @@ def fitness(search: Search, proxies: list[str], score: Evaluate, *, space: Any, 
     if search.fitness != "combiner":
         raise ValueError(f"search.fitness={search.fitness!r} must be one of the proxies {proxies} or 'combiner'")
     if search.combiner_from:  # fitted elsewhere (another benchmark): no labels needed here
-        est: Any = saved.load(search.combiner_from)
+        est: Any = saved.load(search.combiner_from, "search.combiner_from")
         est.check_columns(proxies)
         log.info("search fitness: %s from %s (fitted on %s)", est.selected_, search.combiner_from, est.data["fitted_on"])
         return (lambda t: est.predict(t[proxies])), est
@@ -48,9 +48,10 @@ def fitness(search: Search, proxies: list[str], score: Evaluate, *, space: Any, 
     est = combiner.fit(Z, y)
     log.info("search fitness: %s fitted on %d labelled archs (%s)", combiner_name, len(calib),
              getattr(est, "selected_", ""))
-    if out_dir is not None and hasattr(est, "selected_") and hasattr(est, "rho_"):  # search.combiner_from=<it>
-        saved.save(est, out_dir / "combiner.json", {"space": space.name, "task": task, "benchmark": benchmark.name,
-                                                     "target": target, "n_archs": len(calib)})
+    if out_dir is not None:  # a selection (LIBRA) is saved: search.combiner_from=<it>
+        saved.save_selection(est, out_dir / "combiner.json", {"space": space.name, "task": task, "benchmark": benchmark.name,
+                                                              "target": target, "protocol": "in_sample", "seed": seed},
+                             [space.encode(a) for a in calib])
     return (lambda t: est.predict(t[proxies])), est
 
 
