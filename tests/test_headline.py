@@ -278,3 +278,22 @@ def test_combiner_from_applies_a_selection_fitted_elsewhere(tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 1 and "does not compute swap" in r.stderr.strip().splitlines()[-1]
     assert len((tmp_path / "r2" / "scores.csv").read_text().splitlines()) == 1  # the header: no arch scored
+
+
+@pytest.mark.parametrize("col", ["nb201_c10", pytest.param("nb101", marks=pytest.mark.slow),
+                                 pytest.param("micro_jig", marks=pytest.mark.slow)])
+def test_today_s_code_rescores_committed_headline_archs_bit_for_bit(col, tmp_path):
+    """Probe speed-ups are exact: 2 archs of a committed headline chunk (scored by the code of that commit),
+    rescored now with the grid's own command, give the same bits in scores.csv and probe_record.csv."""
+    chunk = sorted((ROOT / "experiments" / "benchmark_grid" / "results" / "headline" / col).glob("seed0_chunk*"))[0]
+    scores, record = (pd.read_csv(chunk / f, dtype={"arch": str}).set_index("arch").head(2)
+                      for f in ("scores.csv", "probe_record.csv"))
+    (tmp_path / "archs.txt").write_text("\n".join(scores.index) + "\n")
+    r = subprocess.run([sys.executable, "-m", "zcnas.run", *grid.COLUMNS[col][0], f"proxy=[{','.join(grid.HEADLINE_PROXIES)}]",
+                        "archs_from=archs.txt", "seed=0", "record_deciles=true", "cache.path=null", "tracking=none",
+                        "threads=1", "hydra.run.dir=run"], cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                       env={**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
+    assert r.returncode == 0, r.stderr[-2000:]
+    for name, before in (("scores.csv", scores), ("probe_record.csv", record)):
+        now = pd.read_csv(tmp_path / "run" / name, dtype={"arch": str}).set_index("arch").loc[before.index]
+        pd.testing.assert_frame_equal(now[before.columns], before, check_exact=True, obj=name)

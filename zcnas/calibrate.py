@@ -29,7 +29,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +42,7 @@ from zcnas.cli import check_argv, instantiate, one_line_errors
 from zcnas.metrics import correlate
 from zcnas.probe import Probe, arch_seed, depth_bins
 from zcnas.proxies.activation import unique_patterns
-from zcnas.proxies.gradstats import as_stats_input, std0
+from zcnas.proxies.gradstats import window_layers
 from zcnas.results import write_json
 
 log = logging.getLogger("zcnas.calibrate")
@@ -62,19 +61,14 @@ def decile_profile(probe: Probe, *, n_splits: int, accumulate: bool, bins: int, 
         per decile; a layer without any nonzero σ adds 0, as in :func:`lswag_lambda_term`) and ``psi``
         (#distinct patterns of activation layers with decile ≤ d).
     """
-    grads = probe.grads(n_splits)
-    if skip:
-        grads = [g for g, (name, _) in zip(grads, probe.layers, strict=True)
-                 if not any(fnmatchcase(name, pat) for pat in skip)]
+    keep = window_layers(probe, len(probe.grads(n_splits)), skip)
     log_sigma: list[list[float]] = [[] for _ in range(bins + 1)]
     lam = np.zeros(bins + 1)
-    for g, b in zip(grads, depth_bins(len(grads), bins), strict=True):
-        g = as_stats_input(g, accumulate)
-        sigma = std0(g.abs() if abs_grad else g)
-        sigma = sigma[sigma > 0]
-        if sigma.numel():
-            log_sigma[b].append(float(sigma.log().mean()))
-            lam[b] += float(torch.log((1.0 / sigma).sum()))
+    for i, b in zip(keep, depth_bins(len(keep), bins), strict=True):
+        inv, mean_log = probe.sigma_terms(n_splits, accumulate, abs_grad, i)  # shared with lswag, lswag_lambda
+        if inv == inv:
+            log_sigma[b].append(mean_log)
+            lam[b] += inv
     psi = np.zeros(bins + 1)
     codes, act_bins = probe.codes, depth_bins(len(probe.codes), bins)
     seen = torch.zeros((0, codes[0].shape[1] if codes else 1), dtype=torch.int64)

@@ -43,7 +43,7 @@ from typing import Any
 
 import torch
 
-from zcnas.probe import Probe, depth_bins
+from zcnas.probe import Probe, depth_bins, register_artifact
 from zcnas.proxies._registry import register_proxy, require
 from zcnas.proxies.activation import saturation
 
@@ -64,24 +64,33 @@ def std0(g: torch.Tensor) -> torch.Tensor:
     return d.mul_(d).mean(0).sqrt_()
 
 
-def layer_inv_sigma(g: torch.Tensor, abs_grad: bool = True) -> float:
-    """log Σ_w 1/σ_w over one layer's ``(n, numel)`` gradients, σ = 0 entries dropped (nan if none)."""
+@register_artifact("sigma_terms", needs=("grads",))
+def sigma_terms(probe: Probe, n_splits: int, accumulate: bool, abs_grad: bool, index: int) -> tuple[float, float]:
+    """Layer ``index``'s (log Σ_w 1/σ_w, mean_w log σ_w) over its sub-batch gradients, σ = 0 dropped (nan, nan if
+    none): computed once per probe and read by lswag, lswag_lambda and the decile record alike."""
+    g = as_stats_input(probe.grads(n_splits)[index], accumulate)
     sigma = std0(g.abs() if abs_grad else g)
     sigma = sigma[sigma > 0]
-    return float(torch.log((1.0 / sigma).sum())) if sigma.numel() else float("nan")
+    if not sigma.numel():
+        return float("nan"), float("nan")
+    return float(torch.log((1.0 / sigma).sum())), float(sigma.log().mean())
+
+
+def window_layers(probe: Probe, n_layers: int, skip: Sequence[str]) -> list[int]:
+    """Indices of Λ's layers: all ``n_layers`` weight layers but those whose name matches a ``skip`` glob."""
+    if not skip:
+        return list(range(n_layers))
+    return [i for i, (name, _) in enumerate(probe.layers) if not any(fnmatchcase(name, pat) for pat in skip)]
 
 
 def lswag_lambda_term(probe: Probe, lo: int, hi: int, *, n_splits: int = 2, accumulate: bool = False,
                       abs_grad: bool = True, bins: int = 10, skip: Sequence[str] = ()) -> float:
     """Λ = Σ_{l∈[lo,hi]} log Σ_w 1/σ_w of L-SWAG (layers in depth deciles; ``skip``: name globs left out)."""
-    grads = probe.grads(n_splits)
-    if skip:
-        grads = [g for g, (name, _) in zip(grads, probe.layers, strict=True)
-                 if not any(fnmatchcase(name, pat) for pat in skip)]
+    keep = window_layers(probe, len(probe.grads(n_splits)), skip)
     lam = 0.0
-    for g, b in zip(grads, depth_bins(len(grads), bins), strict=True):
+    for i, b in zip(keep, depth_bins(len(keep), bins), strict=True):
         if lo <= b <= hi:
-            v = layer_inv_sigma(as_stats_input(g, accumulate), abs_grad)
+            v = probe.sigma_terms(n_splits, accumulate, abs_grad, i)[0]
             lam += 0.0 if v != v else v  # a layer with no nonzero σ contributes nothing
     return lam
 
