@@ -76,3 +76,32 @@ def test_bumped_proxy_version_is_recomputed(tmp_path, monkeypatch):
     bumped = dataclasses.replace(_registry._REGISTRY["params"], version=2)
     monkeypatch.setitem(_registry._REGISTRY, "params", bumped)
     assert score_archs(cfg, tmp_path / "c")["summary"]["n_computed"] == 3
+
+
+def test_seed_free_scores_are_reused_across_seeds(tmp_path):
+    """#params and FLOPs depend on the arch alone: a seed-1 run reads them from the seed-0 run's cache (shown by
+    a value planted there), while nwot, which depends on the seed, is computed anew; the seeded keys stay as
+    they were (a seed-0 rerun computes nothing)."""
+    import sqlite3
+
+    first = run(tmp_path, "s0", "seed=0", "n_archs=4", "proxy=[params,flops,nwot]", "cache.path=c.db")
+    assert first["n_cached"] == 0
+    s0 = pd.read_csv(tmp_path / "s0" / "scores.csv")
+    db = sqlite3.connect(tmp_path / "c.db")
+    free = [c for (c,) in db.execute("SELECT DISTINCT context FROM scores WHERE proxy='flops'")]
+    assert len(free) == 2  # the seeded context and the seed-free one
+    planted = s0.arch[0]
+    for c in free:  # the seed-free row is the one a seed-1 run can find
+        if db.execute("SELECT COUNT(*) FROM scores WHERE context=? AND proxy='nwot'", (c,)).fetchone()[0] == 0:
+            db.execute("UPDATE scores SET value=123.0 WHERE context=? AND arch=? AND proxy='flops'", (c, planted))
+    db.commit()
+    db.close()
+    (tmp_path / "archs.txt").write_text("\n".join(s0.arch) + "\n")
+    second = run(tmp_path, "s1", "seed=1", "proxy=[params,flops,nwot]", "cache.path=c.db",
+                 f"archs_from={tmp_path / 'archs.txt'}")
+    s1 = pd.read_csv(tmp_path / "s1" / "scores.csv").set_index("arch").loc[s0.arch]
+    assert s1.flops.iloc[0] == 123.0 and s1.flops.iloc[1:].tolist() == s0.flops.iloc[1:].tolist()
+    assert s1.params.tolist() == s0.params.tolist() and second["n_cached"] == 0
+    assert (s1.nwot.to_numpy() != s0.nwot.to_numpy()).all()  # another seed's networks
+    assert run(tmp_path, "s0b", "seed=0", f"archs_from={tmp_path / 'archs.txt'}", "proxy=[params,flops,nwot]",
+               "cache.path=c.db")["n_cached"] == 4

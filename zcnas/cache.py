@@ -22,6 +22,7 @@ defaults to psycopg2, which is not installed; it creates its tables on first use
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -326,6 +327,14 @@ class NullCache:
 
     def close(self) -> None:
         """Nothing to close."""
+
+
+def in_context(cache: Any, context: Mapping[str, Any]) -> Any:
+    """A view of ``cache`` (same store, same connection; close the original only) under another context: the
+    seed-free scores' (#params, FLOPs), keyed by space and task alone."""
+    view = copy.copy(cache)
+    view.context = digest(dict(context))
+    return view
 
 
 def open_cache(cache: Any, shard: Any, context: dict[str, Any]) -> ScoreCache | PgCache | NullCache:

@@ -26,7 +26,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from zcnas.cache import NullCache, digest, open_cache
+from zcnas.cache import NullCache, digest, in_context, open_cache
 from zcnas.cli import (
     check_argv,
     check_config,
@@ -152,6 +152,8 @@ class Run:
         self.keyed = {n: {**p, "_version": get_proxy(n).version} for n, p in self.proxies.items()}  # cache keys
         self.record = ProbeRecord(self.proxies, bool(cfg.get("record_deciles", False)))
         self.keyed.update(self.record.keyed)  # the per-arch record rides in the same cache, under its own names
+        self.free_keyed = {n: self.keyed[n] for n in self.proxies if get_proxy(n).seed_free}  # #params, FLOPs
+        self.free_cache = in_context(self.cache, {"space": context["space"], "task": context["task"], "seed_free": 1})
         for stale in STALE_OUTPUTS if not searching(cfg) else ():  # an earlier search's pick is not this run's
             (out_dir / stale).unlink(missing_ok=True)
         self.pick_up(digest([context, self.keyed]))
@@ -256,6 +258,9 @@ class Run:
         truth = self.benchmark.lookup(keys) if self.benchmark is not None else None
         read = self.precomputed.reindex(keys) if self.precomputed is not None else None
         cached = [self.cache.get(key, self.keyed) for key in keys]
+        for key, c in zip(keys, cached, strict=True):  # seed-free scores of this arch from any seed's run
+            if any(n not in c for n in self.free_keyed):
+                c.update({n: v for n, v in self.free_cache.get(key, self.free_keyed).items() if n not in c})
         jobs = [(a, k, {n: p for n, p in proxies.items() if n not in c}, any(r not in c for r in self.record.deciles_keyed))
                 for a, k, c in zip(archs, keys, cached, strict=True)]  # a cached arch is probed again only for asked-for deciles
         done = in_order(lambda job: self.probe(*job), jobs, cfg.engine.in_flight)
@@ -279,6 +284,7 @@ class Run:
                 self.cache.put(key, {n: {**k, "_batch": int(reduced)} for n, k in self.keyed.items()}, new)
             elif todo or rec:
                 self.cache.put(key, self.keyed, new)
+                self.free_cache.put(key, self.free_keyed, {n: new[n] for n in self.free_keyed if n in new})
             self.rows.append(row)
             scores = {n: scores[n] for n in proxies}
             out.append(scores)

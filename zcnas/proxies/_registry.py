@@ -32,6 +32,9 @@ class ProxySpec:
     version: int = 1
     check: Callable[[dict[str, Any]], None] | None = None
     saturates: Callable[[Probe, dict[str, Any]], bool] | None = None
+    seed_free: bool = False
+    """Independent of the seed, the init and the probe batch (a function of the architecture, the task's head
+    and resolution): cached by arch alone and reused across seeds and runs."""
 
 
 _REGISTRY: dict[str, ProxySpec] = {}
@@ -44,16 +47,18 @@ class NotApplicable(ValueError):
 
 def register_proxy(name: str, needs: tuple[str, ...] = (), version: int = 1,
                    check: Callable[[dict[str, Any]], None] | None = None,
-                   saturates: Callable[[Probe, dict[str, Any]], bool] | None = None) -> Callable[[ProxyFn], ProxyFn]:
+                   saturates: Callable[[Probe, dict[str, Any]], bool] | None = None,
+                   seed_free: bool = False) -> Callable[[ProxyFn], ProxyFn]:
     """Decorator: register ``fn(probe, **params) -> float`` under ``name`` (duplicates raise).
     ``check(params)`` raises ValueError for values out of range (params complete, defaults filled);
     ``saturates(probe, params)`` is True when a count-type score reached its ceiling on this probe
-    (pattern counts at min(#units, 2^batch)), read by :func:`saturated`."""
+    (pattern counts at min(#units, 2^batch)), read by :func:`saturated`; ``seed_free``: the score depends on
+    neither seed, init nor batch (#params, FLOPs), so a run reuses it from any seed's run of the same arch."""
 
     def wrap(fn: ProxyFn) -> ProxyFn:
         if name in _REGISTRY:
             raise ValueError(f"proxy {name!r} is registered twice")
-        _REGISTRY[name] = ProxySpec(name, fn, needs, version, check, saturates)
+        _REGISTRY[name] = ProxySpec(name, fn, needs, version, check, saturates, seed_free)
         return fn
 
     return wrap

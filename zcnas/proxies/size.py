@@ -32,13 +32,13 @@ def flops_count(probe: Probe) -> int:
 
 
 
-@register_proxy("params", needs=("n_params",))
+@register_proxy("params", needs=("n_params",), seed_free=True)
 def params(probe: Probe) -> float:
     """#trainable parameters in millions. Reference: NAS-Bench-Suite-Zero ``params``."""
     return probe.n_params / 1e6
 
 
-@register_proxy("flops", needs=("flops",))
+@register_proxy("flops", needs=("flops",), seed_free=True)
 def flops(probe: Probe) -> float:
     """Forward MFLOPs of one sample. Reference: NAS-Bench-Suite-Zero ``flops``."""
     return probe.flops / 1e6
