@@ -116,7 +116,7 @@ def _check_lambda(p: dict[str, Any]) -> None:
     _check_lswag({**p, "psi_lo": 0})
 
 
-@register_proxy("lswag_lambda", needs=("grads", "layers"), check=_check_lambda)
+@register_proxy("lswag_lambda", needs=("grads", "layers", "sigma_terms"), check=_check_lambda)
 def lswag_lambda(probe: Probe, lo: int = 0, hi: int = 10, n_splits: int = 2, accumulate: bool = False,
                  abs_grad: bool = True, bins: int = 10, skip: Sequence[str] = ()) -> float:
     """L-SWAG's Λ alone (no Ψ): the "no µ" rows of the paper's Table 3 ablation, with or without the
@@ -139,7 +139,7 @@ def zico(probe: Probe, n_splits: int = 2, accumulate: bool = True) -> float:
     return total
 
 
-@register_proxy("lswag", needs=("grads", "pattern_count", "layers"), check=lambda p: _check_lswag(p),
+@register_proxy("lswag", needs=("grads", "pattern_count", "layers", "sigma_terms"), check=lambda p: _check_lswag(p),
                 saturates=lambda probe, p: saturation(probe, p["psi_lo"], p["hi"], p["bins"]))
 def lswag(probe: Probe, lo: int = 0, hi: int = 10, n_splits: int = 2, accumulate: bool = False,
           abs_grad: bool = True, psi_lo: int = 0, bins: int = 10, skip: Sequence[str] = ()) -> float:
