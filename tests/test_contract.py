@@ -25,7 +25,7 @@ DECLARED_NAN = {(vit, "aznas_progressivity") for vit in ("autoformer", "autoform
 DECLARED_NAN |= {("tnb101_micro", p) for p in ("epe_nas", "zen", "synflow", "dss")}
 # VKDNW differentiates class logits, one backward pass per class: none on the autoencoder, and the
 # jigsaw head's 1,000 permutation classes are over its max_classes cap (256)
-DECLARED_NAN |= {(w, p) for w in ("tnb101_micro", "tnb101_macro") for p in ("vkdnw", "vkdnw_single")}
+DECLARED_NAN |= {(w, p) for w in ("tnb101_micro", "tnb101_macro") for p in ("vkdnw", "vkdnw_entropy", "vkdnw_single")}
 DARTS_CELL = ("Genotype(normal=[('sep_conv_3x3', 0), ('dil_conv_5x5', 1), ('skip_connect', 0), ('max_pool_3x3', 2), "
               "('sep_conv_5x5', 1), ('avg_pool_3x3', 3), ('dil_conv_3x3', 2), ('skip_connect', 4)], normal_concat=[2, 3, 4, 5], "
               "reduce=[('max_pool_3x3', 0), ('sep_conv_3x3', 1), ('skip_connect', 2), ('dil_conv_3x3', 0), "

@@ -26,14 +26,23 @@ def test_planned_counts_shards_and_search_budgets():
     assert planned(cfg_with("search=random", "search.n=200")) == (200, False)
 
 
-def test_a_run_logs_progress_against_its_total(tmp_path, caplog):
+def test_a_run_logs_progress_against_its_total(tmp_path, caplog, monkeypatch):
     cfg = cfg_with("n_archs=6", "log_every=3", "space.C=4", "space.N=1", "batch_size=8", "proxy=params",
                    "tracking=none", "cache.path=null")
     with caplog.at_level(logging.INFO, logger="zcnas.run"):
         score_archs(cfg, tmp_path / "run")
-    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("scored ")]
-    assert [re.match(r"scored (\d+/\d+) archs \((\d+) %\)", m).groups() for m in lines[:2]] == [("3/6", "50"), ("6/6", "100")]
-    assert all("archs/s" in m and "ETA" in m for m in lines[:2])
+    lines = [r.getMessage() for r in caplog.records if re.match(r"scored \d+/", r.getMessage())]
+    # the first arch at once, then every log_every (and at least every 15 s, not reached here)
+    assert [re.match(r"scored (\d+/\d+) archs \((\d+) %\)", m).groups() for m in lines] == \
+        [("1/6", "17"), ("3/6", "50"), ("6/6", "100")]
+    assert all("archs/s" in m and "ETA" in m for m in lines)
+    import zcnas.run
+
+    monkeypatch.setattr(zcnas.run, "PROGRESS_EVERY_S", 0.0)  # archs slower than the gap: a line for each
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="zcnas.run"):
+        score_archs(cfg, tmp_path / "run2")
+    assert len([r for r in caplog.records if re.match(r"scored \d+/", r.getMessage())]) == 6
 
 
 def test_scatter_axes_fit_the_scores_and_name_the_ground_truth():

@@ -265,3 +265,22 @@ def test_archs_in_flight_give_the_same_scores(tmp_path):
     one, three = (pd.read_csv(tmp_path / d / "scores.csv") for d in ("one", "three"))
     pd.testing.assert_frame_equal(one, three)
     assert one[["lswag", "tenas_lr", "zen", "nwot", "snip"]].nunique().min() > 1
+
+
+@pytest.mark.parametrize("make", [lambda s: s.NB201Space(), lambda s: s.NB101Space(), lambda s: s.DartsSpace(),
+                                  lambda s: s.TNB101Space(variant="micro"), lambda s: s.TNB101Space(variant="macro"),
+                                  lambda s: s.AutoFormerSpace(), lambda s: s.PiTSpace()],
+                         ids=["nb201", "nb101", "darts", "tnb101_micro", "tnb101_macro", "autoformer", "pit"])
+def test_samples_are_nested(make):
+    """The same seed: the first k archs of a sample of k + m are the sample of k, so a study grows and reuses
+    every cached score (spaces and benchmark tables alike)."""
+    import numpy as np
+
+    from zcnas import spaces
+    from zcnas.data.benchmarks import load_nb201
+
+    sp = make(spaces)
+    small, big = sp.sample(7, np.random.default_rng(3)), sp.sample(25, np.random.default_rng(3))
+    assert [sp.encode(a) for a in big[:7]] == [sp.encode(a) for a in small] and len(set(map(sp.encode, big))) == 25
+    bench = load_nb201()
+    assert bench.sample(300, np.random.default_rng(1))[:40] == bench.sample(40, np.random.default_rng(1))

@@ -73,7 +73,7 @@ def test_shards_merge_to_the_unsharded_run_with_mlflow_children(tmp_path):
 def test_submitit_local_sweep_pickles_the_run_and_merges(tmp_path):
     """launcher=local (submitit) pickles the task function of ``python -m zcnas.run`` by value, with
     every global it reads: a lock or cache object there breaks every sweep (it did, twice)."""
-    proc = cli(tmp_path, "-m", "launcher=local", "shard.count=2", "shard.index=0,1", "n_archs=4", *TINY,
+    proc = cli(tmp_path, "-m", "launcher=local", "shard.count=2", "shard.index=0,1", "n_archs=4", *TINY, "seed=1",
                "tracking=none", "proxy=[nwot,tenas_lr]", "engine.in_flight=2", "hydra.sweep.dir=sweep")
     merged = pd.read_csv(tmp_path / "sweep" / "merged" / "scores.csv")
     assert len(merged) == 4 and np.isfinite(merged[["nwot", "tenas_lr"]].to_numpy()).all()

@@ -301,18 +301,20 @@ def test_a_yaml_alias_bomb_in_a_run_dir_is_refused_at_once(tmp_path, finished_ru
 
 def test_a_cache_written_before_the_numeric_policy_reads_back(tmp_path):
     """tests/data/cache_before_issue30.db was written by zcnas before probe.tf32 and the saturation guard
-    existed (commit 26e6fc8: 3 NB201 cells, C=2, N=1, seed 0); on CPU every score reads back unchanged."""
+    existed (commit 26e6fc8: 3 NB201 cells, C=2, N=1, seed 0; drawn before samples were nested, so listed here
+    with archs_from); on CPU every score reads back unchanged."""
     import shutil  # noqa: PLC0415
 
     from .conftest import ROOT  # noqa: PLC0415
 
     shutil.copy(ROOT / "tests" / "data" / "cache_before_issue30.db", tmp_path / "c.db")
-    proc = cli(tmp_path, "zcnas.run", "space.C=2", "space.N=1", "n_archs=3", "proxy=[params,nwot,lswag,swap]",
+    before = (ROOT / "tests" / "data" / "cache_before_issue30_scores.csv").read_text()
+    (tmp_path / "archs.txt").write_text("".join(line.split(",")[0] + "\n" for line in before.splitlines()[1:]))
+    proc = cli(tmp_path, "zcnas.run", "space.C=2", "space.N=1", "archs_from=archs.txt", "proxy=[params,nwot,lswag,swap]",
                "tracking=none", "cache.path=c.db", "hydra.run.dir=run", "threads=1")
     assert proc.returncode == 0, proc.stderr[-2000:]
     summary = json.loads((tmp_path / "run" / "run_summary.json").read_text())
     assert (summary["n_cached"], summary["numeric"]) == (3, {"tf32": None})
-    before = (ROOT / "tests" / "data" / "cache_before_issue30_scores.csv").read_text()
     assert (tmp_path / "run" / "scores.csv").read_text() == before
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -56,11 +57,12 @@ def test_vkdnw_matches_an_explicit_fisher(tiny_nb201, batch16):
     assert abs(want - own) > 1e-3  # the init matters
     spec = fisher_spectrum(net, x)
     np.testing.assert_allclose(spec.eigenvalues.numpy(), lam, rtol=1e-5, atol=1e-12 * lam.max())
-    got = score(Probe(net, x, y), {"vkdnw": {}, "vkdnw_single": {}})
-    assert got["vkdnw"] == pytest.approx(want, rel=1e-6)
+    got = score(Probe(net, x, y), {"vkdnw_entropy": {}, "vkdnw": {}, "vkdnw_single": {}})
+    assert got["vkdnw_entropy"] == pytest.approx(want, rel=1e-6)
     n_tensors = len(list(net.parameters()))
     assert spec.n_tensors == n_tensors
-    assert got["vkdnw_single"] == pytest.approx(n_tensors + want / math.log(9), rel=1e-9)
+    assert got["vkdnw"] == pytest.approx(n_tensors + want / math.log(9), rel=1e-9)  # the paper's VKDNW(_single)
+    assert got["vkdnw_single"] == got["vkdnw"]  # the deprecated old name
     assert 0 < want < math.log(9)
     # only the first k tensors: the reference's params_grad_len
     want5, _ = reference_vkdnw(net, x, 5)
@@ -120,3 +122,70 @@ def test_heads_over_the_class_cap_and_non_logit_outputs_are_declared_not_applica
     assert fisher_spectrum(wide, x, max_classes=300).eigenvalues.numel() == 4
     with pytest.raises(NotApplicable, match=r"needs class logits .*\(1, 3, 8, 8\)"):
         fisher_spectrum(nn.Conv2d(3, 3, 3, padding=1), x)
+
+
+def test_names_follow_the_paper_and_old_cached_scores_are_read(tmp_path, caplog):
+    """proxy=vkdnw is the paper's VKDNW (ℵ first); vkdnw_entropy the entropy alone; vkdnw_single a deprecated
+    alias with a one-line warning; scores cached under the old names (vkdnw v2 = the entropy, vkdnw_single v2)
+    are read under the new ones (values planted there come back, nothing is probed)."""
+    import logging
+
+    from zcnas.cache import digest
+    from zcnas.proxies import check_params
+    from zcnas.run import score_archs
+
+    from .test_headline import TINY, cfg_with
+
+    with caplog.at_level(logging.WARNING):
+        check_params("vkdnw_single", {})
+    assert [r.getMessage() for r in caplog.records] == [
+        "proxy vkdnw_single is deprecated: use proxy=vkdnw (the same score; the old name goes in the next release)"]
+    cfg = cfg_with(*TINY, "n_archs=3", "proxy=[vkdnw,vkdnw_entropy]", f"cache.path={tmp_path / 'c.db'}")
+    first = score_archs(cfg, tmp_path / "r1")
+    table = pd.read_csv(tmp_path / "r1" / "scores.csv")
+    aleph = (table.vkdnw - table.vkdnw_entropy / math.log(9)).dropna()  # ℵ (#tensors) + H / ln 9 vs H
+    assert len(aleph) >= 2 and np.allclose(aleph, aleph.round(), atol=1e-9) and (aleph > 10).all()
+    assert first["summary"]["n_cached"] == 0
+    # the same archs in a cache written before the rename: only the old names, old versions
+    import sqlite3
+
+    db = sqlite3.connect(tmp_path / "c.db")
+    db.execute("UPDATE scores SET proxy='vkdnw_single', value=value+1000 WHERE proxy='vkdnw'")
+    db.execute("UPDATE scores SET proxy='vkdnw', value=-1 WHERE proxy='vkdnw_entropy'")
+    db.execute("UPDATE scores SET params=? WHERE proxy IN ('vkdnw', 'vkdnw_single')",
+               (digest({"max_classes": 256, "_version": 2}),))
+    db.commit()
+    db.close()
+    again = score_archs(cfg, tmp_path / "r2")
+    old = pd.read_csv(tmp_path / "r2" / "scores.csv")
+    assert again["summary"]["n_cached"] == 3
+    np.testing.assert_array_equal(old.vkdnw, table.vkdnw + 1000)  # NaN stays NaN (NULL in the cache)
+    assert (old.vkdnw_entropy == -1).all()
+
+
+def test_vkdnw_agg_is_the_papers_aggregate_and_names_what_it_lacks(tmp_path):
+    """combiner=vkdnw_agg: Σ log(rank/N) of VKDNW, AZ-NAS's three and FLOPs on the evaluation archs; a run
+    without one of them is a one-line error before scoring."""
+    import subprocess
+    import sys
+
+    from zcnas.combiners.evaluate import split
+    from zcnas.combiners.rank import merge
+    from zcnas.metrics import correlate
+    from zcnas.run import score_archs
+
+    from .test_headline import TINY, cfg_with
+
+    five = ["vkdnw", "aznas_expressivity", "aznas_progressivity", "aznas_trainability", "flops"]
+    out = score_archs(cfg_with(*TINY, "n_archs=12", f"proxy=[{','.join(five)}]", "combiner=vkdnw_agg"), tmp_path / "r")
+    table = pd.read_csv(tmp_path / "r" / "scores.csv")
+    held = split(12, 0.5, 0)[1]
+    want = correlate(merge(table[five].iloc[held], "log_rank"), table.cifar10.to_numpy()[held])
+    rec = next(r for r in out["correlations"] if r["proxy"] == "vkdnw_agg")
+    assert rec["n"] == 6 and rec["spearman"] == pytest.approx(want["spearman"])
+    r = subprocess.run([sys.executable, "-m", "zcnas.run", *TINY, "n_archs=4", "proxy=[vkdnw,flops]", "combiner=vkdnw_agg",
+                        f"hydra.run.dir={tmp_path / 'bad'}"], capture_output=True, text=True)
+    assert r.returncode == 1 and r.stderr.strip().splitlines()[-1].endswith(
+        "combiner=vkdnw_agg aggregates ['vkdnw', 'aznas_expressivity', 'aznas_progressivity', 'aznas_trainability', "
+        "'flops']; this run does not compute aznas_expressivity, aznas_progressivity, aznas_trainability: add them, "
+        "e.g. proxy=[vkdnw,aznas_expressivity,aznas_progressivity,aznas_trainability,flops]")

@@ -43,14 +43,24 @@ def check_argv(prog: str, argv: list[str] | None = None) -> None:
     * an unknown option of a config group, alone, in a list ``proxy=[lswag,nwt]`` or a sweep ``proxy=a,b``,
       is a one-line error with the closest option and where the rest are listed;
     * a value with a non-ASCII character or a line break outside quotes (Hydra's lexer rejects it) is a
-      one-line error that shows the quoted form, which Hydra accepts (``hydra.run.dir='runs/ü'``)."""
+      one-line error that shows the quoted form, which Hydra accepts (``hydra.run.dir='runs/ü'``);
+    * a top-level key the command's config does not have (``n_arch=10``) is a one-line error with the closest
+      key (with ``+``, :func:`check_known_keys` refuses it after composition)."""
     import difflib  # noqa: PLC0415
+
+    from omegaconf import OmegaConf  # noqa: PLC0415
 
     from zcnas import CONF_DIR  # noqa: PLC0415
 
     groups = {p.name for p in Path(CONF_DIR).iterdir() if p.is_dir()}
+    primary = Path(CONF_DIR) / f"{'config' if prog == 'zcnas.run' else prog.removeprefix('zcnas.')}.yaml"
+    top = set(OmegaConf.load(primary)) - {"defaults", "hydra"} if primary.is_file() else None  # our own file: its keys
     for arg in sys.argv[1:] if argv is None else argv:
         key, eq, value = arg.partition("=")
+        if eq and top is not None and key.isidentifier() and key not in top | groups | {"hydra"}:
+            near = difflib.get_close_matches(key, sorted(top | groups), n=1)
+            sys.exit(f"{prog}: error: {key}: {prog} has no such setting"
+                     f"{f'; did you mean {near[0]}?' if near else ''} (all: {', '.join(sorted(top | groups))})")
         if not eq or (len(value) >= 2 and value[0] == value[-1] and value[0] in "'\""):
             continue
         name = key.lstrip("+~")
@@ -101,6 +111,14 @@ def missing_keys(node: Any, prefix: str = "") -> list[str]:
         elif isinstance(node[key], DictConfig):
             out += missing_keys(node[key], full + ".")
     return out
+
+
+def given(key: str) -> bool:
+    """Whether the command line set ``key`` (Hydra's task overrides; False outside a Hydra app)."""
+    from hydra.core.hydra_config import HydraConfig  # noqa: PLC0415
+
+    return HydraConfig.initialized() and any(o.lstrip("+~").partition("=")[0] == key
+                                             for o in HydraConfig.get().overrides.task)
 
 
 def searching(cfg: Any) -> bool:

@@ -31,6 +31,7 @@ from zcnas.cli import (
     check_argv,
     check_config,
     check_known_keys,
+    given,
     instantiate,
     one_line_errors,
     resolve_device,
@@ -106,6 +107,14 @@ class Run:
         self.t0, self.started_ms, self.cpu0 = time.perf_counter(), int(time.time() * 1000), cpu_seconds()
         check_config(cfg)
         check_known_keys(cfg)
+        self.total = planned(cfg)  # for the progress lines
+        if searching(cfg):
+            name = cfg.search._target_.rsplit(".", 1)[-1]
+            if given("n_archs"):
+                raise ValueError(f"n_archs={cfg.n_archs} does not apply to a search ({name}): it scores up to its own "
+                                 f"budget, <= {self.total[0]} archs here; drop n_archs and size it with search.* "
+                                 "(python -m zcnas.run search=... --cfg job lists them)")
+            log.info("search %s: a budget of up to %d archs", name, self.total[0])
         self.secrets = find_secrets(OmegaConf.to_container(cfg, resolve=True))  # masked in every file and log line
         install_redaction(self.secrets)
         writable(out_dir)
@@ -153,6 +162,8 @@ class Run:
         self.record = ProbeRecord(self.proxies, bool(cfg.get("record_deciles", False)))
         self.keyed.update(self.record.keyed)  # the per-arch record rides in the same cache, under its own names
         self.free_keyed = {n: self.keyed[n] for n in self.proxies if get_proxy(n).seed_free}  # #params, FLOPs
+        self.renamed = {n: (was[0], {**self.proxies[n], "_version": was[1]})  # scores cached before a rename
+                        for n in self.proxies if (was := get_proxy(n).was)}
         self.free_cache = in_context(self.cache, {"space": context["space"], "task": context["task"], "seed_free": 1})
         for stale in STALE_OUTPUTS if not searching(cfg) else ():  # an earlier search's pick is not this run's
             (out_dir / stale).unlink(missing_ok=True)
@@ -160,8 +171,7 @@ class Run:
         self.writer = ScoreWriter(out_dir / "scores.csv", ["arch", *self.columns, *self.targets])  # a row per arch, at once
         self.record_writer = (ScoreWriter(out_dir / "probe_record.csv", ["arch", *self.record.columns])
                               if self.record.columns else None)
-        self.total = planned(cfg)  # for the progress lines
-        self.t_scoring = time.perf_counter()
+        self.t_scoring = self.t_logged = time.perf_counter()
 
     def pick_up(self, key: str) -> None:
         """Scores an interrupted run of the same context and proxies wrote to this directory's scores.csv (and
@@ -258,9 +268,12 @@ class Run:
         truth = self.benchmark.lookup(keys) if self.benchmark is not None else None
         read = self.precomputed.reindex(keys) if self.precomputed is not None else None
         cached = [self.cache.get(key, self.keyed) for key in keys]
-        for key, c in zip(keys, cached, strict=True):  # seed-free scores of this arch from any seed's run
-            if any(n not in c for n in self.free_keyed):
+        for key, c in zip(keys, cached, strict=True):
+            if any(n not in c for n in self.free_keyed):  # seed-free scores of this arch from any seed's run
                 c.update({n: v for n, v in self.free_cache.get(key, self.free_keyed).items() if n not in c})
+            for n, (old, keyed) in self.renamed.items():  # a renamed proxy's scores under its old name
+                if n not in c and old in (found := self.cache.get(key, {old: keyed})):
+                    c[n] = found[old]
         jobs = [(a, k, {n: p for n, p in proxies.items() if n not in c}, any(r not in c for r in self.record.deciles_keyed))
                 for a, k, c in zip(archs, keys, cached, strict=True)]  # a cached arch is probed again only for asked-for deciles
         done = in_order(lambda job: self.probe(*job), jobs, cfg.engine.in_flight)
@@ -288,8 +301,10 @@ class Run:
             self.rows.append(row)
             scores = {n: scores[n] for n in proxies}
             out.append(scores)
-            if len(self.rows) % cfg.log_every == 0:
-                log.info(progress(len(self.rows), self.total, time.perf_counter() - self.t_scoring))
+            now = time.perf_counter()  # a line every log_every archs, for the first, and at least every 15 s
+            if len(self.rows) % cfg.log_every == 0 or len(self.rows) == 1 or now - self.t_logged >= PROGRESS_EVERY_S:
+                log.info(progress(len(self.rows), self.total, now - self.t_scoring))
+                self.t_logged = now
         return out
 
     def probe(self, arch: Any, key: str, todo: dict[str, Any], rec: bool) -> dict[str, float]:
@@ -404,6 +419,8 @@ def canonical_keys(benchmark: Any, space: Any) -> Any:
     return benchmark
 
 
+PROGRESS_EVERY_S = 15.0
+"""The longest gap between two progress lines while archs are being scored (besides one every ``log_every``)."""
 STALE_OUTPUTS = ("selected_arch.json", "search_trajectory.png", "probe_record.csv")
 """Outputs a search (or a recording run) left in a directory that a plain run reuses: removed first, so
 ``zcnas.export`` never exports an earlier run's pick (a plain run that records writes its record anew)."""

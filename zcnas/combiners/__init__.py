@@ -4,7 +4,7 @@ No torch here: combiners are fitted on tables, in milliseconds.
 """
 
 from zcnas.combiners.libra import Libra
-from zcnas.combiners.rank import AZNASRank, RankMean
+from zcnas.combiners.rank import AZNASRank, RankAggregate, RankMean
 from zcnas.combiners.xgb import XGBCombiner
 
-__all__ = ["AZNASRank", "Libra", "RankMean", "XGBCombiner"]
+__all__ = ["AZNASRank", "Libra", "RankAggregate", "RankMean", "XGBCombiner"]

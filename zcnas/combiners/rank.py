@@ -3,6 +3,9 @@
 * ``rank_mean``: mean of per-proxy ranks (TE-NAS-style rank sum, scaled).
 * ``aznas_rank``: Σ_m log(rank_m / N) (AZ-NAS, Lee & Ham, CVPR 2024, arXiv 2403.19232;
   reference ``cvlab-yonsei/AZ-NAS``).
+* ``vkdnw_agg``: the same Σ log(rank/N) over a fixed set, VKDNW + AZ-NAS's expressivity, progressivity,
+  trainability + FLOPs (Týbl & Neumann, CVPR 2025, arXiv 2502.04975, "VKDNW_agg"; reference
+  ``ondratybl/VKDNW``, the aggregation of its MobileNetV2 search script) (:class:`RankAggregate`).
 
 Ranks are 1..N with the best (highest) score ranked N; NaN scores rank lowest.
 """
@@ -92,3 +95,33 @@ class AZNASRank(_LabelFreeRank):
         """Σ log(rank/N), ≤ 0."""
         check_is_fitted(self)
         return merge(Z[self.columns_], "log_rank")
+
+
+class RankAggregate(BaseEstimator):
+    """A label-free aggregation of a fixed set of proxies (``merge`` of their ranks, :func:`merge`): the
+    published aggregates (VKDNW_agg). A run without one of them is a one-line error before any scoring."""
+
+    def __init__(self, columns: tuple[str, ...] | list[str] = (), merge: str = "log_rank", name: str = "rank") -> None:
+        self.columns = columns
+        self.merge = merge
+        self.name = name
+
+    def check_columns(self, columns: list[str]) -> None:
+        """One-line error naming the proxies of the aggregate the run does not compute."""
+        missing = [c for c in self.columns if c not in list(columns)]
+        if missing:
+            raise ValueError(f"combiner={self.name} aggregates {list(self.columns)}; this run does not compute "
+                             f"{', '.join(missing)}: add them, e.g. proxy=[{','.join(self.columns)}]")
+        if self.merge not in MERGES:
+            raise ValueError(f"combiner.estimator.merge={self.merge!r}: valid are {', '.join(MERGES)}")
+
+    def fit(self, Z: pd.DataFrame, y: np.ndarray | None = None) -> RankAggregate:
+        """Check the columns (nothing is learnt)."""
+        self.check_columns(list(Z.columns))
+        self.columns_ = list(self.columns)
+        return self
+
+    def predict(self, Z: pd.DataFrame) -> np.ndarray:
+        """The merged ranks of the fixed columns (higher = better)."""
+        check_is_fitted(self)
+        return merge(Z[self.columns_], self.merge)

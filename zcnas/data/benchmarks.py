@@ -49,7 +49,7 @@ class Benchmark:
         """n distinct labelled arch strings, drawn uniformly without replacement."""
         if n > len(self.table):
             raise ValueError(f"n_archs={n} exceeds the {len(self.table)} archs of benchmark {self.name}")
-        return [str(a) for a in self.table.index[rng.choice(len(self.table), size=n, replace=False)]]
+        return [str(a) for a in self.table.index[rng.permutation(len(self.table))[:n]]]  # nested: a prefix
 
     def lookup(self, archs: list[str]) -> pd.DataFrame:
         """Rows for ``archs`` in order; archs absent from the benchmark get NaN."""

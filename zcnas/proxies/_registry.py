@@ -35,6 +35,10 @@ class ProxySpec:
     seed_free: bool = False
     """Independent of the seed, the init and the probe batch (a function of the architecture, the task's head
     and resolution): cached by arch alone and reused across seeds and runs."""
+    was: tuple[str, int] | None = None
+    """(name, version) its scores were cached under before a rename: read when its own are missing."""
+    deprecated_for: str | None = None
+    """An old name kept for a release: the proxy to use instead (a one-line warning when requested)."""
 
 
 _REGISTRY: dict[str, ProxySpec] = {}
@@ -48,17 +52,20 @@ class NotApplicable(ValueError):
 def register_proxy(name: str, needs: tuple[str, ...] = (), version: int = 1,
                    check: Callable[[dict[str, Any]], None] | None = None,
                    saturates: Callable[[Probe, dict[str, Any]], bool] | None = None,
-                   seed_free: bool = False) -> Callable[[ProxyFn], ProxyFn]:
+                   seed_free: bool = False, was: tuple[str, int] | None = None,
+                   deprecated_for: str | None = None) -> Callable[[ProxyFn], ProxyFn]:
     """Decorator: register ``fn(probe, **params) -> float`` under ``name`` (duplicates raise).
     ``check(params)`` raises ValueError for values out of range (params complete, defaults filled);
     ``saturates(probe, params)`` is True when a count-type score reached its ceiling on this probe
     (pattern counts at min(#units, 2^batch)), read by :func:`saturated`; ``seed_free``: the score depends on
-    neither seed, init nor batch (#params, FLOPs), so a run reuses it from any seed's run of the same arch."""
+    neither seed, init nor batch (#params, FLOPs), so a run reuses it from any seed's run of the same arch;
+    ``was``: the (name, version) a renamed proxy's cached scores are under; ``deprecated_for``: an old name's
+    successor."""
 
     def wrap(fn: ProxyFn) -> ProxyFn:
         if name in _REGISTRY:
             raise ValueError(f"proxy {name!r} is registered twice")
-        _REGISTRY[name] = ProxySpec(name, fn, needs, version, check, saturates, seed_free)
+        _REGISTRY[name] = ProxySpec(name, fn, needs, version, check, saturates, seed_free, was, deprecated_for)
         return fn
 
     return wrap
@@ -85,6 +92,9 @@ def check_params(name: str, params: Mapping[str, Any] | None, batch_size: int | 
     known names, types from the function's annotations (int, float, bool), ``n_splits <= batch_size``
     and the proxy's own ranges (its ``check``). Errors are one line: ``proxy.<name>.<param>=...``."""
     spec = get_proxy(name)
+    if spec.deprecated_for:
+        log.warning("proxy %s is deprecated: use proxy=%s (the same score; the old name goes in the next release)",
+                    name, spec.deprecated_for)
     signature = list(inspect.signature(spec.fn, eval_str=True).parameters.values())[1:]
     accepted = {p.name: p for p in signature}
     given = dict(params or {})

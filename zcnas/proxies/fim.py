@@ -14,7 +14,7 @@ The reference, read line by line:
   Fisher information of the categorical model, label-free; the reference multiplies J by a Cholesky
   factor of Σ_n, the same matrix).
 * λ = the singular values (= eigenvalues) of F; q = their 9 deciles (``torch.quantile``, linear
-  interpolation, 0.1 ... 0.9); VKDNW = −Σ t log t with t = q / ‖q‖₁ (entropy of the normalised
+  interpolation, 0.1 ... 0.9); H = −Σ t log t with t = q / ‖q‖₁ (entropy of the normalised
   deciles: high when the spectrum is flat).
 * ℵ (``vkdnw_dim``) = the number of parameter tensors ("trainable layers").
 * the weights: ``init_model(model, 'kaiming_norm_fanin')`` first (Conv/Linear N(0, 2/fan_in), biases 0,
@@ -23,9 +23,12 @@ The reference, read line by line:
   the activations, and under PyTorch's default init (std 1/√(3 fan_in)) the signal shrinks layer by
   layer and the spectrum collapses onto a few eigenvalues (experiments/proxy_validation, VKDNW).
 
-``vkdnw_single`` ranks by ℵ first and VKDNW second: the reference notebook ranks the tuple
-(``vkdnw_dim``, spectral term) lexicographically (``NB201/tss_general.ipynb`` at commit 9a15fe1);
-ℵ + H / ln 9 (H ≤ ln 9) is that order as one number.
+Names follow the paper: ``vkdnw`` is the paper's VKDNW (its "VKDNW_single"), ranking by ℵ first and the
+spectral entropy second: the reference notebook ranks the tuple (``vkdnw_dim``, spectral term)
+lexicographically (``NB201/tss_general.ipynb`` at commit 9a15fe1); ℵ + H / ln 9 (H ≤ ln 9) is that order as
+one number. ``vkdnw_entropy`` is the entropy term alone (zcnas's ``vkdnw`` before 0.2; its cached scores are
+read). ``vkdnw_single`` is the deprecated old name of ``vkdnw``. The paper's VKDNW_agg is
+``combiner=vkdnw_agg``.
 
 Deliberate deviations:
 * the shared probe batch of real images (the reference's NB201 run feeds N(0, 1) noise, and reports
@@ -235,17 +238,29 @@ def fisher_spectrum_artifact(probe: Probe, max_classes: int = MAX_CLASSES) -> Fi
     return fisher_spectrum(probe.model, probe.inputs, max_classes=max_classes)
 
 
-@register_proxy("vkdnw", needs=("fisher_spectrum",), version=2)
-def vkdnw(probe: Probe, *, max_classes: int = MAX_CLASSES) -> float:
-    """VKDNW = −Σ t log t, t the L1-normalised deciles of the eigenvalues of the Fisher information of
-    the first weight of each of the first 128 parameter tensors. Reference: Týbl & Neumann, CVPR 2025."""
+@register_proxy("vkdnw_entropy", needs=("fisher_spectrum",), version=2, was=("vkdnw", 2))
+def vkdnw_entropy(probe: Probe, *, max_classes: int = MAX_CLASSES) -> float:
+    """VKDNW's spectral term alone: −Σ t log t, t the L1-normalised deciles of the eigenvalues of the Fisher
+    information of the first weight of each of the first 128 parameter tensors (not a proxy the paper reports:
+    ρ ≈ 0.1 on NB201). Reference: Týbl & Neumann, CVPR 2025, Eq. 9."""
     spec: FisherSpectrum = probe.fisher_spectrum(max_classes)
     return decile_entropy(spec.eigenvalues)
 
 
-@register_proxy("vkdnw_single", needs=("fisher_spectrum",), version=2)
-def vkdnw_single(probe: Probe, *, max_classes: int = MAX_CLASSES) -> float:
-    """ℵ + VKDNW / ln 9: #parameter tensors first, VKDNW breaking ties (lexicographic, as the
-    reference ranks (ℵ, VKDNW)). Reference: Týbl & Neumann, CVPR 2025 (VKDNW_single)."""
+def _vkdnw(probe: Probe, max_classes: int) -> float:
     spec: FisherSpectrum = probe.fisher_spectrum(max_classes)
     return spec.n_tensors + decile_entropy(spec.eigenvalues) / math.log(9)
+
+
+@register_proxy("vkdnw", needs=("fisher_spectrum",), version=3, was=("vkdnw_single", 2))
+def vkdnw(probe: Probe, *, max_classes: int = MAX_CLASSES) -> float:
+    """VKDNW as the paper reports it (its VKDNW_single): ℵ + H / ln 9, #parameter tensors first and the spectral
+    entropy H (:func:`vkdnw_entropy`) breaking ties, the reference's lexicographic rank of (ℵ, H).
+    Reference: Týbl & Neumann, CVPR 2025 (arXiv 2502.04975), Table 1 "VKDNW_single"."""
+    return _vkdnw(probe, max_classes)
+
+
+@register_proxy("vkdnw_single", needs=("fisher_spectrum",), version=2, deprecated_for="vkdnw")
+def vkdnw_single(probe: Probe, *, max_classes: int = MAX_CLASSES) -> float:
+    """Deprecated name of :func:`vkdnw` (the same score), kept for one release."""
+    return _vkdnw(probe, max_classes)

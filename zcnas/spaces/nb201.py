@@ -200,7 +200,7 @@ class NB201Space:
         """n distinct archs drawn uniformly without replacement."""
         if n > SPACE_SIZE:
             raise ValueError(f"n_archs={n} exceeds the NB201 space size {SPACE_SIZE}")
-        return [self.arch_at(int(i)) for i in rng.choice(SPACE_SIZE, size=n, replace=False)]
+        return [self.arch_at(int(i)) for i in rng.permutation(SPACE_SIZE)[:n]]  # nested: a prefix of one permutation
 
     def mutate(self, arch: NB201Arch, rng: np.random.Generator) -> NB201Arch:
         """Change the op on one random edge to a different op."""

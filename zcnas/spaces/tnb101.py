@@ -363,7 +363,7 @@ class TNB101Space:
         codes = self.all_codes()
         if n > len(codes):
             raise ValueError(f"n_archs={n} exceeds the {len(codes)} archs of {self.name}")
-        return [TNB101Arch(self.variant, codes[int(i)]) for i in rng.choice(len(codes), n, replace=False)]
+        return [TNB101Arch(self.variant, codes[int(i)]) for i in rng.permutation(len(codes))[:n]]  # nested: a prefix
 
     def mutate(self, arch: TNB101Arch, rng: np.random.Generator) -> TNB101Arch:
         """Micro: one edge's op changed; macro: one block code changed (resampled until valid)."""
