@@ -7,6 +7,7 @@ import logging
 import re
 
 import numpy as np
+import pytest
 
 from zcnas.results import score_axis, target_label
 from zcnas.run import planned, progress, score_archs
@@ -53,3 +54,17 @@ def test_scatter_axes_fit_the_scores_and_name_the_ground_truth():
     assert target_label("cifar10", np.array([10.0, 93.5])) == "CIFAR-10 accuracy, %"
     assert target_label("ImageNet16-120", np.array([0.1, 0.46])) == "ImageNet16-120 accuracy (fraction)"
     assert target_label("autoencoder", np.array([0.4, 0.6])) == "autoencoder"
+
+
+@pytest.mark.parametrize("args,last", [
+    (["n_arch=10"], "zcnas.run: error: n_arch: zcnas.run has no such setting; did you mean n_archs? (all: "),
+    (["search=evolution", "n_archs=5"], "zcnas.run: error: n_archs=5 does not apply to a search (Evolution): it scores "
+                                        "up to its own budget, <= 1000 archs here; drop n_archs"),
+])
+def test_a_key_the_run_would_ignore_is_one_line(tmp_path, args, last):
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "zcnas.run", *args, "tracking=none", f"hydra.run.dir={tmp_path}/r"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1 and r.stderr.startswith(last), r.stderr[-500:]

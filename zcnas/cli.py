@@ -113,14 +113,6 @@ def missing_keys(node: Any, prefix: str = "") -> list[str]:
     return out
 
 
-def given(key: str) -> bool:
-    """Whether the command line set ``key`` (Hydra's task overrides; False outside a Hydra app)."""
-    from hydra.core.hydra_config import HydraConfig  # noqa: PLC0415
-
-    return HydraConfig.initialized() and any(o.lstrip("+~").partition("=")[0] == key
-                                             for o in HydraConfig.get().overrides.task)
-
-
 def searching(cfg: Any) -> bool:
     """Whether the run searches (``search=evolution|random|prune``: a ``_target_``) rather than scoring a
     uniform sample (``search=none``)."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 import time
 from functools import partial
 from pathlib import Path
@@ -31,7 +32,6 @@ from zcnas.cli import (
     check_argv,
     check_config,
     check_known_keys,
-    given,
     instantiate,
     one_line_errors,
     resolve_device,
@@ -109,12 +109,7 @@ class Run:
         check_known_keys(cfg)
         self.total = planned(cfg)  # for the progress lines
         if searching(cfg):
-            name = cfg.search._target_.rsplit(".", 1)[-1]
-            if given("n_archs"):
-                raise ValueError(f"n_archs={cfg.n_archs} does not apply to a search ({name}): it scores up to its own "
-                                 f"budget, <= {self.total[0]} archs here; drop n_archs and size it with search.* "
-                                 "(python -m zcnas.run search=... --cfg job lists them)")
-            log.info("search %s: a budget of up to %d archs", name, self.total[0])
+            log.info("search %s: a budget of up to %d archs", cfg.search._target_.rsplit(".", 1)[-1], self.total[0])
         self.secrets = find_secrets(OmegaConf.to_container(cfg, resolve=True))  # masked in every file and log line
         install_redaction(self.secrets)
         writable(out_dir)
@@ -582,6 +577,10 @@ def main() -> None:
     @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
     def _run(cfg: Any) -> float:
         with one_line_errors("zcnas.run"):
+            if searching(cfg) and any(a.lstrip("+").startswith("n_archs=") for a in sys.argv[1:]):
+                raise ValueError(f"n_archs={cfg.n_archs} does not apply to a search ({cfg.search._target_.rsplit('.', 1)[-1]}):"
+                                 f" it scores up to its own budget, <= {planned(cfg)[0]} archs here; drop n_archs and "
+                                 "size it with search.* (python -m zcnas.run search=... --cfg job lists them)")
             out = score_archs(cfg, Path(HydraConfig.get().runtime.output_dir))
         first = out["correlations"][0]["spearman"] if out["correlations"] else math.nan
         return first
