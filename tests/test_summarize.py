@@ -56,7 +56,7 @@ def test_bad_paths_are_one_line_errors(tmp_path):
 def test_sweep_summary_uses_merged_shards_and_reaches_the_mlflow_parent(tmp_path):
     """2 seeds x 2 shards: the summary averages the 2 merged runs (12 archs each), never the shards;
     the parent run is named after the overrides and holds the summary metrics and files."""
-    proc = cli(tmp_path, "-m", "seed=0,1", "shard.count=2", "shard.index=0,1", "n_archs=12", *TINY,
+    proc = cli(tmp_path, "-m", "seed=1,2", "shard.count=2", "shard.index=0,1", "n_archs=12", *TINY,
                "hydra.sweep.dir=sweep")
     assert "sweep summary" in proc.stdout
     summary = pd.read_csv(tmp_path / "sweep" / "summary.csv").set_index("proxy")
@@ -71,8 +71,8 @@ def test_sweep_summary_uses_merged_shards_and_reaches_the_mlflow_parent(tmp_path
 
     client = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlruns.db")
     parent = next(r for r in client.search_runs(["1"]) if "mlflow.parentRunId" not in r.data.tags)
-    assert parent.info.run_name.startswith("sweep: seed=0,1 shard.count=2")
+    assert parent.info.run_name.startswith("sweep: seed=1,2 shard.count=2")
     assert parent.data.metrics["cifar10/spearman/nwot"] == pytest.approx(np.mean(rho))
-    assert parent.data.params["override.seed"] == "0,1"
+    assert parent.data.params["override.seed"] == "1,2"
     assert {a.path for a in client.list_artifacts(parent.info.run_id, "summary")} >= {
         "summary/summary.csv", "summary/summary_heatmap.png", "summary/summary_spearman.png"}
