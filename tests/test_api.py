@@ -125,3 +125,14 @@ def test_wheel_installs_and_runs_from_outside_the_repository(tmp_path):
     assert api.returncode == 0, api.stderr[-2000:]
     out = eval(api.stdout.strip().splitlines()[-1], {"nan": math.nan})  # noqa: S307 - our own printed dict
     assert set(out) == {"lswag", "nwot"} and all(math.isfinite(v) and v > 0 for v in out.values())
+
+
+def test_every_command_has_a_console_script():
+    """Each ``python -m zcnas.<cmd>`` (a module with a ``__main__`` block) is also ``zcnas-<cmd>`` on the PATH."""
+    import tomllib
+
+    from .conftest import ROOT
+
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    commands = {p.stem for p in (ROOT / "zcnas").glob("*.py") if 'if __name__ == "__main__"' in p.read_text()}
+    assert scripts == {f"zcnas-{c}": f"zcnas.{c}:main" for c in commands}
