@@ -35,9 +35,14 @@ def test_experiment_files_are_grouped_by_name_without_the_seed(tmp_path, capsys)
     assert nwot.spearman == pytest.approx(0.45) and nwot.spearman_n == 2  # a null is a missing seed, counted
     assert math.isnan(nwot.top10_precision)
     assert s.loc[("cifar100", "lswag", "cifar100")].spearman == pytest.approx(0.1)
+    _write(tmp_path / "single_seed0_correlations.json",
+           [{"proxy": "zico", "target": "cifar10", "spearman": 0.3, "kendall": 0.2, "top10_precision": 0.4, "ndcg10": 0.9}])
     main([str(tmp_path)])
     out = capsys.readouterr().out
     assert "0.750 ± 0.050" in out and (tmp_path / "summary.csv").is_file()
+    assert "top10%" in out.splitlines()[0] and "nDCG" in out.splitlines()[0]
+    zico = next(line for line in out.splitlines() if "zico" in line).split()
+    assert zico[3:7] == ["0.300", "0.200", "0.400", "0.900"]  # one seed: no "± 0.000"
     assert pd.read_parquet(tmp_path / "summary.parquet").shape == pd.read_csv(tmp_path / "summary.csv").shape
     assert parent_metrics(summarize(collect([tmp_path])))["cifar10/cifar10/spearman/lswag"] == pytest.approx(0.75)
 

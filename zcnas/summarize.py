@@ -17,6 +17,7 @@ import json
 import logging
 import math
 import re
+import textwrap
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -94,7 +95,8 @@ def collect(paths: Sequence[Path]) -> pd.DataFrame:
     varying = [k for k in keys if len({cfg.get(k, "") for _, cfg, _ in runs}) > 1]
     rows = []
     for run, cfg, recs in runs:
-        setting = " ".join(cfg.get(k, "") if k == "setting" else f"{k}={cfg.get(k, '')}" for k in varying) or "all"
+        shown = [k for k in varying if cfg.get(k, "") not in ("", "None")]  # a key this run leaves empty says nothing
+        setting = " ".join(cfg[k] if k == "setting" else f"{k}={cfg[k]}" for k in shown) or "all"
         seed = cfg.get("seed", "0")
         for r in recs:
             if "proxy" not in r or "target" not in r:
@@ -118,14 +120,19 @@ def summarize(records: pd.DataFrame) -> pd.DataFrame:
 
 
 def format_summary(summary: pd.DataFrame) -> str:
-    """Fixed-width table: setting, proxy, target, ρ mean ± std, τ mean ± std, seeds, archs."""
+    """Fixed-width table: setting, proxy, target, ρ and τ (mean ± std over seeds; the value alone for one seed),
+    top-10 % precision, nDCG@10 %, seeds, archs."""
     ws = max([8, *(len(s) + 2 for s in summary.setting)])
     wp = max([8, *(len(p) + 2 for p in summary.proxy)])
-    lines = [f"{'setting':<{ws}}{'proxy':<{wp}}{'target':<20}{'Spearman':>17}{'Kendall':>17}{'seeds':>6}{'archs':>7}"]
+
+    def cell(mean: float, std: float, seeds: int) -> str:
+        return f"{mean:.3f}" if seeds < 2 or math.isnan(std) else f"{mean:.3f} ± {std:.3f}"
+
+    lines = [f"{'setting':<{ws}}{'proxy':<{wp}}{'target':<20}{'Spearman':>17}{'Kendall':>17}{'top10%':>8}{'nDCG':>7}"
+             f"{'seeds':>6}{'archs':>7}"]
     for r in summary.itertuples():
-        rho = f"{r.spearman:.3f} ± {0 if math.isnan(r.spearman_std) else r.spearman_std:.3f}"
-        tau = f"{r.kendall:.3f} ± {0 if math.isnan(r.kendall_std) else r.kendall_std:.3f}"
-        lines.append(f"{r.setting:<{ws}}{r.proxy:<{wp}}{r.target:<20}{rho:>17}{tau:>17}{r.seeds:>6}"
+        lines.append(f"{r.setting:<{ws}}{r.proxy:<{wp}}{r.target:<20}{cell(r.spearman, r.spearman_std, r.seeds):>17}"
+                     f"{cell(r.kendall, r.kendall_std, r.seeds):>17}{r.top10_precision:>8.3f}{r.ndcg10:>7.3f}{r.seeds:>6}"
                      f"{int(r.n_archs) if r.n_archs == r.n_archs else 0:>7}")
     return "\n".join(lines)
 
@@ -138,24 +145,23 @@ def plot(summary: pd.DataFrame, out_dir: Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
-    s = summary.assign(column=[t if set_ == "all" else f"{set_}\n{t}"
+    s = summary.assign(column=[t if set_ == "all" else f"{textwrap.fill(set_, 28)}\n{t}"  # wrapped, not a smear
                                for set_, t in zip(summary.setting, summary.target, strict=True)])
     bars = s.pivot_table(index="column", columns="proxy", values="spearman", sort=False)
     errs = s.pivot_table(index="column", columns="proxy", values="spearman_std", sort=False).reindex_like(bars)
-    fig, ax = plt.subplots(figsize=(max(5.0, 1.2 * len(bars) * max(1, bars.shape[1]) ** 0.5), 3.8))
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.2 * len(bars) * max(1, bars.shape[1]) ** 0.5), 3.8), layout="constrained")
     bars.plot.bar(ax=ax, yerr=errs.fillna(0), capsize=2, rot=0, width=0.8)
     ax.set_ylabel("Spearman ρ vs ground truth")
     ax.set_title(f"mean ± std over seeds (up to {int(s.seeds.max())})", fontsize=9)
     ax.set_xlabel("")
     ax.axhline(0, color="k", lw=0.5)
     ax.legend(fontsize=7, ncol=min(4, bars.shape[1]))
-    fig.tight_layout()
     bar_path = out_dir / "summary_spearman.png"
     fig.savefig(bar_path, dpi=90)
     plt.close(fig)
 
     heat = bars.T
-    fig, ax = plt.subplots(figsize=(2.5 + 1.1 * heat.shape[1], 1.5 + 0.35 * heat.shape[0]))
+    fig, ax = plt.subplots(figsize=(2.5 + 1.1 * heat.shape[1], 1.5 + 0.35 * heat.shape[0]), layout="constrained")
     im = ax.imshow(heat.to_numpy(dtype=float), cmap="viridis", vmin=-1, vmax=1, aspect="auto")
     ax.set_xticks(range(heat.shape[1]), heat.columns, fontsize=7)
     ax.set_yticks(range(heat.shape[0]), heat.index, fontsize=7)
@@ -163,7 +169,6 @@ def plot(summary: pd.DataFrame, out_dir: Path) -> list[Path]:
         if v == v:
             ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6, color="w" if v < 0.4 else "k")
     fig.colorbar(im, ax=ax, label="Spearman ρ")
-    fig.tight_layout()
     heat_path = out_dir / "summary_heatmap.png"
     fig.savefig(heat_path, dpi=90)
     plt.close(fig)
