@@ -39,8 +39,14 @@ def network(cell: str, seed: int) -> nn.Module:
     return space.build(space.decode(cell), 10)
 
 
-def relus(net: nn.Module) -> list[nn.Module]:
-    return [m for m in net.modules() if isinstance(m, nn.ReLU)]
+def relu_forward(net: nn.Module, x: torch.Tensor, hook) -> None:  # noqa: ANN001
+    """One train-mode, no-grad forward of ``x`` with ``hook`` on every ReLU module."""
+    handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, nn.ReLU)]
+    net.train()
+    with torch.no_grad():
+        net(x)
+    for h in handles:
+        h.remove()
 
 
 def reference_nwot(net: nn.Module, x: torch.Tensor) -> float:
@@ -50,12 +56,7 @@ def reference_nwot(net: nn.Module, x: torch.Tensor) -> float:
         c = (inp[0].reshape(len(x), -1) > 0).double().numpy()
         k[:] += c @ c.T + (1.0 - c) @ (1.0 - c).T
 
-    handles = [m.register_forward_hook(hook) for m in relus(net)]
-    net.train()
-    with torch.no_grad():
-        net(x)
-    for h in handles:
-        h.remove()
+    relu_forward(net, x, hook)
     return float(np.linalg.slogdet(k)[1])
 
 
@@ -83,16 +84,7 @@ def reference_zico(net: nn.Module, x: torch.Tensor, y: torch.Tensor, split_data:
 
 def reference_swap(net: nn.Module, x: torch.Tensor) -> int:
     rows: list[np.ndarray] = []
-
-    def hook(_m: nn.Module, _inp: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
-        rows.append((out.reshape(len(x), -1) > 0).numpy().T)  # units x samples
-
-    handles = [m.register_forward_hook(hook) for m in relus(net)]
-    net.train()
-    with torch.no_grad():
-        net(x)
-    for h in handles:
-        h.remove()
+    relu_forward(net, x, lambda _m, _i, out: rows.append((out.reshape(len(x), -1) > 0).numpy().T))  # units x samples
     return len(np.unique(np.concatenate(rows), axis=0))
 
 

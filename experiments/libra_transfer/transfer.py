@@ -67,8 +67,8 @@ def transfer(fit: pd.DataFrame, y_fit: np.ndarray, apply: pd.DataFrame, y_apply:
     save(libra().fit(Zf, y_fit), path, {**fitted_on, "n_archs": len(Zf), "archs_sha256": archs_digest(fit.index)})
     saved = load(path, "combiner.from")
     own = libra().fit(Za, y_apply)  # what an in-sample fit on the applied archs would pick (hindsight)
-    fit_rho = {p: correlate(f[p].to_numpy(float), y_fit, n_boot=0)["spearman"]
-               for f in (fit, Zf) for p in ("params", "lswag", *usable_columns(Zf)) if p in f}
+    fit_rho = {p: correlate(fit[p].to_numpy(float), y_fit, n_boot=0)["spearman"]  # each proxy's ρ where fitted
+               for p in dict.fromkeys(["params", *usable_columns(Zf)])}
     best = max(usable_columns(Zf), key=lambda p: abs(fit_rho[p]) if np.isfinite(fit_rho[p]) else -1)
     usable = usable_columns(Za)
     out = [("libra.transferred", saved.predict(Za), ",".join(saved.selected_)),
