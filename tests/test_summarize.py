@@ -81,3 +81,17 @@ def test_sweep_summary_uses_merged_shards_and_reaches_the_mlflow_parent(tmp_path
     assert parent.data.params["override.seed"] == "1,2"
     assert {a.path for a in client.list_artifacts(parent.info.run_id, "summary")} >= {
         "summary/summary.csv", "summary/summary_heatmap.png", "summary/summary_spearman.png"}
+
+
+def test_without_pyarrow_the_summary_is_csv_only(tmp_path, monkeypatch):
+    """pyarrow is not a core dependency: without it the summary is written as CSV (and the plots), no crash."""
+    import importlib.util
+
+    from zcnas.summarize import write
+
+    _write(tmp_path / "a_seed0_correlations.json", [{"proxy": "nwot", "target": "cifar10", "spearman": 0.5}])
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pyarrow" else real(name, *a))
+    _, files = write([tmp_path], tmp_path / "out")
+    assert [f.name for f in files] == ["summary.csv", "summary_spearman.png", "summary_heatmap.png"]
+    assert not (tmp_path / "out" / "summary.parquet").exists()

@@ -4,7 +4,7 @@ Collects every finished run under the given paths (a directory holding ``correla
 ``config.yaml``; shards are left out when their merged run is there) plus experiment-style result
 files (``<name>_seed<k>_correlations.json``), and reports, per *setting* (the config values that
 differ between runs, seeds excepted), proxy and target: mean ± std and count of Spearman, Kendall
-and top-10 % precision over seeds. Writes ``summary.csv`` and ``summary.parquet``, a grouped bar
+and top-10 % precision over seeds. Writes ``summary.csv`` and (with pyarrow) ``summary.parquet``, a grouped bar
 chart with error bars (``summary_spearman.png``) and a proxy × target heatmap of mean Spearman
 (``summary_heatmap.png``, as the L-SWAG paper's Fig. 3), and prints a table. A multirun does this
 at its end (:class:`zcnas.callbacks.SweepCallback`) and logs it to its MLflow parent run.
@@ -176,12 +176,19 @@ def plot(summary: pd.DataFrame, out_dir: Path) -> list[Path]:
 
 
 def write(paths: Sequence[Path], out_dir: Path) -> tuple[pd.DataFrame, list[Path]]:
-    """Collect, summarise, write ``summary.csv``/``.parquet`` and the plots into ``out_dir``."""
+    """Collect, summarise, write ``summary.csv``, ``summary.parquet`` (when pyarrow is installed: ``zcnas[all]``)
+    and the plots into ``out_dir``."""
+    import importlib.util  # noqa: PLC0415
+
     summary = summarize(collect(paths))
     out_dir.mkdir(parents=True, exist_ok=True)
-    files = [out_dir / "summary.csv", out_dir / "summary.parquet"]
+    files = [out_dir / "summary.csv"]
     summary.to_csv(files[0], index=False)
-    summary.to_parquet(files[1], index=False)
+    if importlib.util.find_spec("pyarrow") is not None:
+        files.append(out_dir / "summary.parquet")
+        summary.to_parquet(files[1], index=False)
+    else:
+        log.info("pyarrow is not installed: summary.csv only (pip install pyarrow, or 'zcnas[all]', for summary.parquet)")
     return summary, files + plot(summary, out_dir)
 
 
