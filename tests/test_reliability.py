@@ -524,3 +524,25 @@ def test_per_shard_caches_survive_a_kill_and_fold_into_the_shared_one(tmp_path, 
     db.close()
     again = score_archs(cfg_with(*shard(1)), tmp_path / "again")["summary"]  # reads the shared file
     assert again["n_cached"] == 10 and again["n_computed"] == 0
+
+
+def test_a_missing_optional_package_names_its_extra(tmp_path, monkeypatch):
+    """A wheel installed without an extra: the part that needs it says which extra, in one line, before any
+    scoring (MLflow: the run goes on and says how to log later)."""
+    import importlib.util
+
+    from zcnas.cli import need
+    from zcnas.combiners import XGBCombiner
+    from zcnas.spaces import AutoFormerSpace
+    from zcnas.tracking import MlflowTracker
+
+    real = importlib.util.find_spec
+    missing = {"timm", "xgboost", "mlflow"}
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in missing else real(name, *a))
+    with pytest.raises(ValueError, match=r"^space=autoformer needs timm, which is not installed: pip install 'zcnas\[vit\]'$"):
+        AutoFormerSpace()
+    with pytest.raises(ValueError, match=r"^combiner=xgboost needs xgboost, .* pip install 'zcnas\[xgb\]'$"):
+        XGBCombiner().check_columns(["params"])
+    assert MlflowTracker(uri=f"sqlite:///{tmp_path}/m.db").check() == (
+        "tracking=mlflow needs mlflow, which is not installed: pip install 'zcnas[tracking]' (or tracking=none)")
+    need("numpy", "core", "anything")  # installed: nothing said

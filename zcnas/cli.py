@@ -30,6 +30,15 @@ def one_line_errors(prog: str) -> Iterator[None]:
         sys.exit(f"{prog}: error: {err}")
 
 
+def need(module: str, extra: str, what: str) -> None:
+    """A one-line error when an optional dependency is missing: ``<what> needs <module>: pip install
+    'zcnas[<extra>]'`` (the extras of pyproject.toml)."""
+    import importlib.util  # noqa: PLC0415
+
+    if importlib.util.find_spec(module) is None:
+        raise ValueError(f"{what} needs {module}, which is not installed: pip install 'zcnas[{extra}]'")
+
+
 def group_options(group: str) -> list[str]:
     """The options of config group ``group``: ``conf/<group>/*.yaml`` and your own in the user config dir."""
     from zcnas import CONF_DIR, user_config_dir  # noqa: PLC0415

@@ -237,6 +237,12 @@ class MlflowTracker:
         """Is the backend reachable and writable, within ``timeout_s``? ``None`` if so, else the
         reason (one line). HTTP(S): any answer to ``GET /health``; SQLite: its folder exists and is
         writable; other database URLs: a TCP connection to the host. Other schemes pass."""
+        from zcnas.cli import need  # noqa: PLC0415
+
+        try:
+            need("mlflow", "tracking", "tracking=mlflow")
+        except ValueError as err:
+            return f"{err} (or tracking=none)"
         parts = urlsplit(self.uri)
         scheme = parts.scheme.split("+")[0]
         try:

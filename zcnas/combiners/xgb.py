@@ -41,8 +41,15 @@ class XGBCombiner(BaseEstimator):
         self.random_state = random_state
         self.min_train = min_train
 
+    def check_columns(self, columns: list[str]) -> None:
+        """Before any scoring: xgboost must be installed (the ``xgb`` extra)."""
+        from zcnas.cli import need  # noqa: PLC0415
+
+        need("xgboost", "xgb", "combiner=xgboost")
+
     def fit(self, Z: pd.DataFrame, y: np.ndarray) -> XGBCombiner:
         """Fit on the labelled table; ``feature_importances_`` maps proxy -> gain share."""
+        self.check_columns(list(Z.columns))
         import xgboost as xgb  # noqa: PLC0415
 
         y = np.asarray(y, dtype=float)

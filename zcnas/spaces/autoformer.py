@@ -227,6 +227,9 @@ class AutoFormerSpace:
     flavour: str = "autoprox"
 
     def __post_init__(self) -> None:
+        from zcnas.cli import need  # noqa: PLC0415
+
+        need("timm", "vit", "space=autoformer")  # built from timm's layers
         if self.variant not in VARIANTS:
             raise ValueError(f"unknown AutoFormer variant {self.variant!r}; valid: {sorted(VARIANTS)}")
         if self.flavour not in FLAVOURS:

@@ -214,6 +214,9 @@ class PiTSpace:
     name: str = "pit"
 
     def __post_init__(self) -> None:
+        from zcnas.cli import need  # noqa: PLC0415
+
+        need("timm", "vit", "space=pit")  # built from timm's layers
         if self.variant not in VARIANTS:
             raise ValueError(f"unknown PiT variant {self.variant!r}; valid: {sorted(VARIANTS)}")
         if token_side(self.img_size, self.patch, self.stride) < 1:

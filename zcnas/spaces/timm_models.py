@@ -23,6 +23,9 @@ class TimmSpace:
     name: str = "timm"
 
     def __post_init__(self) -> None:
+        from zcnas.cli import need  # noqa: PLC0415
+
+        need("timm", "vit", "space=timm")
         import timm  # noqa: PLC0415
 
         object.__setattr__(self, "models", tuple(self.models))
