@@ -31,7 +31,7 @@ from omegaconf import OmegaConf
 
 from zcnas.combiners import Libra
 from zcnas.combiners.rank import merge, usable_columns
-from zcnas.combiners.saved import archs_digest, load, save
+from zcnas.combiners.saved import load, save_selection
 from zcnas.data.benchmarks import load_runs
 from zcnas.data.suite_zero import load_suite_zero
 from zcnas.metrics import correlate
@@ -64,7 +64,7 @@ def transfer(fit: pd.DataFrame, y_fit: np.ndarray, apply: pd.DataFrame, y_apply:
     """Fit LIBRA on ``fit`` -> save it to ``path`` -> load it -> apply to ``apply``; one record per method on
     the applied archs (``method``, ``rho``, ``lo``, ``hi``, ``n``, ``detail``)."""
     Zf, Za = fit[proxies].reset_index(drop=True), apply[proxies].reset_index(drop=True)
-    save(libra().fit(Zf, y_fit), path, {**fitted_on, "n_archs": len(Zf), "archs_sha256": archs_digest(fit.index)})
+    save_selection(libra().fit(Zf, y_fit), path, fitted_on, fit.index)
     saved = load(path, "combiner.from")
     own = libra().fit(Za, y_apply)  # what an in-sample fit on the applied archs would pick (hindsight)
     fit_rho = {p: correlate(fit[p].to_numpy(float), y_fit, n_boot=0)["spearman"]  # each proxy's ρ where fitted
