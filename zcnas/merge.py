@@ -124,13 +124,17 @@ def merge_group(shards: list[tuple[dict[str, Any], Path]], out_dir: Path) -> lis
     table.to_csv(out_dir / "scores.csv", index=False, na_rep="nan")  # as ScoreWriter writes NaN
     t0 = time.perf_counter()
     correlations, tags = evaluate_table(conf, table, scored, targets, out_dir)
+    saturated = {p: sum(s["saturated"].get(p, 0) for s in summaries) for p in summaries[0].get("saturated", {})}
+    for r in correlations:  # the shards' saturation counts, as the unsharded run flags them
+        if r["proxy"] in saturated:
+            r["n_saturated"] = saturated[r["proxy"]]
     meta = summaries[0]["mlflow"]
     summary = {"n_archs": n, "proxies": scored, "n_computed": sum(s["n_computed"] for s in summaries),
                "n_cached": sum(s["n_cached"] for s in summaries),
                "seconds": sum(s["seconds"] for s in summaries), "shards": count,
                "cost": {k: sum(s["cost"][k] for s in summaries) for k in summaries[0].get("cost", {})
                         if all(k in s.get("cost", {}) for s in summaries)},  # the shards' together
-               "merge_seconds": time.perf_counter() - t0,
+               "merge_seconds": time.perf_counter() - t0, **({"saturated": saturated} if saturated else {}),
                "mlflow": {"name": meta["name"].rsplit("-shard", 1)[0] + f"-merged{count}",
                           "tags": {**meta["tags"], **tags, "merged_shards": str(count)}}}
     write_outputs(out_dir, cfg, table, scored, targets, correlations, summary)
