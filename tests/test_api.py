@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy as copy_module
 import math
 import os
+import re
 import subprocess
 import sys
 import venv
@@ -77,54 +78,107 @@ def test_list_proxies_network_and_errors():
         zcnas.score(a, *zcnas.images(4), proxies=["lsawg"])
 
 
-def _offline_venv(where: Path) -> Path:
-    """A fresh virtualenv that sees this interpreter's installed packages (torch, timm, hydra ...) except
-    zcnas itself, so installing the wheel needs no network."""
-    venv.create(where, with_pip=False)  # pip and setuptools come from the linked packages too
+def _fresh_venv(where: Path) -> Path:
+    """A new virtualenv with pip and nothing else but torch and torchvision (and what torch requires),
+    linked from this interpreter's site-packages (the pinned pair: a download would be a multi-GB CUDA build);
+    everything the wheel declares comes from the package index when the wheel is installed."""
+    from importlib import metadata
+
+    venv.create(where, with_pip=True)
     py = where / "bin" / "python"
     site = Path(subprocess.check_output([py, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
                                         text=True).strip())
-    farm = where / "deps"
+    names, todo = set(), ["torch", "torchvision"]
+    while todo:  # torch's requirement closure (markers of this platform; no extras), and torchvision alone
+        name = todo.pop()
+        key = name.lower().replace("_", "-")
+        if key in names:
+            continue
+        names.add(key)
+        dist = metadata.distribution(name)
+        if name == "torchvision":
+            continue
+        for req in dist.requires or []:
+            spec, _, marker = req.partition(";")
+            if "extra" in marker or not _marker_holds(marker):
+                continue
+            todo.append(spec.split("[")[0].split("<")[0].split(">")[0].split("=")[0].split("!")[0].split("~")[0]
+                        .strip())
+    farm = where / "linked"
     farm.mkdir()
     ours = Path(torch.__file__).resolve().parent.parent
-    skip = ("zcnas", "__editable__")
-    for entry in ours.iterdir():
-        if not entry.name.startswith(skip):
-            (farm / entry.name).symlink_to(entry)
-    (site / "deps.pth").write_text(f"{farm}\n")
+    for name in names:
+        for top in {f.parts[0] for f in metadata.distribution(name).files or [] if f.parts[0] != ".."}:
+            if (ours / top).exists() and not (farm / top).exists():
+                (farm / top).symlink_to(ours / top)
+    (site / "linked.pth").write_text(f"{farm}\n")
     return py
 
 
+def _marker_holds(marker: str) -> bool:
+    from packaging.markers import Marker
+
+    return not marker.strip() or Marker(marker).evaluate()
+
+
 @pytest.mark.slow
-def test_wheel_installs_and_runs_from_outside_the_repository(tmp_path):
-    """`pip wheel --no-deps . && pip install <wheel>` in a fresh virtualenv, then the README commands
-    from a directory outside the repository: configs come from the installed package."""
+def test_wheel_in_a_fresh_venv_installs_what_it_imports_and_runs_the_docs(tmp_path):
+    """`pip wheel --no-deps .`, then `pip install 'zcnas-*.whl[vit]'` into a fresh virtualenv (torch linked in,
+    every declared dependency from the index): from a directory outside the repository the console script
+    scores NB201 cells, summarize writes its CSV without pyarrow, MLflow (an extra, not installed) is one line
+    naming the extra (a warning for the default run, an error when asked for), and docs/api.md's code blocks
+    run as written."""
     dist = tmp_path / "dist"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", str(ROOT),
                     "-w", str(dist)], check=True, timeout=600, cwd=tmp_path)
     (wheel,) = dist.glob("zcnas-*.whl")
-    py = _offline_venv(tmp_path / "venv")
-    env = {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, "OMP_NUM_THREADS": "1"}
-    subprocess.run([py, "-m", "pip", "install", "-q", "--no-index", str(wheel)], check=True, timeout=600, env=env)
+    py = _fresh_venv(tmp_path / "venv")
+    env = {**{k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}, "OMP_NUM_THREADS": "1"}
+    pip = subprocess.run([py, "-m", "pip", "install", "-q", "--disable-pip-version-check", f"{wheel}[vit]"],
+                         capture_output=True, text=True, timeout=1200, env=env)
+    assert pip.returncode == 0, pip.stderr[-3000:]
+    listed = subprocess.check_output([py, "-m", "pip", "list", "--format=freeze"], env=env, text=True).lower()
+    assert "scikit-learn==" in listed and "timm==" in listed and "mlflow" not in listed and "pyarrow" not in listed
     work = tmp_path / "elsewhere"
     work.mkdir()
     where = subprocess.check_output([py, "-c", "import zcnas; print(zcnas.__file__)"], cwd=work, env=env, text=True)
     assert where.startswith(str(tmp_path / "venv")), where
-    proc = subprocess.run([tmp_path / "venv" / "bin" / "zcnas-run", "n_archs=2", "proxy=params", "tracking=none",
-                           "hydra.run.dir=out"], cwd=work, env=env, capture_output=True, text=True, timeout=600)
+    bin_ = tmp_path / "venv" / "bin"
+
+    def cmd(*args: object) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(a) for a in args], cwd=work, env=env, capture_output=True, text=True, timeout=600)
+
+    proc = cmd(bin_ / "zcnas-run", "n_archs=3", "proxy=[params,nwot]", "tracking=none", "hydra.run.dir=out")
     assert proc.returncode == 0, proc.stderr[-2000:]
     scores = pd.read_csv(work / "out" / "scores.csv")
     space = NB201Space()
-    assert list(scores.columns) == ["arch", "params", "cifar10"] and len(scores) == 2
+    assert list(scores.columns) == ["arch", "params", "nwot", "cifar10"] and len(scores) == 3
     for arch, params in zip(scores["arch"], scores["params"], strict=True):
         assert params == space.param_count(space.decode(arch), 10) / 1e6
-    api = subprocess.run([py, "-c", "import zcnas, timm, torch; m = timm.create_model('resnet18', num_classes=10); "
-                          "x = torch.randn(8, 3, 32, 32); y = torch.arange(8) % 10; "
-                          "print(zcnas.score(m, x, y, proxies=['lswag', 'nwot']))"],
-                         cwd=work, env=env, capture_output=True, text=True, timeout=600)
-    assert api.returncode == 0, api.stderr[-2000:]
-    out = eval(api.stdout.strip().splitlines()[-1], {"nan": math.nan})  # noqa: S307 - our own printed dict
-    assert set(out) == {"lswag", "nwot"} and all(math.isfinite(v) and v > 0 for v in out.values())
+    proc = cmd(bin_ / "zcnas-summarize", "out")
+    assert proc.returncode == 0 and (work / "out" / "summary.csv").is_file(), proc.stderr[-2000:]
+    assert not (work / "out" / "summary.parquet").exists() and "Traceback" not in proc.stderr
+    missing = "tracking=mlflow needs mlflow, which is not installed: pip install 'zcnas[tracking]'"
+    proc = cmd(bin_ / "zcnas-run", "n_archs=2", "proxy=params")  # the default tracker, MLflow, is not installed:
+    assert proc.returncode == 0 and missing in proc.stdout + proc.stderr and "not logged to" in proc.stdout  # said so
+    proc = cmd(bin_ / "zcnas-run", "n_archs=2", "proxy=params", "tracking=mlflow")  # asked for: refused, one line
+    assert proc.returncode == 1 and proc.stderr.strip() == f"zcnas.run: error: {missing}", proc.stderr[-2000:]
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "docs" / "api.md").read_text(), flags=re.S)
+    assert len(blocks) >= 2
+    for k, block in enumerate(blocks):  # as written, each zcnas.score(...) line's value printed
+        lines = [f"print(repr({ln.split('  #')[0].strip()}))" if ln.startswith("zcnas.score(") else ln
+                 for ln in block.splitlines()]
+        (work / f"block{k}.py").write_text("\n".join(lines) + "\n")
+        proc = cmd(py, f"block{k}.py")
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        printed = [eval(ln, {"nan": math.nan}) for ln in proc.stdout.splitlines() if ln.startswith("{")]  # noqa: S307
+        assert len(printed) == sum(ln.startswith("zcnas.score(") for ln in block.splitlines()) >= 1
+        for out in printed:  # finite, positive L-SWAG and NWOT on a real CNN and a real ViT
+            assert set(out) <= {"lswag", "nwot"} and all(math.isfinite(v) and v > 0 for v in out.values()), out
+    proc = cmd(py, "-c", "import timm, zcnas; zcnas.score(timm.create_model('vit_tiny_patch16_224'), *zcnas.images(4))")
+    assert proc.returncode == 1 and proc.stderr.strip().splitlines()[-1] == (
+        "ValueError: inputs are 32x32 px but the model's patch embedding takes 224x224: "
+        "use zcnas.images(n, resolution=224) or images of that size")
 
 
 def test_every_command_has_a_console_script():
@@ -136,3 +190,17 @@ def test_every_command_has_a_console_script():
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     commands = {p.stem for p in (ROOT / "zcnas").glob("*.py") if 'if __name__ == "__main__"' in p.read_text()}
     assert scripts == {f"zcnas-{c}": f"zcnas.{c}:main" for c in commands}
+
+
+def test_a_vit_fed_another_resolution_is_one_line_not_nan():
+    """A timm ViT built for 64 px fed the 32 px batch: ``ValueError`` naming ``images(n, resolution=64)``;
+    at 64 px the scores are finite."""
+    from timm.models.vision_transformer import VisionTransformer
+
+    torch.manual_seed(0)
+    vit = VisionTransformer(img_size=64, patch_size=16, embed_dim=32, depth=1, num_heads=2, num_classes=10)
+    with pytest.raises(ValueError, match=r"^inputs are 32x32 px but the model's patch embedding takes 64x64: "
+                                         r"use zcnas.images\(n, resolution=64\)"):
+        zcnas.score(vit, *zcnas.images(4), proxies=["nwot"])
+    got = zcnas.score(vit, *zcnas.images(4, resolution=64), proxies=["nwot", "lswag"])
+    assert all(math.isfinite(v) for v in got.values()), got

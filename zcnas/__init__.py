@@ -53,8 +53,11 @@ def score(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
     :class:`~zcnas.probe.Probe`, so shared passes run once, exactly as in ``python -m zcnas.run``.
     A proxy that fails or is not finite is NaN, with the reason logged; the model is left unchanged.
     ``loss_fn`` defaults to cross-entropy; ``thin`` builds a thin copy for ``tenas_lr`` (NB201 only).
-    Unknown names raise ``KeyError`` listing the valid ones."""
+    Unknown names raise ``KeyError`` listing the valid ones; images of another size than a ViT's fixed
+    ``img_size`` raise ``ValueError`` (``zcnas.images(n, resolution=224)``)."""
     import torch.nn.functional as F  # noqa: PLC0415
+
+    _check_input_size(model, inputs)
 
     from zcnas.probe import Probe  # noqa: PLC0415
     from zcnas.proxies import score as _score  # noqa: PLC0415
@@ -65,6 +68,18 @@ def score(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
               else dict.fromkeys(proxies, {}))
     probe = Probe(model, inputs, targets, loss_fn=loss_fn or F.cross_entropy, share_passes=share_passes, thin=thin)
     return _score(probe, wanted)
+
+
+def _check_input_size(model: nn.Module, inputs: torch.Tensor) -> None:
+    """A one-line error, not a NaN per proxy, when ``inputs`` cannot enter ``model``: a timm ViT's patch
+    embedding with a fixed ``img_size`` (``strict_img_size``) fed another resolution."""
+    embed = getattr(model, "patch_embed", None)
+    size = getattr(embed, "img_size", None)
+    if size is None or not getattr(embed, "strict_img_size", True) or tuple(inputs.shape[-2:]) == tuple(size):
+        return
+    got = "x".join(map(str, inputs.shape[-2:]))
+    raise ValueError(f"inputs are {got} px but the model's patch embedding takes {size[0]}x{size[1]}: "
+                     f"use zcnas.images(n, resolution={size[0]}) or images of that size")
 
 
 def network(space: str, arch: str, num_classes: int = 10, seed: int | None = None, **options: Any) -> nn.Module:

@@ -33,6 +33,7 @@ from zcnas.cli import (
     check_config,
     check_known_keys,
     instantiate,
+    need,
     one_line_errors,
     resolve_device,
     searching,
@@ -581,6 +582,9 @@ def main() -> None:
                 raise ValueError(f"n_archs={cfg.n_archs} does not apply to a search ({cfg.search._target_.rsplit('.', 1)[-1]}):"
                                  f" it scores up to its own budget, <= {planned(cfg)[0]} archs here; drop n_archs and "
                                  "size it with search.* (python -m zcnas.run search=... --cfg job lists them)")
+            if str(cfg.tracking.get("_target_", "")).endswith("MlflowTracker") and any(
+                    a.lstrip("+").startswith(("tracking=", "tracking.")) for a in sys.argv[1:]):
+                need("mlflow", "tracking", "tracking=mlflow")  # asked for: refused; the default: a warning, no log
             out = score_archs(cfg, Path(HydraConfig.get().runtime.output_dir))
         first = out["correlations"][0]["spearman"] if out["correlations"] else math.nan
         return first
