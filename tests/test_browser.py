@@ -139,9 +139,15 @@ def test_sweep_parent_run_shows_the_summary_and_the_chart_view_compares_proxies(
     assert sorted(kids) == ["nb201-cifar10-nwot+params-n8-s0", "nb201-cifar10-nwot+params-n8-s1"]
     mean = parent.data.metrics["cifar10/spearman/nwot"]
     with browser(tmp_path) as (page, driver):
-        page(f"/#/experiments/{exp_id}/runs", "sweep: seed=0,1", shot="sweep_runs.png")
-        body = page(f"/#/experiments/{exp_id}/runs/{parent.info.run_id}", "cifar10/spearman/nwot",
-                    shot="sweep_parent.png")
+        # make ui's URL: the runs table opens with a Spearman column per proxy (the shared view zcnas keeps)
+        url = subprocess.run([sys.executable, "-m", "zcnas.log", "--url"], cwd=tmp_path, capture_output=True,
+                             text=True, timeout=120).stdout.strip().rsplit("#", 1)[1]
+        assert url == f"/experiments/{exp_id}/runs?viewStateShareKey=zcnas&workflowType=machine_learning"
+        body = page(f"/#{url}", "sweep: seed=0,1", "cifar10/spearman/nwot", "cifar10/spearman/params",
+                    shot="sweep_runs.png")
+        assert "Model registry" in body and "Evaluation runs" not in body  # the model-training view, not GenAI
+        parent_path = f"/#/experiments/{exp_id}/runs/{parent.info.run_id}"
+        body = page(parent_path, "cifar10/spearman/nwot", shot="sweep_parent.png")
         assert f"{mean:.3f}"[:4] in body
         driver.find_element(By.XPATH, "//*[normalize-space(text())='Model metrics']").click()
         try:  # the chart view: one section per <target>/<stat>, one chart per proxy inside it
@@ -151,3 +157,16 @@ def test_sweep_parent_run_shows_the_summary_and_the_chart_view_compares_proxies(
             assert "nwot" in first and "params" in first  # both proxies' charts in the one section
         finally:
             driver.save_screenshot(str(SHOTS / "sweep_parent_charts.png"))
+        # every proxy on one axis per target (mean ± std over seeds), and the summary as a table
+        page(f"{parent_path}/artifacts/summary/summary_spearman.png", "summary_spearman.png",
+             shot="sweep_summary_chart.png")
+        WebDriverWait(driver, 60).until(lambda d: d.execute_script(
+            "return Array.from(document.images).some(i => i.complete && i.naturalWidth >= 300)"))
+        driver.save_screenshot(str(SHOTS / "sweep_summary_chart.png"))
+        driver.find_element(By.XPATH, "//*[normalize-space(text())='summary_table.json']").click()
+        try:
+            WebDriverWait(driver, 60).until(lambda d: "top10_precision" in d.find_element(By.TAG_NAME, "body").text)
+            body = driver.find_element(By.TAG_NAME, "body").text
+            assert "nwot" in body and "params" in body
+        finally:
+            driver.save_screenshot(str(SHOTS / "sweep_summary_table.png"))

@@ -173,6 +173,10 @@ def test_end_to_end_cli_logs_to_mlflow(tmp_path):
                 or k == "log_every"]
     assert run.info.start_time == summary["started_ms"]
     assert run.info.end_time - run.info.start_time == pytest.approx(summary["seconds"] * 1000, abs=2)
+    # the runs table `make ui` opens: a Spearman column per proxy (MLflow's shared view, an experiment tag)
+    exp = mlflow.get_experiment_by_name("zcnas")
+    view = json.loads(exp.tags["mlflow.sharedViewState.zcnas"])
+    assert view == {"selectedColumns": [f"metrics.`cifar10/spearman/{p}`" for p in ("lswag", "nwot", "params")]}
     names = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id)}
     assert {"scores.csv", "correlations.json", "run_summary.json", "config.yaml", "plots"} <= names
     plots = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id, "plots")}
@@ -284,3 +288,21 @@ def test_samples_are_nested(make):
     assert [sp.encode(a) for a in big[:7]] == [sp.encode(a) for a in small] and len(set(map(sp.encode, big))) == 25
     bench = load_nb201()
     assert bench.sample(300, np.random.default_rng(1))[:40] == bench.sample(40, np.random.default_rng(1))
+
+
+def test_shared_view_columns_grow_with_each_run_and_replace_what_is_not_a_view(tmp_path):
+    from mlflow import MlflowClient
+
+    from zcnas.tracking import VIEW, MlflowTracker
+
+    tracker = MlflowTracker(f"sqlite:///{tmp_path / 'm.db'}", "e")
+    exp_id = tracker.experiment_id()
+    client = MlflowClient(tracker.uri)
+    assert json.loads(client.get_experiment(exp_id).tags[VIEW]) == {"selectedColumns": []}
+    tracker.share_view(exp_id, {"c10/spearman/b": 1, "c10/kendall/b": 1, "c10/spearman_std/b": 1, "s/c10/spearman/a": 1})
+    tracker.share_view(exp_id, ["c100/spearman/a", "c10/spearman/b"])
+    assert json.loads(client.get_experiment(exp_id).tags[VIEW])["selectedColumns"] == [
+        "metrics.`c10/spearman/b`", "metrics.`c100/spearman/a`"]  # sorted; kendall, std, prefixed keys not
+    client.set_experiment_tag(exp_id, VIEW, "not json")
+    tracker.share_view(exp_id, ["c10/spearman/z"])
+    assert json.loads(client.get_experiment(exp_id).tags[VIEW])["selectedColumns"] == ["metrics.`c10/spearman/z`"]

@@ -193,6 +193,7 @@ class SweepCallback(Callback):
                     client.log_param(run_id, f"override.{name}"[:250], str(value)[:6000])
                 for path in files:
                     client.log_artifact(run_id, str(path), artifact_path="summary")
+                client.log_table(run_id, summary, "summary/summary_table.json")  # a sortable table in the UI
             client.set_terminated(run_id)
             os.environ.pop(ENV, None)
 

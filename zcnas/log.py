@@ -56,10 +56,13 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def runs_table_url(uri: str, experiment: str, port: int) -> str:
-    """``http://127.0.0.1:<port>/#/experiments/<id>/runs`` (the runs table, not the GenAI overview),
+    """``http://127.0.0.1:<port>/#/experiments/<id>/runs?viewStateShareKey=zcnas&workflowType=machine_learning``
+    (the runs table in the model-training view, not the GenAI overview, with a Spearman column per proxy and
+    target: :data:`zcnas.tracking.VIEW`),
     creating the experiment if needed so the link opens even before the first run."""
     experiment_id = MlflowTracker(uri, experiment).experiment_id()
-    return f"runs table: http://127.0.0.1:{port}/#/experiments/{experiment_id}/runs"
+    view = "viewStateShareKey=zcnas&workflowType=machine_learning"
+    return f"runs table: http://127.0.0.1:{port}/#/experiments/{experiment_id}/runs?{view}"
 
 
 if __name__ == "__main__":
