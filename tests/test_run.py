@@ -306,3 +306,21 @@ def test_shared_view_columns_grow_with_each_run_and_replace_what_is_not_a_view(t
     client.set_experiment_tag(exp_id, VIEW, "not json")
     tracker.share_view(exp_id, ["c10/spearman/z"])
     assert json.loads(client.get_experiment(exp_id).tags[VIEW])["selectedColumns"] == ["metrics.`c10/spearman/z`"]
+
+
+def test_a_run_without_ground_truth_prints_and_logs_its_scores(tmp_path):
+    """space=timm (scores only): the printed table is the scores, and MLflow has score/<proxy>/<arch>."""
+    proc = subprocess.run([sys.executable, "-m", "zcnas.run", "space=timm", "space.models=[test_resnet,test_vit]",
+                           "proxy=[nwot,params]", "batch_size=8", "hydra.run.dir=run"], cwd=tmp_path,
+                          env={**os.environ, "TQDM_DISABLE": "1"}, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    scores = pd.read_csv(tmp_path / "run" / "scores.csv").set_index("arch")
+    lines = proc.stdout[proc.stdout.index("arch "):].splitlines()
+    assert lines[0].split() == ["arch", "nwot", "params"] and lines[3] == "(no ground truth: scores only)"
+    assert [ln.split()[0] for ln in lines[1:3]] == ["test_resnet", "test_vit"]
+    assert float(lines[1].split()[1]) == pytest.approx(scores.loc["test_resnet", "nwot"], rel=1e-4)
+    import mlflow
+
+    (run,) = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlruns.db'}").search_runs(["1"])
+    assert {k: v for k, v in run.data.metrics.items() if k.startswith("score/")} == {
+        f"score/{p}/{a}": scores.loc[a, p] for p in ("nwot", "params") for a in ("test_resnet", "test_vit")}

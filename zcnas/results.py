@@ -149,6 +149,19 @@ def format_table(correlations: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def format_scores(table: pd.DataFrame, proxies: list[str], limit: int = 20) -> str:
+    """A run without ground truth (``space=timm``, ``benchmark=none``): each arch's scores, the first ``limit``
+    rows (all are in scores.csv)."""
+    head = table[["arch", *proxies]].head(limit)
+    wa = max([6, *(len(str(a)) + 2 for a in head["arch"])])
+    wp = [max(12, len(p) + 2) for p in proxies]
+    lines = [f"{'arch':<{wa}}" + "".join(f"{p:>{w}}" for p, w in zip(proxies, wp, strict=True))]
+    for row in head.itertuples(index=False):
+        lines.append(f"{row[0]!s:<{wa}}" + "".join(f"{v:>{w}.5g}" for v, w in zip(row[1:], wp, strict=True)))
+    more = f"\n... {len(table) - limit} more in scores.csv" if len(table) > limit else ""
+    return "\n".join(lines) + more + "\n(no ground truth: scores only)"
+
+
 def cpu_seconds() -> float:
     """CPU time (user + system) of this process and its waited-for children, in seconds (``os.times``)."""
     import os  # noqa: PLC0415

@@ -45,6 +45,7 @@ from zcnas.proxies import check_params, get_proxy
 from zcnas.results import (
     ScoreWriter,
     cpu_seconds,
+    format_scores,
     format_table,
     read_complete_rows,
     run_cost,
@@ -358,8 +359,9 @@ class Run:
                       self.targets, correlations, summary, selected)
         from zcnas.search.run import search_report  # noqa: PLC0415
 
-        print(format_table(correlations) if selected is None  # the results first: tracking never holds them hostage
-              else search_report(correlations, selected, n))
+        print(search_report(correlations, selected, n) if selected is not None  # the results first: tracking
+              else format_table(correlations) if correlations or self.targets  # never holds them hostage
+              else format_scores(table, self.columns))
         print(f"{n} archs in {seconds:.1f} s -> {self.out_dir}", flush=True)
         return summary
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import http.client
 import json
 import logging
+import math
 import os
 import re
 import socket
@@ -55,6 +56,9 @@ VIEW = "mlflow.sharedViewState.zcnas"
 """Experiment tag of MLflow's shared view state (``#/experiments/<id>/runs?viewStateShareKey=zcnas``, the URL
 ``make ui`` prints): the runs table with a Spearman column per logged ``<target>/spearman/<proxy>``."""
 VIEW_COLUMNS = 24
+SCORE_METRICS = 100
+_KEY_UNSAFE = re.compile(r"[^\w\-. ]")
+"""A run without ground truth logs ``score/<proxy>/<arch>`` for at most this many archs (all are in scores.csv)."""
 
 
 def find_secrets(config: Any) -> list[str]:
@@ -155,6 +159,8 @@ def read_run_dir(out_dir: Path) -> dict[str, Any]:
         raise ValueError(f"{out_dir / 'correlations.json'}: expected a list of {{proxy, target, ...}} records")
     metrics = {f"{r['target']}/{m}/{r['proxy']}": r[m] for r in correlations for m in STATS
                if r.get(m) is not None}
+    if not correlations:  # no ground truth (space=timm): the scores themselves, score/<proxy>/<arch>
+        metrics = score_metrics(out_dir)
     meta: dict[str, Any] = summary["mlflow"] if isinstance(summary.get("mlflow"), dict) else {}
     config = read_yaml_data(out_dir / "config.yaml")  # read as data: nothing in a run directory is resolved or instantiated
     if not isinstance(config, dict):
@@ -172,6 +178,17 @@ def read_run_dir(out_dir: Path) -> dict[str, Any]:
             "artifacts": [p for p in [out_dir / f for f in FILES if (out_dir / f).is_file()]
                           + sorted(out_dir.glob("combiner_*.csv")) + sorted(out_dir.glob("scatter_*.png"))
                           + sorted(out_dir.glob("search_*.png")) if inside(out_dir, p, warn=True)]}
+
+
+def score_metrics(out_dir: Path, limit: int = SCORE_METRICS) -> dict[str, float]:
+    """``score/<proxy>/<arch>`` of a run without ground truth, for its first ``limit`` archs (the arch string
+    with characters MLflow keys refuse as ``_``); finite scores only."""
+    from zcnas.results import read_scores  # noqa: PLC0415
+
+    table = read_scores(out_dir / "scores.csv").head(limit)
+    return {f"score/{p}/{_KEY_UNSAFE.sub('_', str(arch))}": float(v)
+            for p in table.columns if p != "arch" for arch, v in zip(table["arch"], table[p], strict=True)
+            if isinstance(v, int | float) and math.isfinite(v)}
 
 
 def inside(out_dir: Path, path: Path, warn: bool = False) -> bool:
