@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -95,3 +97,41 @@ def test_without_pyarrow_the_summary_is_csv_only(tmp_path, monkeypatch):
     _, files = write([tmp_path], tmp_path / "out")
     assert [f.name for f in files] == ["summary.csv", "summary_spearman.png", "summary_heatmap.png"]
     assert not (tmp_path / "out" / "summary.parquet").exists()
+
+
+@pytest.mark.slow
+def test_six_different_runs_read_at_a_glance(tmp_path, capsys):
+    """Six real runs that differ in seed, task, proxies, combiner and the L-SWAG window: each setting is the
+    short diff (no key every run shares, nothing a task implies), a proxy a run did not compute is no row
+    and no bar, one seed prints no ±, and the console gets no warning. The chart is kept as a test artifact
+    (test-artifacts/summarize/six_runs.png) to look at."""
+    import shutil
+    import warnings
+
+    from .conftest import ROOT
+
+    runs = {"a": ["proxy=[lswag,nwot]"], "b": ["proxy=[lswag,nwot]", "seed=1"],
+            "c": ["proxy=[lswag,nwot]", "task=cifar100"], "d": ["proxy=[nwot,params]"],
+            "e": ["proxy=[lswag,nwot,params]", "combiner=libra"],
+            "f": ["proxy=lswag", "proxy.lswag.lo=2", "task=imagenet16_120"]}
+    for name, args in runs.items():
+        cli(tmp_path, "n_archs=10", *TINY, *args, f"hydra.run.dir={name}")
+    capsys.readouterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib's layout warnings included
+        main([str(tmp_path / n) for n in runs] + ["--out", str(tmp_path / "sum")])
+    out = capsys.readouterr().out
+    settings = list(dict.fromkeys(line.split("  ")[0] for line in out.splitlines()[1:-1]))
+    assert settings == ["task=cifar10 proxies=lswag+nwot combiner=none lswag.lo=0",
+                        "task=cifar100 proxies=lswag+nwot combiner=none lswag.lo=0",
+                        "task=cifar10 proxies=nwot+params combiner=none",
+                        "task=cifar10 proxies=lswag+nwot+params combiner=libra lswag.lo=0",
+                        "task=ImageNet16-120 proxies=lswag combiner=none lswag.lo=2"]
+    summary = pd.read_csv(tmp_path / "sum" / "summary.csv")
+    assert summary.groupby("setting").proxy.apply(set).to_dict()[settings[2]] == {"nwot", "params"}
+    assert summary.loc[summary.setting == settings[0], "seeds"].tolist() == [2, 2]
+    assert "±" in out.splitlines()[1] and "±" not in out.splitlines()[3]
+    shots = Path(os.environ.get("ZCNAS_TEST_ARTIFACTS", ROOT / "test-artifacts")) / "summarize"
+    shots.mkdir(parents=True, exist_ok=True)
+    shutil.copy(tmp_path / "sum" / "summary_spearman.png", shots / "six_runs.png")
+    shutil.copy(tmp_path / "sum" / "summary_heatmap.png", shots / "six_runs_heatmap.png")

@@ -76,11 +76,63 @@ def _is_shard(run_dir: Path) -> bool:
     return isinstance(shard, dict) and int(shard.get("count", 1)) > 1 and "merged" not in run_dir.parts
 
 
+def _group(key: str) -> str | None:
+    """The config group a flat key belongs to (``proxy.<name>`` for a proxy's parameters); None at top level."""
+    parts = key.split(".")
+    if len(parts) == 1:
+        return None
+    return ".".join(parts[:2]) if parts[0] == "proxy" and len(parts) > 2 else parts[0]
+
+
+def _choice(cfg: dict[str, str], group: str) -> str:
+    """What names a group's choice: ``<group>.name``, else its ``_target_``'s last part (``NB201Space``)."""
+    return cfg.get(f"{group}.name") or cfg.get(f"{group}._target_", "").rsplit(".", 1)[-1]
+
+
+def setting_labels(cfgs: list[dict[str, str]]) -> list[str]:
+    """Each run's setting: the short diff of what its config differs in besides the seed. First the choices
+    (``space=``, ``task=``, ``proxies=a+b`` from the flat key ``proxies``, ``combiner=``, ``search=``, ``n=``), then a key only where it
+    differs among the runs that have it and made the same choice of its group (``lswag.lo=2``;
+    ``task.num_classes`` follows the task, a proxy's defaults are the same wherever it runs: not shown), the
+    benchmark target where it is not the task's; should two different configs still share a label, every
+    differing key. A key a run leaves empty is not shown for it."""
+    runs = [{k: v for k, v in cfg.items() if not IGNORED.match(k)} for cfg in cfgs]
+    columns: list[tuple[str, Any]] = [
+        *((g, lambda c, g=g: _choice(c, g)) for g in ("space", "task")), ("proxies", lambda c: c.get("proxies", "")),
+        *((g, lambda c, g=g: _choice(c, g)) for g in ("combiner", "search")), ("n", lambda c: c.get("n_archs", ""))]
+    covered = {"proxies", "n_archs"} | {f"{g}.{k}" for g in ("space", "task", "combiner", "search")
+                                        for k in ("name", "_target_")}
+    keys = sorted({k for c in runs for k in c} - covered)
+    for key in keys:
+        if key == "benchmark.target" and all(c.get(key, "") in ("", c.get("task.name", "")) for c in runs):
+            continue
+        group = _group(key)
+        by_choice: dict[str, set[str]] = {}
+        for c in runs:
+            if key in c:
+                choice = _choice(c, group) if group and not group.startswith("proxy.") else ""
+                by_choice.setdefault(choice, set()).add(c[key])
+        if any(len(v) > 1 for v in by_choice.values()):
+            columns.append((key.removeprefix("proxy."), lambda c, key=key: c.get(key, "")))
+
+    def labels(cols: list[tuple[str, Any]]) -> list[str]:
+        shown = [(label, get) for label, get in cols if len({get(c) for c in runs}) > 1]
+        return [" ".join(v if label == "setting" else f"{label}={v}" for label, get in shown
+                         if (v := get(c)) not in ("", "None")) or "all" for c in runs]
+
+    out = labels(columns)
+    signatures = [json.dumps(c, sort_keys=True) for c in runs]
+    if len(set(out)) < len(set(signatures)):  # the short rules merged two settings: show everything that differs
+        out = labels(columns + [(k, lambda c, k=k: c.get(k, "")) for k in keys])
+    return out
+
+
 def collect(paths: Sequence[Path]) -> pd.DataFrame:
     """One row per (run, proxy, target) correlation record, with ``run``, ``setting`` and ``seed``."""
     runs: list[tuple[str, dict[str, str], list[dict[str, Any]]]] = []
     for d in _run_dirs(paths):
-        cfg = _flat(_config(d))
+        raw = _config(d)
+        cfg = {**_flat(raw), "proxies": "+".join(sorted(raw["proxy"])) if isinstance(raw.get("proxy"), dict) else ""}
         runs.append((str(d), cfg, read_json(d / "correlations.json", f"{d / 'correlations.json'} is missing",
                                             f"{d / 'correlations.json'}: not readable JSON ({{err}})")))
     for root in paths:  # experiment result files: <name>_seed<k>_correlations.json (no config)
@@ -91,12 +143,9 @@ def collect(paths: Sequence[Path]) -> pd.DataFrame:
                                   "seed": found.group(1) if found else "0"}, json.loads(f.read_text())))
     if not runs:
         raise FileNotFoundError(f"no finished runs (correlations.json + config.yaml) under {', '.join(map(str, paths))}")
-    keys = sorted({k for _, cfg, _ in runs for k in cfg if not IGNORED.match(k)})
-    varying = [k for k in keys if len({cfg.get(k, "") for _, cfg, _ in runs}) > 1]
+    labels = setting_labels([cfg for _, cfg, _ in runs])
     rows = []
-    for run, cfg, recs in runs:
-        shown = [k for k in varying if cfg.get(k, "") not in ("", "None")]  # a key this run leaves empty says nothing
-        setting = " ".join(cfg[k] if k == "setting" else f"{k}={cfg[k]}" for k in shown) or "all"
+    for (run, cfg, recs), setting in zip(runs, labels, strict=True):
         seed = cfg.get("seed", "0")
         for r in recs:
             if "proxy" not in r or "target" not in r:
@@ -147,15 +196,27 @@ def plot(summary: pd.DataFrame, out_dir: Path) -> list[Path]:
 
     s = summary.assign(column=[t if set_ == "all" else f"{textwrap.fill(set_, 28)}\n{t}"  # wrapped, not a smear
                                for set_, t in zip(summary.setting, summary.target, strict=True)])
-    bars = s.pivot_table(index="column", columns="proxy", values="spearman", sort=False)
-    errs = s.pivot_table(index="column", columns="proxy", values="spearman_std", sort=False).reindex_like(bars)
-    fig, ax = plt.subplots(figsize=(max(5.0, 1.2 * len(bars) * max(1, bars.shape[1]) ** 0.5), 3.8), layout="constrained")
-    bars.plot.bar(ax=ax, yerr=errs.fillna(0), capsize=2, rot=0, width=0.8)
+    bars = s.pivot_table(index="column", columns="proxy", values="spearman", sort=False)  # for the heatmap
+    groups = list(s.groupby("column", sort=False))
+    proxies = list(dict.fromkeys(s.proxy))
+    cmap = plt.get_cmap("tab10" if len(proxies) <= 10 else "tab20")
+    width = 0.8 / max(len(g) for _, g in groups)
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.9 * len(groups) * max(len(g) for _, g in groups) ** 0.5 + 1.5), 3.8),
+                           layout="constrained")
+    drawn: set[str] = set()
+    for i, (_, g) in enumerate(groups):  # only the proxies a setting computed: none drawn as a zero bar
+        for j, r in enumerate(g.itertuples()):
+            x = i + (j - (len(g) - 1) / 2) * width
+            ax.bar(x, r.spearman, width, color=cmap(proxies.index(r.proxy) % cmap.N),
+                   label=None if r.proxy in drawn else r.proxy)
+            if r.spearman_std == r.spearman_std:  # two seeds or more
+                ax.errorbar(x, r.spearman, yerr=r.spearman_std, color="k", capsize=2, lw=0.8)
+            drawn.add(r.proxy)
+    ax.set_xticks(range(len(groups)), [c for c, _ in groups], fontsize=7)
     ax.set_ylabel("Spearman ρ vs ground truth")
     ax.set_title(f"mean ± std over seeds (up to {int(s.seeds.max())})", fontsize=9)
-    ax.set_xlabel("")
     ax.axhline(0, color="k", lw=0.5)
-    ax.legend(fontsize=7, ncol=min(4, bars.shape[1]))
+    ax.legend(fontsize=7, ncol=min(4, len(proxies)))
     bar_path = out_dir / "summary_spearman.png"
     fig.savefig(bar_path, dpi=90)
     plt.close(fig)
