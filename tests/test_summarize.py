@@ -49,6 +49,19 @@ def test_experiment_files_are_grouped_by_name_without_the_seed(tmp_path, capsys)
     assert parent_metrics(summarize(collect([tmp_path])))["cifar10/cifar10/spearman/lswag"] == pytest.approx(0.75)
 
 
+def test_setting_labels_are_the_short_diff_and_never_merge_two_configs():
+    from zcnas.summarize import setting_labels
+
+    base = {"seed": "0", "space._target_": "zcnas.spaces.NB201Space", "task.name": "cifar10", "task.num_classes": "10",
+            "benchmark.target": "cifar10", "proxies": "lswag", "proxy.lswag.lo": "0", "n_archs": "100"}
+    runs = [base, {**base, "seed": "1"}, {**base, "task.name": "cifar100", "task.num_classes": "100",
+                                          "benchmark.target": "cifar100"},
+            {**base, "proxy.lswag.lo": "2"}, {**base, "extra.flag": "x"}]  # extra.flag: only in one run
+    assert setting_labels(runs) == ["task=cifar10 lswag.lo=0", "task=cifar10 lswag.lo=0",
+                                    "task=cifar100 lswag.lo=0", "task=cifar10 lswag.lo=2",
+                                    "task=cifar10 lswag.lo=0 extra.flag=x"]  # not merged with the first
+
+
 def test_bad_paths_are_one_line_errors(tmp_path):
     with pytest.raises(SystemExit, match="does not exist"):
         main([str(tmp_path / "nope")])

@@ -91,8 +91,8 @@ def _choice(cfg: dict[str, str], group: str) -> str:
 
 def setting_labels(cfgs: list[dict[str, str]]) -> list[str]:
     """Each run's setting: the short diff of what its config differs in besides the seed. First the choices
-    (``space=``, ``task=``, ``proxies=a+b`` from the flat key ``proxies``, ``combiner=``, ``search=``, ``n=``), then a key only where it
-    differs among the runs that have it and made the same choice of its group (``lswag.lo=2``;
+    (``space=``, ``task=``, ``proxies=a+b`` from the flat key ``proxies``, ``combiner=``, ``search=``, ``n=``),
+    then a key only where it differs among the runs that have it and made the same choice of its group (``lswag.lo=2``;
     ``task.num_classes`` follows the task, a proxy's defaults are the same wherever it runs: not shown), the
     benchmark target where it is not the task's; should two different configs still share a label, every
     differing key. A key a run leaves empty is not shown for it."""
@@ -103,6 +103,7 @@ def setting_labels(cfgs: list[dict[str, str]]) -> list[str]:
     covered = {"proxies", "n_archs"} | {f"{g}.{k}" for g in ("space", "task", "combiner", "search")
                                         for k in ("name", "_target_")}
     keys = sorted({k for c in runs for k in c} - covered)
+    shown_keys: set[str] = set()
     for key in keys:
         if key == "benchmark.target" and all(c.get(key, "") in ("", c.get("task.name", "")) for c in runs):
             continue
@@ -114,16 +115,19 @@ def setting_labels(cfgs: list[dict[str, str]]) -> list[str]:
                 by_choice.setdefault(choice, set()).add(c[key])
         if any(len(v) > 1 for v in by_choice.values()):
             columns.append((key.removeprefix("proxy."), lambda c, key=key: c.get(key, "")))
+            shown_keys.add(key)
 
     def labels(cols: list[tuple[str, Any]]) -> list[str]:
         shown = [(label, get) for label, get in cols if len({get(c) for c in runs}) > 1]
         return [" ".join(v if label == "setting" else f"{label}={v}" for label, get in shown
                          if (v := get(c)) not in ("", "None")) or "all" for c in runs]
 
+    distinct = len({json.dumps(c, sort_keys=True) for c in runs})
     out = labels(columns)
-    signatures = [json.dumps(c, sort_keys=True) for c in runs]
-    if len(set(out)) < len(set(signatures)):  # the short rules merged two settings: show everything that differs
-        out = labels(columns + [(k, lambda c, k=k: c.get(k, "")) for k in keys])
+    # the short rules merged two settings: first the keys some runs lack (only those can), then all that differ
+    for extra in ([k for k in keys if len({k in c for c in runs}) > 1], keys):
+        if len(set(out)) < distinct:
+            out = labels(columns + [(k, lambda c, k=k: c.get(k, "")) for k in extra if k not in shown_keys])
     return out
 
 
