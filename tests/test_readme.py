@@ -42,6 +42,23 @@ def test_readme_has_commands_and_a_runnable_block():
     assert len(README.splitlines()) <= 200, "README.md is capped at 200 lines; move detail to experiments/ or docs"
 
 
+def test_every_example_command_states_its_measured_cost():
+    """Each ``python -m`` line of the Running block starts its comment with the cost that
+    experiments/readme_costs measured for exactly that command (a new or changed command must be measured)."""
+    import csv
+
+    measured = {r["readme"]: r for r in csv.DictReader(
+        (ROOT / "experiments" / "readme_costs" / "results" / "costs.csv").open())}
+    block = README[README.index("source .venv/bin/activate"):].split("```")[0]
+    lines = [ln for ln in block.splitlines() if ln.startswith("python -m ")]
+    assert len(lines) >= 20
+    for line in lines:
+        command, _, comment = line.partition(" #")
+        row = measured.get(command.strip().removeprefix("python -m "))
+        assert row is not None and row["rc"] == "0", f"not measured (python experiments/readme_costs/costs.py): {line}"
+        assert re.match(rf"^ {re.escape(row['full'])}(:|$)", comment), line
+
+
 @pytest.mark.parametrize("line", zcnas_commands())
 def test_readme_command_composes(line):
     """First job of a sweep (``a,b`` -> ``a``); ``hydra.*`` overrides are Hydra's own and skipped."""
