@@ -11,8 +11,13 @@ The reference, read line by line:
   BatchNorm γ/β included); the network in ``eval`` mode (BatchNorm on its running statistics).
 * J_n = ∂f(x_n)/∂θ, the per-sample Jacobian of the logits (C x P), by ``vmap(jacrev)``.
 * F = (1/N) Σ_n J_nᵀ Σ_n J_n, Σ_n = diag(p̃_n) − p̃_n p̃_nᵀ, p̃ = 0.95 softmax(f) + 0.05/C (the
-  Fisher information of the categorical model, label-free; the reference multiplies J by a Cholesky
-  factor of Σ_n, the same matrix).
+  Fisher information of the categorical model, label-free). The reference code differs here: it forms
+  ``matmul(L, J)`` with L from ``cholesky_covariance`` (L Lᵀ = Σ_n), i.e. Jᵀ LᵀL J, which is not Jᵀ Σ_n J
+  (LᵀL ≠ Σ_n; L's last column is zero, so the last logit is ignored and the result depends on the
+  class order). zcnas computes the Fisher the paper defines; on 3 full-size NB201 cells the entropy
+  term moves 0.144 -> 0.199, 0.442 -> 0.377, 0.456 -> 0.408 (tests/test_reference_checks.py, where the
+  literal product is a strict xfail). The reference also makes α a float16 tensor (p̃ sums to 1.00017);
+  here α = 0.05 exactly (entropy moves ≤ 8e-4).
 * λ = the singular values (= eigenvalues) of F; q = their 9 deciles (``torch.quantile``, linear
   interpolation, 0.1 ... 0.9); H = −Σ t log t with t = q / ‖q‖₁ (entropy of the normalised
   deciles: high when the spectrum is flat).
@@ -25,8 +30,9 @@ The reference, read line by line:
 
 Names follow the paper: ``vkdnw`` is the paper's VKDNW (its "VKDNW_single"), ranking by ℵ first and the
 spectral entropy second: the reference notebook ranks the tuple (``vkdnw_dim``, spectral term)
-lexicographically (``NB201/tss_general.ipynb`` at commit 9a15fe1); ℵ + H / ln 9 (H ≤ ln 9) is that order as
-one number. ``vkdnw_entropy`` is the entropy term alone (zcnas's ``vkdnw`` before 0.2; its cached scores are
+lexicographically (``NB201/tss_general.ipynb`` at commit 9a15fe1, deleted since); ℵ + H / ln 9 (H ≤ ln 9) is
+that order as one number. That notebook's spectral term is ``vkdnw_ratio`` = −log(q₈/q₃) (the 0.9 and 0.4
+deciles), not the entropy the paper's text defines; zcnas follows the text. ``vkdnw_entropy`` is the entropy term alone (zcnas's ``vkdnw`` before 0.2; its cached scores are
 read). ``vkdnw_single`` is the deprecated old name of ``vkdnw``. The paper's VKDNW_agg is
 ``combiner=vkdnw_agg``.
 
