@@ -324,3 +324,37 @@ def test_a_run_without_ground_truth_prints_and_logs_its_scores(tmp_path):
     (run,) = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlruns.db'}").search_runs(["1"])
     assert {k: v for k, v in run.data.metrics.items() if k.startswith("score/")} == {
         f"score/{p}/{a}": scores.loc[a, p] for p in ("nwot", "params") for a in ("test_resnet", "test_vit")}
+
+
+def test_the_window_a_run_used_and_where_it_came_from(tmp_path):
+    """run_summary.json, the printed results and the MLflow tags say L-SWAG's window and its source: the shipped
+    file, yours from zcnas.calibrate (it wins), the command line, or none (the whole network, with a warning)."""
+    from zcnas.run import window_used
+
+    env = {**os.environ, "TQDM_DISABLE": "1", "ZCNAS_CONFIG_DIR": str(tmp_path / "mine")}
+    tiny = ["space.C=4", "space.N=1", "batch_size=8", "n_archs=2", "tracking=none"]
+
+    def run(name: str, *args: str) -> tuple[dict, str]:
+        proc = subprocess.run([sys.executable, "-m", "zcnas.run", *tiny, *args, f"hydra.run.dir={name}"], cwd=tmp_path,
+                              env=env, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        summary = json.loads((tmp_path / name / "run_summary.json").read_text())
+        assert summary["mlflow"]["tags"]["window"] == "[{lo}, {hi}] {source}".format(**summary["window"])
+        return summary["window"], proc.stdout
+
+    window, out = run("shipped")
+    assert window == {"lo": 0, "hi": 6, "source": "shipped conf/window/nb201_cifar10.yaml"}
+    assert "L-SWAG window [0, 6]: shipped conf/window/nb201_cifar10.yaml" in out
+    assert run("cli", "proxy.lswag.hi=4")[0] == {"lo": 0, "hi": 4, "source": "command line"}
+    (tmp_path / "mine" / "calibrated").mkdir(parents=True)
+    (tmp_path / "mine" / "calibrated" / "nb201_cifar10.yaml").write_text("lo: 2\nhi: 5\n")
+    assert run("mine")[0] == {"lo": 2, "hi": 5,
+                              "source": f"calibrated {tmp_path / 'mine' / 'calibrated' / 'nb201_cifar10.yaml'}"}
+    # TNB101: the target's own file, not the pair's dispatcher; a pair without any window: the default
+    micro = cfg_with("space=tnb101_micro", "benchmark.target=jigsaw", "proxy=lswag")
+    choices = {"window": "tnb101_micro_tnb101", "window@window.jigsaw": "tnb101_micro_jigsaw",
+               "window@window.autoencoder": "tnb101_micro_autoencoder", "calibrated@window": "tnb101_micro_tnb101"}
+    assert window_used(micro, choices)["source"] == "shipped conf/window/tnb101_micro_jigsaw.yaml"
+    assert window_used(cfg_with("space=darts", "benchmark=nb301", "task=cifar100"),
+                       {"window": "darts_cifar100"}) == {"lo": 0, "hi": 10, "source": "default"}
+    assert window_used(cfg_with("proxy=nwot"), {"window": "nb201_cifar10"}) is None

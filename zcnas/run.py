@@ -18,6 +18,7 @@ import logging
 import math
 import sys
 import time
+from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -119,6 +120,10 @@ class Run:
         self.proxies: dict[str, dict[str, Any]] = OmegaConf.to_container(cfg.proxy, resolve=True) or {}  # type: ignore[assignment]
         for name, params in self.proxies.items():
             check_params(name, params, cfg.batch_size)  # unknown names, types and ranges fail before any work
+        self.window = window_used(cfg, hydra_choices())
+        if self.window is not None and self.window["source"] == "default":
+            log.warning("L-SWAG: no layer window for this space and task (conf/window/, or python -m zcnas.calibrate): "
+                        "the whole network, [0, 10]")
         self.tracker = instantiate(cfg.tracking)
         self.unreachable = self.tracker.check() if hasattr(self.tracker, "check") else None
         if self.unreachable:
@@ -347,18 +352,22 @@ class Run:
                         len(self.oom_reduced), dict(list(self.oom_reduced.items())[:3]))
         tags = {"input_stand_in": str(self.task.stand_in).lower(), "space": self.space.name, "task": self.task.name,
                 "numeric_tf32": str(self.numeric["tf32"]).lower(),
+                **({"window": f"[{self.window['lo']}, {self.window['hi']}] {self.window['source']}"} if self.window else {}),
                 "proxies": ",".join(self.columns), **combiner_tags,
                 **({"selected_arch": selected["arch"], **selected.get("tags", {})} if selected else {})}
         summary = {"n_archs": n, "n_computed": n - self.n_cached, "n_cached": self.n_cached,
                    "seconds": seconds, "started_ms": self.started_ms, "finished_ms": self.started_ms + int(seconds * 1000),
                    "shard": dict(cfg.shard), "proxies": self.columns, "cost": run_cost(self.cpu0, seconds, self.device),
                    "saturated": dict(self.record.saturated), "numeric": self.numeric,
+                   **({"window": self.window} if self.window else {}),
                    **({"oom_reduced_batch": self.oom_reduced} if self.oom_reduced else {}),
                    "mlflow": {"name": names, "tags": tags}}
         write_outputs(self.out_dir, scrub(OmegaConf.to_container(cfg, resolve=True), self.secrets), table, self.columns,
                       self.targets, correlations, summary, selected)
         from zcnas.search.run import search_report  # noqa: PLC0415
 
+        if self.window:
+            print(f"L-SWAG window [{self.window['lo']}, {self.window['hi']}]: {self.window['source']}")
         print(search_report(correlations, selected, n) if selected is not None  # the results first: tracking
               else format_table(correlations) if correlations or self.targets  # never holds them hostage
               else format_scores(table, self.columns))
@@ -534,6 +543,44 @@ def planned(cfg: Any) -> tuple[int, bool]:
     from hydra.utils import get_class  # noqa: PLC0415
 
     return instantiate(cfg.search).planned(get_class(cfg.space._target_)), False
+
+
+def hydra_choices() -> dict[str, str]:
+    """Hydra's ``runtime.choices`` of the running app (config group -> option), or {} outside one."""
+    from hydra.core.hydra_config import HydraConfig  # noqa: PLC0415
+
+    return {str(k): str(v) for k, v in HydraConfig.get().runtime.choices.items()} if HydraConfig.initialized() else {}
+
+
+def window_used(cfg: Any, choices: Mapping[str, str]) -> dict[str, Any] | None:
+    """L-SWAG's layer window in this run and where it came from, or None without lswag/lswag_lambda:
+    ``{"lo", "hi", "source"}``, source = ``command line`` (the proxy's lo/hi differ from the window's),
+    ``calibrated <file>`` (yours, from ``python -m zcnas.calibrate``), ``shipped conf/window/<name>.yaml``,
+    ``default`` (no window for this space and task: the whole network) or ``unknown`` (no Hydra choices:
+    composed in-process). ``choices``: Hydra's ``runtime.choices``; a per-target (TNB101) or per-flavour
+    file is looked up before the pair's own."""
+    from zcnas import CONF_DIR, user_config_dir  # noqa: PLC0415
+
+    named = [n for n in ("lswag", "lswag_lambda") if n in (cfg.get("proxy") or {})]
+    if not named:
+        return None
+    lo, hi = int(cfg.proxy[named[0]].lo), int(cfg.proxy[named[0]].hi)
+    win = cfg.get("window") or {}
+    if (lo, hi) != (int(win.get("lo", 0)), int(win.get("hi", 10))):
+        return {"lo": lo, "hi": hi, "source": "command line"}
+    if not choices:
+        return {"lo": lo, "hi": hi, "source": "unknown"}
+    subs = [s for s in (cfg.task.get("name"), cfg.space.get("flavour")) if s]
+    nested = any(k.startswith("window@window.") for k in choices)  # the pair's file only picks a target's window
+    candidates = (("calibrated", user_config_dir() / "calibrated",
+                   [f"calibrated@window.{s}" for s in subs] + ["calibrated@window"]),
+                  ("shipped", Path(CONF_DIR) / "window", [f"window@window.{s}" for s in subs] + ([] if nested else ["window"])))
+    for label, folder, keys in candidates:
+        for key in keys:
+            if key in choices and (folder / f"{choices[key]}.yaml").is_file():
+                where = f"conf/window/{choices[key]}.yaml" if label == "shipped" else str(folder / f"{choices[key]}.yaml")
+                return {"lo": lo, "hi": hi, "source": f"{label} {where}"}
+    return {"lo": lo, "hi": hi, "source": "default"}
 
 
 def progress(done: int, total: tuple[int, bool], seconds: float) -> str:
