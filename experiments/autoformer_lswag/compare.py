@@ -24,7 +24,7 @@ from zcnas.metrics import correlate
 
 HERE = Path(__file__).resolve().parent
 BINS = 10
-COSTLY = ("meco", "aznas_expressivity", "aznas_trainability", "dss", "synflow")
+COSTLY = ("meco", "aznas_expressivity", "aznas_trainability", "dss", "synflow", "dextr")
 
 
 def lswag_window(t: pd.DataFrame, lo: int, hi: int) -> np.ndarray:
@@ -77,9 +77,13 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for target, *_, others in rows:
         print(f"| {target} | " + " | ".join(f"{others[p]:.3f}" for p in others) + " |")
-    costly = HERE / "results" / "autoprox_seed0_costly_scores.csv"
-    if costly.is_file():  # zcnas.run on the same subnets and seed: the proxies exact_terms.py does not compute
-        c = pd.read_csv(costly).set_index("arch").loc[runs["seed0"]["arch"]]
+    frames = [pd.read_csv(f).set_index("arch") for f in (HERE / "results" / f"autoprox_seed0_{k}_scores.csv"
+                                                           for k in ("costly", "dextr")) if f.is_file()]
+    if frames:  # zcnas.run on the same subnets and seed: the proxies exact_terms.py does not compute
+        c = frames[0]
+        for more in frames[1:]:
+            c = c.join(more[[p for p in COSTLY if p in more.columns and p not in c.columns]])
+        c = c.loc[runs["seed0"]["arch"]]
         names = [p for p in COSTLY if p in c.columns]
         print(f"\nExact flavour, the costlier proxies (ρ, seed 0, {len(c)} subnets; nan: NaN on every subnet):\n")
         print("| target | " + " | ".join(names) + " | #params |")

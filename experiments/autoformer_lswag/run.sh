@@ -32,4 +32,9 @@ if [[ "${COSTLY:-0}" == 1 ]]; then  # the costlier proxies on the exact flavour,
     threads=1 log_every=10 hydra.run.dir=logs/experiments/autoformer_lswag/costly_seed0
   cp logs/experiments/autoformer_lswag/costly_seed0/scores.csv experiments/autoformer_lswag/results/autoprox_seed0_costly_scores.csv
 fi
+if [[ "${DEXTR:-0}" == 1 ]]; then  # Dextr on the exact flavour, seed 0 (results/autoprox_seed0_dextr_scores.csv)
+  "$PY" -m zcnas.run space=autoformer seed=0 proxy=dextr threads=1 log_every=10 \
+    hydra.run.dir=logs/experiments/autoformer_lswag/dextr_seed0
+  cp logs/experiments/autoformer_lswag/dextr_seed0/scores.csv experiments/autoformer_lswag/results/autoprox_seed0_dextr_scores.csv
+fi
 "$PY" experiments/autoformer_lswag/compare.py
