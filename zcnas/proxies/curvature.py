@@ -1,7 +1,7 @@
 """Dextr: feature conditioning times the extrinsic curvature of the output along an input circle.
 
 Asthana, Conrad, Ortmanns, Belagiannis, "Dextr: Zero-Shot Neural Architecture Search with Singular
-Value Decomposition and Extrinsic Curvature", TMLR 2025 (openreview X0vPof5DVh); reference
+Value Decomposition and Extrinsic Curvature", TMLR 2025, arXiv 2508.12977; reference
 ``rohanasthana/Dextr``: ``NASBench201/correlation/NAS_Bench_201.py`` (``get_score``: the NB201 numbers),
 ``AutoFormer/lib/training_free/indicators/dextr.py`` (ViTs) and
 ``.../dextr_utils/no_free_lunch_architectures/length.py`` (``get_extrinsic_curvature``).
