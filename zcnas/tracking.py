@@ -57,8 +57,8 @@ VIEW = "mlflow.sharedViewState.zcnas"
 ``make ui`` prints): the runs table with a Spearman column per logged ``<target>/spearman/<proxy>``."""
 VIEW_COLUMNS = 24
 SCORE_METRICS = 100
-_KEY_UNSAFE = re.compile(r"[^\w\-. ]")
 """A run without ground truth logs ``score/<proxy>/<arch>`` for at most this many archs (all are in scores.csv)."""
+_KEY_UNSAFE = re.compile(r"[^\w\-. ]")  # characters an MLflow metric key refuses
 
 
 def find_secrets(config: Any) -> list[str]:
@@ -372,5 +372,8 @@ class MlflowTracker:
             client.set_terminated(run_id, "FAILED")
             raise
         client.set_terminated(run_id, "FINISHED", end_time=finished)
-        self.share_view(exp_id, run["metrics"])
+        try:  # the run is logged: a failure here must not make the caller's retry log it twice
+            self.share_view(exp_id, run["metrics"])
+        except Exception as err:  # noqa: BLE001
+            log.warning("MLflow: the runs table's shared view (%s) not updated: %s", VIEW, str(err).splitlines()[0])
         return str(run_id)
