@@ -178,3 +178,13 @@ def test_reg_swap_and_not_applicable_proxies(batch16, caplog):
     with caplog.at_level("INFO"):
         reg = score(Probe(net, x, torch.randn(6, 3)), {"epe_nas": {}})
     assert math.isnan(reg["epe_nas"]) and "epe_nas needs class labels" in caplog.text
+
+
+def test_meco_features_are_copies_not_views_of_the_batch_output():
+    """first_sample_features holds each module's first sample only: a view would keep the whole batch's output
+    alive (~8 GB on a ViT-B at 224 px, batch 64). A copy has the view's values, so MeCo is unchanged (its numbers:
+    test_meco_matches_numpy_on_every_module_output)."""
+    net, x, y = small_cnn(), torch.randn(6, 3, 5, 5), torch.zeros(6, dtype=torch.long)
+    feats = Probe(net, x, y).first_sample_features
+    assert len(feats) == 6  # conv, bn, relu, conv, relu, the pooled (C, 1) map (MeCo skips it); not the flat ones
+    assert all(f._base is None and f.untyped_storage().nbytes() == f.numel() * f.element_size() for f in feats)

@@ -127,7 +127,8 @@ def first_sample_features(probe: Probe) -> list[torch.Tensor]:
     def keep(_mod: nn.Module, _inp: object, out: object) -> None:
         if isinstance(out, torch.Tensor) and out.dim() >= 3:
             f = out[0].detach()
-            feats.append(f.reshape(f.shape[0], -1) if out.dim() > 3 else f.T)
+            # a copy, not a view: a view would keep the module's whole-batch output alive (GBs on a ViT-B)
+            feats.append((f.reshape(f.shape[0], -1) if out.dim() > 3 else f.T).clone())
 
     with probe.hooks(probe.model.modules(), keep), probe.restored(), torch.no_grad():
         probe.model(probe.inputs)
