@@ -13,6 +13,7 @@ import sys
 import venv
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -72,7 +73,11 @@ def test_list_proxies_network_and_errors():
     assert sum(p.numel() for p in a.parameters()) == NB201Space().param_count(NB201Space.decode(CELL), 10)
     small = zcnas.network("nb201", CELL, num_classes=100, C=4, N=1)
     assert small.classifier.out_features == 100 and sum(p.numel() for p in small.parameters()) < 20_000
-    with pytest.raises(KeyError, match="unknown space 'nb301'; valid: nb201, autoformer, timm"):
+    assert list(zcnas.space_names()) == ["autoformer", "darts", "nb101", "nb201", "pit", "timm"]  # each space's own name
+    nb101 = zcnas.network("nb101", zcnas.space_names()["nb101"]().encode(
+        zcnas.space_names()["nb101"]().sample(1, np.random.default_rng(0))[0]), seed=0)
+    assert nb101(zcnas.images(2)[0]).shape == (2, 10)
+    with pytest.raises(KeyError, match="unknown space 'nb301'; valid: autoformer, darts, nb101, nb201, pit, timm"):
         zcnas.network("nb301", CELL)
     with pytest.raises(KeyError, match="unknown proxy 'lsawg'; valid: aznas_expressivity"):
         zcnas.score(a, *zcnas.images(4), proxies=["lsawg"])

@@ -26,14 +26,12 @@ if TYPE_CHECKING:
     from torch import nn
 
 __version__ = "0.1.0"
-__all__ = ["CONF_DIR", "images", "list_proxies", "network", "score", "user_config_dir"]
+__all__ = ["CONF_DIR", "images", "list_proxies", "network", "score", "space_names", "user_config_dir"]
 
 CONF_DIR = str(Path(__file__).resolve().parent / "conf")
 """The configs every entry point composes (absolute, so console scripts find them too): ``zcnas/conf``
 links to the repository's top-level ``conf/``, where configs are edited; a wheel ships a copy."""
 
-SPACES = {"nb201": "NB201Space", "autoformer": "AutoFormerSpace", "timm": "TimmSpace"}
-"""Space names of :func:`network` -> classes of :mod:`zcnas.spaces` (``conf/space/<name>.yaml``)."""
 
 
 def list_proxies() -> list[str]:
@@ -88,14 +86,14 @@ def network(space: str, arch: str, num_classes: int = 10, seed: int | None = Non
     ``seed``, initialised as ``python -m zcnas.run seed=<seed>`` initialises that arch."""
     from contextlib import nullcontext  # noqa: PLC0415
 
-    import zcnas.spaces  # noqa: PLC0415
     from zcnas.probe import seeded  # noqa: PLC0415
 
-    if space not in SPACES:
-        raise KeyError(f"unknown space {space!r}; valid: {', '.join(SPACES)}")
+    spaces = space_names()
+    if space not in spaces:
+        raise KeyError(f"unknown space {space!r}; valid: {', '.join(spaces)}")
     if space == "timm":
         options.setdefault("models", (arch,))
-    sp = getattr(zcnas.spaces, SPACES[space])(**options)
+    sp = spaces[space](**options)
     decoded = sp.decode(arch)
     if seed is None:
         ctx: Any = nullcontext()
@@ -105,6 +103,17 @@ def network(space: str, arch: str, num_classes: int = 10, seed: int | None = Non
         ctx = seeded(arch_seed(seed, sp.encode(decoded)))
     with ctx:
         return sp.build(decoded, num_classes=num_classes)
+
+
+def space_names() -> dict[str, type]:
+    """The spaces :func:`network` builds, by the name each declares (its ``name`` field: ``nb201``, ``darts`` ...;
+    TNB101's name follows its ``variant``, so it is built through ``zcnas.spaces.TNB101Space``)."""
+    import dataclasses  # noqa: PLC0415
+
+    from zcnas.spaces import SPACE_CLASSES  # noqa: PLC0415
+
+    named = {next((f.default for f in dataclasses.fields(c) if f.name == "name"), None): c for c in SPACE_CLASSES.values()}
+    return {n: named[n] for n in sorted(k for k in named if isinstance(k, str))}
 
 
 def images(n: int = 64, seed: int = 0, resolution: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
