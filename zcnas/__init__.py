@@ -33,7 +33,6 @@ CONF_DIR = str(Path(__file__).resolve().parent / "conf")
 links to the repository's top-level ``conf/``, where configs are edited; a wheel ships a copy."""
 
 
-
 def list_proxies() -> list[str]:
     """Sorted names of every registered proxy (``zcnas.proxies``)."""
     from zcnas.proxies import list_proxies as _list  # noqa: PLC0415

@@ -304,8 +304,8 @@ class MlflowTracker:
         if "mlflow.experimentKind" not in exp.tags:  # not the GenAI overview
             mlflow.MlflowClient().set_experiment_tag(exp.experiment_id, "mlflow.experimentKind",
                                                      "custom_model_development")
-        if VIEW not in exp.tags:
-            self.share_view(exp.experiment_id, ())
+        if VIEW not in exp.tags:  # the runs table's shared view, empty until runs add their columns
+            mlflow.MlflowClient().set_experiment_tag(exp.experiment_id, VIEW, json.dumps({"selectedColumns": []}))
         return str(exp.experiment_id)
 
     def share_view(self, experiment_id: str, metrics: Any) -> None:
@@ -320,7 +320,7 @@ class MlflowTracker:
             old = []
         new = {f"metrics.`{k}`" for k in metrics if k.count("/") == 2 and k.split("/")[1] == "spearman"}
         columns = sorted({c for c in old if isinstance(c, str)} | new)[:VIEW_COLUMNS]
-        if columns != old or not old:
+        if columns != old:
             client.set_experiment_tag(experiment_id, VIEW, json.dumps({"selectedColumns": columns}))
 
     def later(self, out_dir: Path) -> str:

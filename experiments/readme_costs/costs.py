@@ -20,6 +20,7 @@ import argparse
 import csv
 import os
 import platform
+import shlex
 import shutil
 import subprocess
 import sys
@@ -90,7 +91,7 @@ def human(seconds: float) -> str:
 def timed(cmd: str, cwd: Path, run_dir: Path) -> tuple[float, int, str]:
     """Wall seconds, exit code and the last stderr line of ``python -m <cmd>`` in ``cwd`` (its own: a cold
     score cache, its own MLflow store and config dir)."""
-    args = [*PY, *_split(cmd)]
+    args = [*PY, *shlex.split(cmd)]
     if cmd.startswith(("zcnas.run", "zcnas.calibrate", "zcnas.build")):
         args.append(f"hydra.run.dir={run_dir}")
     cwd.mkdir(parents=True, exist_ok=True)
@@ -99,12 +100,6 @@ def timed(cmd: str, cwd: Path, run_dir: Path) -> tuple[float, int, str]:
     proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=6 * 3600)
     tail = (proc.stderr.strip().splitlines() or [""])[-1]
     return time.perf_counter() - t0, proc.returncode, tail
-
-
-def _split(cmd: str) -> list[str]:
-    import shlex
-
-    return shlex.split(cmd)
 
 
 def main() -> None:
@@ -125,8 +120,9 @@ def main() -> None:
             run_dir = cwd / "run"
             if k in NAMES:
                 dirs[NAMES[k]] = str(run_dir)
-            if k == 22:  # the file zcnas.build wrote (built/<space>_<task>_<recipe>.jsonl in its directory)
-                dirs["build"] = str(next(iter((work / "c21" / "built").glob("*.jsonl")), work / "missing.jsonl"))
+            if "{build}" in (measured or ""):  # the file the zcnas.build row wrote (built/<space>_<task>_<recipe>.jsonl)
+                built = [work / f"c{i}" / "built" for i, (r, _, _) in enumerate(COMMANDS) if r.startswith("zcnas.build")]
+                dirs["build"] = str(next(iter(built[0].glob("*.jsonl")), work / "missing.jsonl"))
             cmd = (measured or readme).format(**dirs)
             if readme in done or (args.only and args.only not in readme):
                 continue
