@@ -135,6 +135,20 @@ def test_tasks_batches(tmp_path):
         Task(source="cifar_bin", root=str(tmp_path / "nowhere")).batch(4, 0)
 
 
+def test_noise_task_is_a_seeded_gaussian_control():
+    """task.source=noise: about N(0, 1) after normalisation, per channel, with no spatial structure."""
+    noise = Task(name="cifar100", num_classes=100, resolution=64, source="noise")
+    x, y, digest = noise.probe_batch(32, 0)
+    assert noise.stand_in and x.shape == (32, 3, 64, 64) and int(y.max()) < 100
+    for c in range(3):  # clipping at 0 and 255 trims the tails a little
+        assert abs(float(x[:, c].mean())) < 0.05 and 0.9 < float(x[:, c].std()) < 1.02
+    neighbours = torch.corrcoef(torch.stack([x[..., :-1].flatten(), x[..., 1:].flatten()]))[0, 1]
+    assert abs(float(neighbours)) < 0.02  # adjacent pixels independent, unlike any photo
+    again = Task(name="cifar100", num_classes=100, resolution=64, source="noise").probe_batch(32, 0)
+    assert torch.equal(again[0], x) and again[2] == digest != Task().probe_batch(32, 0)[2]
+    assert not torch.equal(noise.batch(32, 1)[0], x)
+
+
 def test_end_to_end_cli_logs_to_mlflow(tmp_path):
     """`python -m zcnas.run` in a fresh directory: contract files and real MLflow metrics."""
     run_dir = tmp_path / "run"

@@ -174,7 +174,7 @@ BAD = [  # (overrides, setup(tmp) -> extra overrides, expected one-line message)
      if (t / "gt.json").write_text('[{"acc": 1.0}]') else [], "record 0: bad arch None"),
     (["task.source=cifar_bin"], None, "task.source=cifar_bin needs task.root=<dataset directory>"),
     (["task.source=cifar_bin"], lambda t: [f"task.root={t}/none"], "no CIFAR binary data under"),
-    (["task.source=pickle", "task.root=/data"], None, "unknown task.source='pickle'; valid: shipped, cifar_bin, svhn, imagefolder, flowers102, pets"),
+    (["task.source=pickle", "task.root=/data"], None, "unknown task.source='pickle'; valid: shipped, noise, cifar_bin, svhn, imagefolder, flowers102, pets"),
     # precomputed columns follow the probed task by default (issue 15 part 6); a task Suite-Zero lacks is an error
     (["benchmark=suite_zero_nb201", "benchmark.precomputed=all", "benchmark.target=cifar11"], None, "has no task .cifar11.; valid:"),
     (["search=evolution", "search.fitness=nope"], None, "search.fitness='nope' must be one of the proxies"),

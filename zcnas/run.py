@@ -140,9 +140,10 @@ class Run:
         self.benchmark = canonical_keys(instantiate(cfg.benchmark), self.space)
         task = self.task
         if task.stand_in:
-            log.warning("task %s: its own images are not available; %d CIFAR-10 images stand in at "
-                        "%dx%d with a %d-class head (MLflow tag input_stand_in=true)",
-                        task.name, cfg.batch_size, task.resolution, task.resolution, task.num_classes)
+            log.warning("task %s: its own images are not available; %d %s images stand in at "
+                        "%dx%d with a %d-class head (MLflow tag input_stand_in=true)", task.name, cfg.batch_size,
+                        "Gaussian-noise" if task.source == "noise" else "CIFAR-10",
+                        task.resolution, task.resolution, task.num_classes)
         self.device = resolve_device(cfg.device)
         x, y, batch_digest = task.probe_batch(cfg.batch_size, cfg.probe.batch_seed)
         self.x, self.y = x.to(self.device), y.to(self.device)

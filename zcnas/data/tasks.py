@@ -8,6 +8,8 @@
   The python (pickle) layout that ``torchvision.datasets.CIFAR10`` reads is refused on purpose:
   zcnas never unpickles a data file.
 * ``imagefolder``: ``<root>/<class>/<image>`` read with ``torchvision.datasets.ImageFolder``.
+* ``noise``: no files; 256 Gaussian-noise images (fixed seed), each pixel ``clip(N(255 mean, 255 std))`` per
+  channel, so the normalised input is about N(0, 1): a control for how much the probe images decide a ranking.
 * ``svhn``, ``flowers102``, ``pets``: torchvision's own layouts of SVHN (``train_32x32.mat``),
   Flowers102 and Oxford-IIIT Pet (MATLAB files read with scipy, images with PIL; never pickle).
 
@@ -82,6 +84,15 @@ def _resized(paths: list[Path], size: int) -> np.ndarray:
     return np.stack([_read_image(p, lambda im: im.resize((size, size), Image.Resampling.BICUBIC)) for p in paths])
 
 
+def _noise_images(size: int, mean: tuple[float, ...], std: tuple[float, ...], n_classes: int,
+                  n: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` uint8 images ``clip(round(N(255 mean, 255 std)))`` per channel and uniform labels, seed 0."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, size, size, 3), dtype=np.float32)
+    x = x * (255 * np.asarray(std, np.float32)) + 255 * np.asarray(mean, np.float32)
+    return np.clip(np.rint(x), 0, 255).astype(np.uint8), rng.integers(0, n_classes, n)
+
+
 def _load_svhn(root: Path) -> tuple[np.ndarray, np.ndarray]:
     """torchvision's SVHN layout: ``<root>/train_32x32.mat`` (MATLAB v5, read with scipy; label 10 = digit 0)."""
     from scipy.io import loadmat  # noqa: PLC0415
@@ -140,13 +151,15 @@ class Task:
     @property
     def stand_in(self) -> bool:
         """True when the shipped CIFAR-10 images stand in for another dataset's own images."""
-        return self.source == "shipped" and self.name != "cifar10"
+        return self.source == "noise" or (self.source == "shipped" and self.name != "cifar10")
 
     def pixels(self) -> tuple[np.ndarray, np.ndarray]:
         """All images (uint8, N x H x W x 3) and integer labels of the source."""
         if self.source == "shipped":
             with np.load(asset_path("cifar10_test_1000.npz"), allow_pickle=False) as z:
                 return z["images"], z["labels"]
+        if self.source == "noise":
+            return _noise_images(self.resolution, self.mean, self.std, self.num_classes)
         if self.root is None:
             raise ValueError(f"task.source={self.source} needs task.root=<dataset directory>")
         root, size = Path(self.root), self.resolution
@@ -154,7 +167,7 @@ class Task:
                    "imagefolder": lambda: _load_imagefolder(root, size),
                    "flowers102": lambda: _load_flowers102(root, size), "pets": lambda: _load_pets(root, size)}
         if self.source not in loaders:
-            raise ValueError(f"unknown task.source={self.source!r}; valid: shipped, {', '.join(loaders)}")
+            raise ValueError(f"unknown task.source={self.source!r}; valid: shipped, noise, {', '.join(loaders)}")
         return loaders[self.source]()
 
     def batch(self, batch_size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -233,8 +246,8 @@ class TNB101Task(Task):
 
     @property
     def stand_in(self) -> bool:
-        """True with the shipped CIFAR-10 images (Taskonomy's own are not shipped)."""
-        return self.source == "shipped"
+        """True with the shipped CIFAR-10 images or noise (Taskonomy's own are not shipped)."""
+        return self.source in ("shipped", "noise")
 
     def batch(self, batch_size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Autoencoder: (images, images); jigsaw: (tiles ``(B, 9, 3, 64, 64)``, permutation indices)."""
