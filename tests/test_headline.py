@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -131,13 +132,13 @@ def test_archs_from_bad_lists_are_one_line_errors(tmp_path, text, why):
 @pytest.fixture
 def tiny_protocol(monkeypatch):
     """A 2-chunk protocol on 4 NB201 cells (the grid's own code path, tiny networks)."""
-    monkeypatch.setitem(grid.PROTOCOLS, "tiny", ({"nb201_c10": grid.Column(4, (0,), 2)}, ["lswag", "swap", "params"]))
+    monkeypatch.setitem(grid.PROTOCOLS, "tiny", grid.Protocol({"nb201_c10": grid.Column(4, (0,), 2)}, ["lswag", "swap", "params"]))
     return ["space.C=4", "space.N=1", "batch_size=16"]
 
 
 def test_headline_protocol_is_the_issue_s_protocol():
-    table, proxies = grid.PROTOCOLS["headline"]
-    assert {c: (v.n, v.seeds) for c, v in table.items()} == {
+    table, proxies, extends = grid.PROTOCOLS["headline"]
+    assert extends is None and {c: (v.n, v.seeds) for c, v in table.items()} == {
         **dict.fromkeys(["nb201_c10", "nb201_c100", "nb201_in16"], (500, (0, 1, 2))),
         **dict.fromkeys(["nb101", "nb301"], (200, (0, 1))),
         **dict.fromkeys(["micro_ae", "micro_jig", "macro_ae", "macro_jig"], (100, (0, 1)))}
@@ -149,8 +150,7 @@ def test_committed_headline_cells_are_fixed():
     """The committed cell lists are the protocol's: their sizes, and seed 0's NB201 cells are what
     ``zcnas.run seed=0 n_archs=500`` drew when they were fixed."""
     out = ROOT / "experiments" / "benchmark_grid" / "results" / "headline"
-    table, _ = grid.PROTOCOLS["headline"]
-    for col, c in table.items():
+    for col, c in grid.PROTOCOLS["headline"].table.items():
         for seed in c.seeds:
             lines = [ln for ln in (out / "cells" / f"{col}_seed{seed}.txt").read_text().splitlines() if not ln.startswith("#")]
             assert len(lines) == len(set(lines)) == c.n, (col, seed)
@@ -175,6 +175,43 @@ def test_grid_chunks_resume_detect_torn_files_and_respect_locks(tiny_protocol, t
     lock.write_text(f"{os.uname().nodename} 999999999")  # a dead process's lock: taken over
     assert grid.run_protocol(out, "tiny", python=py, columns=None, extra=tiny_protocol) == ["nb201_c10/seed0_chunk1of2"]
     assert (chunk / "scores.csv").read_text() == scores and not lock.exists()
+
+
+def test_cifar14_extends_the_headline_on_its_cells():
+    """Part 7: Fig. 3's other five proxies on the five CIFAR columns, on the headline's cells and seeds."""
+    table, proxies, extends = grid.PROTOCOLS["cifar14"]
+    head = grid.PROTOCOLS["headline"]
+    assert extends == "headline" and sorted(proxies + head.proxies) == sorted(grid.PROXIES) and len(grid.PROXIES) == 14
+    assert set(table) == {"nb201_c10", "nb201_c100", "nb201_in16", "nb101", "nb301"}
+    assert all((c.n, c.seeds) == (head.table[k].n, head.table[k].seeds) for k, c in table.items())
+
+
+def test_an_extending_protocol_copies_the_cells_and_is_analysed_joined(tiny_protocol, monkeypatch, tmp_path):
+    """A protocol extending another scores only its own proxies on the other's committed cell lists (copied byte
+    for byte; missing ones are a one-line error) and analyse.py joins both per arch: the 14-proxy table."""
+    from .test_benchmark_grid import analyse
+
+    monkeypatch.setitem(grid.PROTOCOLS, "tiny_more", grid.Protocol({"nb201_c10": grid.Column(4, (0,), 1)},
+                                                                    ["synflow", "meco"], extends="tiny"))
+    py = sys.executable
+    with pytest.raises(ValueError, match="extends 'tiny', whose cell lists must be there first"):
+        grid.run_protocol(tmp_path / "tiny_more", "tiny_more", python=py, columns=None, extra=tiny_protocol)
+    grid.run_protocol(tmp_path / "tiny", "tiny", python=py, columns=None, extra=tiny_protocol)
+    shutil.rmtree(tmp_path / "tiny_more")
+    assert grid.run_protocol(tmp_path / "tiny_more", "tiny_more", python=py, columns=None,
+                             extra=tiny_protocol) == ["nb201_c10/seed0_chunk0of1"]
+    cells = "cells/nb201_c10_seed0.txt"
+    assert (tmp_path / "tiny_more" / cells).read_bytes() == (tmp_path / "tiny" / cells).read_bytes()
+    chunk = tmp_path / "tiny_more" / "nb201_c10" / "seed0_chunk0of1"
+    assert sorted(p.name for p in chunk.iterdir()) == sorted(grid.chunk_files(["synflow"]))
+    assert "probe_record.csv" not in grid.chunk_files(["synflow"])
+    assert "record_deciles: false" in (chunk / "config.yaml").read_text()
+    joined = analyse._chunks(tmp_path / "tiny_more")["nb201_c10"][0]
+    own = pd.concat([pd.read_csv(d / "scores.csv") for d in (tmp_path / "tiny" / "nb201_c10").iterdir()])
+    assert sorted(joined.arch) == sorted(own.arch) and {"lswag", "swap", "synflow", "meco", "lam_3"} <= set(joined.columns)
+    ext = pd.read_csv(chunk / "scores.csv").set_index("arch")
+    np.testing.assert_array_equal(joined.set_index("arch").loc[ext.index, ["synflow", "meco"]], ext[["synflow", "meco"]])
+    assert analyse._protocol_proxies(tmp_path / "tiny_more") == ["lswag", "swap", "params", "synflow", "meco"]
 
 
 def test_grid_protocol_bad_input_is_one_line(tiny_protocol, tmp_path):

@@ -210,20 +210,48 @@ HEAD_ROWS = [("ZiCo", "zico", None), ("no µ", "lswag_lambda", "full"), ("no µ 
 ``window`` = the run's own (label-free, conf/window/) score."""
 
 
-def _chunks(grid: Path) -> dict[str, dict[int, pd.DataFrame]]:
-    """column -> seed -> the seed's cells (scores, record and truth joined by arch), from finished chunks only."""
+def _own_chunks(grid: Path) -> dict[str, dict[int, pd.DataFrame]]:
+    """column -> seed -> the seed's cells (scores, decile record if any, truth; joined by arch), finished chunks only."""
     out: dict[str, dict[int, list[pd.DataFrame]]] = {}
     for d in sorted(grid.glob("*/seed*_chunk*of*")):
         if d.name.endswith(".tmp") or not (d / "run_summary.json").is_file():
             continue
         seed = int(d.name.split("_")[0].removeprefix("seed"))
-        scores, record = read_scores(d / "scores.csv"), pd.read_csv(d / "probe_record.csv")
-        if scores.arch.tolist() != record.arch.tolist():
-            raise ValueError(f"{d}: scores.csv and probe_record.csv list different archs: recompute the chunk")
+        frame = read_scores(d / "scores.csv")
+        if (d / "probe_record.csv").is_file():
+            record = pd.read_csv(d / "probe_record.csv")
+            if frame.arch.tolist() != record.arch.tolist():
+                raise ValueError(f"{d}: scores.csv and probe_record.csv list different archs: recompute the chunk")
+            frame = frame.merge(record, on="arch")
         summary = json.loads((d / "run_summary.json").read_text())
-        frame = scores.merge(record, on="arch").assign(_cpu_h=summary["cost"]["cpu_hours"] / len(scores))
+        frame = frame.assign(_cpu_h=summary["cost"]["cpu_hours"] / len(frame))
         out.setdefault(d.parent.name, {}).setdefault(seed, []).append(frame)
     return {c: {s: pd.concat(f, ignore_index=True) for s, f in sorted(seeds.items())} for c, seeds in out.items()}
+
+
+def _chunks(grid: Path) -> dict[str, dict[int, pd.DataFrame]]:
+    """:func:`_own_chunks`; for a protocol that extends another (``protocol.json`` ``extends``), joined per arch
+    with the extended folder's (``<grid>/../<extends>``): the cells both have scored, the CPU-hours summed."""
+    own = _own_chunks(grid)
+    spec = json.loads((grid / "protocol.json").read_text()) if (grid / "protocol.json").is_file() else {}
+    if not spec.get("extends"):
+        return own
+    base, out = _own_chunks(grid.parent / spec["extends"]), {}
+    for col, seeds in own.items():
+        for s, frame in seeds.items():
+            if s in base.get(col, {}):
+                b = base[col][s]
+                new = frame[["arch", *(c for c in frame.columns if c not in b.columns)]]
+                joined = b.merge(new.assign(_ext_cpu_h=frame["_cpu_h"]), on="arch")
+                out.setdefault(col, {})[s] = joined.assign(_cpu_h=joined._cpu_h + joined.pop("_ext_cpu_h"))
+    return out
+
+
+def _protocol_proxies(grid: Path) -> list[str]:
+    """The proxies a protocol folder's chunks score, with those of the protocol it extends first."""
+    spec = json.loads((grid / "protocol.json").read_text())
+    base = _protocol_proxies(grid.parent / spec["extends"]) if spec.get("extends") else []
+    return base + [p for p in spec["proxies"] if p not in base]
 
 
 def _rank_rho(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -245,12 +273,14 @@ def _proxy_scores(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     out = {c: frame[c].to_numpy(float) for c in frame.columns if c not in skip}
     full, lam = window_scores(frame, 0, 10)
     out["lswag@full"], out["lswag_lambda@full"] = full, lam
+    if set(AZNAS_TERMS) <= set(frame.columns):  # AZ-NAS: its three terms rank-combined, label-free
+        out["aznas"] = merge(frame[AZNAS_TERMS], "log_rank")
     return out
 
 
 def _target(frame: pd.DataFrame, proxies: list[str]) -> str:
     """The column's ground-truth column: the one left after proxies, record and Suite-Zero columns."""
-    left = [c for c in _proxy_scores(frame) if c not in proxies and not c.startswith("sz_") and "@" not in c]
+    left = [c for c in _proxy_scores(frame) if c not in [*proxies, "aznas"] and not c.startswith("sz_") and "@" not in c]
     if len(left) != 1:
         raise ValueError(f"cannot tell the ground-truth column among {left}")
     return left[0]
@@ -382,15 +412,18 @@ def _fmt(v: float) -> str:
 def headline(grid: Path, out: Path) -> dict[str, pd.DataFrame]:
     """Every table of the headline protocol under ``grid`` into ``out`` (CSV + report.md + plots)."""
     spec = json.loads((grid / "protocol.json").read_text())
-    proxies = list(spec["proxies"])
+    proxies = _protocol_proxies(grid)
     out.mkdir(parents=True, exist_ok=True)
     rho, boots = headline_rho(grid, proxies)
+    if set(AZNAS_TERMS) <= set(proxies):
+        proxies.append("aznas")
     cols = _order(rho.column.unique())
     heat = rho[rho.proxy.isin(proxies)].pivot(index="proxy", columns="column", values="rho")[cols]
     heat["mean"] = heat.mean(axis=1)
     heat = heat.sort_values("mean", ascending=False)
     fig4 = headline_fig4(rho, boots, cols, [("lswag", "nwot"), ("lswag", "params"), ("nwot", "params"),
-                                            ("lswag", "zico"), ("lswag", "swap")])
+                                            ("lswag", "zico"), ("lswag", "swap"), ("lswag", "aznas"),
+                                            ("lswag", "meco"), ("lswag", "synflow")])
     t3 = []
     for label, proxy, window in HEAD_ROWS:
         name = proxy if window in (None, "window") else f"{proxy}@full"
@@ -415,7 +448,7 @@ def headline(grid: Path, out: Path) -> dict[str, pd.DataFrame]:
     for col, _seeds in _chunks(grid).items():
         import yaml  # noqa: PLC0415
 
-        first = sorted(grid.glob(f"{col}/seed*_chunk*of*"))[0]
+        first = sorted((grid.parent / spec["extends"] if spec.get("extends") else grid).glob(f"{col}/seed*_chunk*of*"))[0]
         w = yaml.safe_load((first / "config.yaml").read_text())["proxy"]["lswag"]
         chosen[col] = (int(w["lo"]), int(w["hi"]))
     best = sweep.loc[sweep.groupby("column").rho.idxmax()].set_index("column")
@@ -446,8 +479,10 @@ def headline(grid: Path, out: Path) -> dict[str, pd.DataFrame]:
         .pivot(index="row", columns="column", values="cell").reindex([r for r, _, _ in HEAD_ROWS])[cols]
     done = {c: f"{int(cost.loc[c, 'n'])} cells / {int(cost.loc[c, 'seeds'])} seed(s)" for c in cols}
     want = {c: f"{v['n'] * len(v['seeds'])}" for c, v in spec["columns"].items()}
+    title = "Headline protocol" if not spec.get("extends") else \
+        f"Protocol {spec['protocol']} joined per arch with {spec['extends']}'s scores"
     (out / "report.md").write_text("\n\n".join([
-        f"# Headline protocol ({grid.name}): {len(cols)} of {len(spec['columns'])} columns with finished chunks",
+        f"# {title} ({grid.name}): {len(cols)} of {len(spec['columns'])} columns with finished chunks",
         "Cells scored per column (of the protocol's): " + ", ".join(f"{c} {done[c]} (of {want[c]})" for c in cols),
         f"## Fig. 3: Spearman ρ, mean over seeds [95 % interval: cells resampled within each seed, {N_BOOT} resamples]",
         _md(fig3),

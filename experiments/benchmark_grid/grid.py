@@ -23,8 +23,13 @@ shard.index=k shard.count=K record_deciles=true`` in ``<out>/.work/`` and moved,
 config.yaml): a kill never leaves a partial chunk there; a rerun computes only the chunks that are missing;
 several processes on one folder each take an unlocked chunk (``<out>/.work/<chunk>.lock``).
 
+``--protocol cifar14`` (:data:`CIFAR14`) extends the headline: the other five of Fig. 3's 14 proxies (MeCo, AZ-NAS's
+three terms, SynFlow) on the five CIFAR columns, on the headline's cell lists (copied from ``<out>/../headline/cells/``)
+with its seeds, so its inits and probe batches are the headline's and analyse.py joins the two per arch.
+
 Usage:
     python experiments/benchmark_grid/grid.py --protocol headline --out experiments/benchmark_grid/results/headline
+    python experiments/benchmark_grid/grid.py --protocol cifar14 --out experiments/benchmark_grid/results/cifar14
     python experiments/benchmark_grid/grid.py --out logs/experiments/benchmark_grid               # all, local
     python experiments/benchmark_grid/grid.py --launcher slurm --shards 8 --n 1000 hydra.launcher.partition=cpu
     python experiments/benchmark_grid/grid.py --columns nb201_c10,nb101 --n 20 --seeds 0 --dry-run
@@ -40,6 +45,7 @@ import subprocess
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from zcnas.results import take_lock
 
@@ -90,7 +96,27 @@ HEADLINE: dict[str, Column] = {
 column (paired 95 % interval of ρ(L-SWAG) − ρ(NWOT) about ±0.05 per column at n = 100; the paper's gap is 0.10).
 A seed draws its own cells (``benchmark.sample(n, default_rng(seed))``, as ``zcnas.run seed=<s> n_archs=<n>``)
 and its own inits and probe batch."""
-PROTOCOLS = {"headline": (HEADLINE, HEADLINE_PROXIES)}
+CIFAR14_PROXIES = [p for p in PROXIES if p not in HEADLINE_PROXIES]
+"""What Fig. 3's 14 proxies add to the headline's nine: MeCo, AZ-NAS's three terms, SynFlow."""
+CIFAR14: dict[str, Column] = {
+    **{c: Column(500, (0, 1, 2), 2) for c in ("nb201_c10", "nb201_c100", "nb201_in16")},
+    "nb101": Column(200, (0, 1), 4), "nb301": Column(200, (0, 1), 4),
+}
+"""All 14 proxies on the five CIFAR columns (the issue's part 7): the headline's cells, seeds, inits and probe
+batches, scored for :data:`CIFAR14_PROXIES` only and joined per arch with the headline's committed scores."""
+
+
+class Protocol(NamedTuple):
+    """A named protocol: cells per column, the proxies its chunks score, and the protocol it extends (its cell
+    lists are copied from that folder, ``<out>/../<extends>/cells/``, and analyse.py joins the two per arch)."""
+
+    table: dict[str, Column]
+    proxies: list[str]
+    extends: str | None = None
+
+
+PROTOCOLS = {"headline": Protocol(HEADLINE, HEADLINE_PROXIES),
+             "cifar14": Protocol(CIFAR14, CIFAR14_PROXIES, extends="headline")}
 
 
 def chunk_name(seed: int, k: int, chunks: int) -> str:
@@ -101,7 +127,7 @@ def chunk_name(seed: int, k: int, chunks: int) -> str:
 def plan(protocol: str) -> list[tuple[str, int, int, int]]:
     """The protocol's chunks (column, seed, k, K), seed-major (every column's first seed before any
     second), cheap columns first within a seed."""
-    table, _ = PROTOCOLS[protocol]
+    table = PROTOCOLS[protocol].table
     out = [(col, seed, k, c.chunks) for col, c in table.items() for seed in c.seeds for k in range(c.chunks)]
     return sorted(out, key=lambda t: (t[1], list(table).index(t[0]), t[2]))
 
@@ -111,8 +137,9 @@ def start_protocol(out: Path, protocol: str) -> None:
     of another protocol is a one-line error; nothing there is touched)."""
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; valid: {', '.join(PROTOCOLS)}")
-    table, proxies = PROTOCOLS[protocol]
-    want = {"protocol": protocol, "proxies": proxies, "columns": {k: asdict(v) for k, v in table.items()}}
+    table, proxies, extends = PROTOCOLS[protocol]
+    want = {"protocol": protocol, "proxies": proxies, "columns": {k: asdict(v) for k, v in table.items()},
+            **({"extends": extends} if extends else {})}
     marker = out / "protocol.json"
     if marker.exists():
         try:
@@ -133,11 +160,21 @@ def start_protocol(out: Path, protocol: str) -> None:
     (out / ".gitignore").write_text(".work/\n")
 
 
-def cell_file(out: Path, column: str, seed: int, n: int, python: str) -> Path:
+def cell_file(out: Path, column: str, seed: int, n: int, python: str, extends: str | None = None) -> Path:
     """``<out>/cells/<column>_seed<s>.txt``: the seed's cells, drawn once (as ``zcnas.run seed=<s>
-    n_archs=<n>`` samples them today) and then only read, so later changes to sampling never move them."""
+    n_archs=<n>`` samples them today) and then only read, so later changes to sampling never move them; an
+    extending protocol copies the extended one's list (``<out>/../<extends>/cells/``) byte for byte."""
     path = out / "cells" / f"{column}_seed{seed}.txt"
     if path.exists():
+        return path
+    if extends:
+        base = out.parent / extends / "cells" / path.name
+        if not base.is_file():
+            raise ValueError(f"{base} is missing: this protocol extends {extends!r}, whose cell lists must be "
+                             f"there first (grid.py --protocol {extends} --out {out.parent / extends})")
+        path.parent.mkdir(exist_ok=True)
+        shutil.copyfile(base, path.with_suffix(".tmp"))
+        path.with_suffix(".tmp").replace(path)
         return path
     overrides, size = COLUMNS[column]
     code = ("import sys, numpy as np; from hydra import compose, initialize_config_dir; from zcnas import CONF_DIR; "
@@ -158,18 +195,24 @@ def cell_file(out: Path, column: str, seed: int, n: int, python: str) -> Path:
 
 
 CHUNK_FILES = ("scores.csv", "probe_record.csv", "run_summary.json", "correlations.json", "config.yaml")
-"""What a finished chunk keeps (text; the per-proxy scatter plots stay in .work/)."""
+"""What a finished chunk keeps (text; the per-proxy scatter plots stay in .work/); ``probe_record.csv`` (L-SWAG's
+decile record) only when the protocol scores lswag."""
 
 
-def chunk_complete(path: Path, expected: int) -> bool:
-    """A chunk folder with every file of :data:`CHUNK_FILES`, a summary of ``expected`` archs and as many
-    complete rows in scores.csv and probe_record.csv (a torn or partial chunk is not complete)."""
+def chunk_files(proxies: list[str]) -> tuple[str, ...]:
+    """The files a finished chunk of a protocol scoring ``proxies`` keeps."""
+    return CHUNK_FILES if "lswag" in proxies else tuple(f for f in CHUNK_FILES if f != "probe_record.csv")
+
+
+def chunk_complete(path: Path, expected: int, files: tuple[str, ...] = CHUNK_FILES) -> bool:
+    """A chunk folder with every one of ``files``, a summary of ``expected`` archs and as many complete rows in
+    its CSVs (scores.csv, probe_record.csv): a torn or partial chunk is not complete."""
     try:
         summary = json.loads((path / "run_summary.json").read_text())
-        rows = [(path / f).read_text().split("\n") for f in ("scores.csv", "probe_record.csv")]
+        rows = [(path / f).read_text().split("\n") for f in files if f.endswith(".csv")]
     except (OSError, ValueError):
         return False
-    return (all((path / f).is_file() for f in CHUNK_FILES) and summary.get("n_archs") == expected
+    return (all((path / f).is_file() for f in files) and summary.get("n_archs") == expected
             and all(r[-1] == "" and len(r) - 2 == expected for r in rows))
 
 
@@ -178,12 +221,13 @@ def run_protocol(out: Path, protocol: str, *, python: str, columns: list[str] | 
     """Compute every missing chunk of ``protocol`` under ``out`` (resumable, lock-safe); returns the chunks
     computed (with ``dry_run``: the ones that would be)."""
     start_protocol(out, protocol)
-    table, proxies = PROTOCOLS[protocol]
+    table, proxies, extends = PROTOCOLS[protocol]
+    files = chunk_files(proxies)
     unknown = sorted(set(columns or []) - set(table))
     if unknown:
         raise ValueError(f"unknown column(s) {unknown} for protocol {protocol}; valid: {', '.join(table)}")
     work, done = out / ".work", []
-    cells_of = {(col, seed): cell_file(out, col, seed, c.n, python)  # every cell list fixed before any chunk
+    cells_of = {(col, seed): cell_file(out, col, seed, c.n, python, extends)  # every list fixed before any chunk
                 for col, c in table.items() for seed in c.seeds}
     for col, seed, k, chunks in plan(protocol):
         if columns and col not in columns:
@@ -192,7 +236,7 @@ def run_protocol(out: Path, protocol: str, *, python: str, columns: list[str] | 
         n_cells = len([ln for ln in cells.read_text().splitlines() if ln and not ln.startswith("#")])
         expected = len(range(k, n_cells, chunks))
         name, final = chunk_name(seed, k, chunks), out / col / chunk_name(seed, k, chunks)
-        if chunk_complete(final, expected):
+        if chunk_complete(final, expected, files):
             continue
         if dry_run:
             done.append(f"{col}/{name}")
@@ -201,22 +245,22 @@ def run_protocol(out: Path, protocol: str, *, python: str, columns: list[str] | 
         if not take_lock(lock):
             continue
         try:
-            if chunk_complete(final, expected):  # finished by another process meanwhile
+            if chunk_complete(final, expected, files):  # finished by another process meanwhile
                 continue
             run_dir = work / col / name
             overrides = [o for o in COLUMNS[col][0]]
             cmd = [python, "-m", "zcnas.run", *overrides, f"proxy=[{','.join(proxies)}]", f"archs_from={cells}",
-                   f"seed={seed}", f"shard.count={chunks}", f"shard.index={k}", "record_deciles=true",
+                   f"seed={seed}", f"shard.count={chunks}", f"shard.index={k}", f"record_deciles={str('lswag' in proxies).lower()}",
                    f"cache.path={work / 'zcnas_cache.db'}", f"hydra.run.dir={run_dir}", "tracking=none",
                    "threads=1", "log_every=10", *extra]
             print(shlex.join(cmd), flush=True)
             subprocess.run(cmd, check=True)
-            if not chunk_complete(run_dir, expected):
+            if not chunk_complete(run_dir, expected, files):
                 raise RuntimeError(f"chunk {col}/{name} finished without its {expected} archs in {run_dir}")
             staged = final.with_name(final.name + ".tmp")
             shutil.rmtree(staged, ignore_errors=True)
             staged.mkdir(parents=True)
-            for f in CHUNK_FILES:
+            for f in files:
                 shutil.copy2(run_dir / f, staged / f)
             shutil.rmtree(final, ignore_errors=True)  # an incomplete one (torn by a kill): replaced whole
             staged.rename(final)
