@@ -20,7 +20,9 @@ def test_gpu_check_dry_run_covers_every_step(tmp_path):
                                                       "PY": str(ROOT / ".venv" / "bin" / "python")}, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     res = json.loads(out.read_text())
-    assert set(res["seconds"]) == {"throughput", "numeric", "memory", "oom"}
+    assert set(res["seconds"]) == {"throughput", "numeric", "memory", "syncs", "oom"}
+    lswag = {r["space"]: r for r in res["syncs"] if r["proxy"] == "lswag"}
+    assert set(lswag) == {"nb201", "autoformer_tiny"} and all("tolist:1" in r["calls"] for r in lswag.values())
     assert {(r["space"], r["in_flight"]) for r in res["throughput"]} >= {("nb201", 1), ("nb201", 8), ("autoformer_tiny", 4)}
     assert all(r["identical_to_in_flight_1"] for r in res["throughput"])  # scheduling never changes a number
     assert {r["policy"] for r in res["numeric"]} == {"cpu-ieee", "cpu-tf32"}

@@ -138,3 +138,25 @@ def test_hooks_and_restore_path_undo_everything_on_error():
     assert all(not m._forward_hooks for m in net.modules())
     assert state_digest(net) == before and not net.training  # BN running stats and mode back
     assert all(p.grad is None for p in net.parameters())
+
+
+@pytest.mark.parametrize("name", ["lswag", "lswag_lambda", "zico", "meco", "meco_opt", "synflow", "dss", "zen", "fisher",
+                                  "aznas_expressivity"])
+def test_each_proxy_reads_its_per_layer_values_back_in_one_transfer(name):
+    """Per-layer reductions stay on the tensors' device and each artifact crosses to the host once (``tolist``),
+    not a ``float()`` per layer (a host sync each on CUDA): counted with the engine's :class:`SyncCounter`."""
+    from zcnas.data import Task
+    from zcnas.engine import SyncCounter
+    from zcnas.proxies import check_params
+    from zcnas.spaces import NB201Space
+
+    space = NB201Space(C=8, N=1)
+    torch.manual_seed(0)
+    net = space.build(space.sample(1, __import__("numpy").random.default_rng(0))[0], 10)
+    x, y = Task().batch(16, 0)
+    with SyncCounter() as c:
+        value = score(Probe(net, x, y), {name: check_params(name, {})})[name]
+    assert value == value
+    assert c.calls["__float__"] + c.calls["item"] + c.calls["__int__"] == 0 and c.calls["tolist"] == 1, dict(c.calls)
+    if name in ("meco", "meco_opt"):  # one batched eigvalsh per correlation-matrix size, not one per module
+        assert c.calls["linalg_eigvalsh"] <= 3, dict(c.calls)

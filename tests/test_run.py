@@ -279,10 +279,29 @@ def test_archs_in_flight_give_the_same_scores(tmp_path):
     args = ("n_archs=6", "batch_size=16", "proxy=[lswag,tenas_lr,zen,nwot,snip]", "tracking=none", "space.C=4",
             "space.N=1", "cache.path=null")
     score_archs(cfg_with(*args), tmp_path / "one")
-    score_archs(cfg_with(*args, "engine.in_flight=3"), tmp_path / "three")
-    one, three = (pd.read_csv(tmp_path / d / "scores.csv") for d in ("one", "three"))
-    pd.testing.assert_frame_equal(one, three)
+    score_archs(cfg_with(*args, "engine.in_flight=4"), tmp_path / "four")
+    one, four = (pd.read_csv(tmp_path / d / "scores.csv") for d in ("one", "four"))
+    pd.testing.assert_frame_equal(one, four)
     assert one[["lswag", "tenas_lr", "zen", "nwot", "snip"]].nunique().min() > 1
+
+
+def test_in_order_keeps_workers_busy_past_a_slow_oldest_arch():
+    """in_order queues more archs than workers: while the oldest is still running, a free worker goes on to the
+    next ones (here the oldest waits for the fourth to start; with only in_flight queued it would wait forever),
+    and results still come back in input order."""
+    import threading
+
+    from zcnas.engine import in_order
+
+    fourth_started = threading.Event()
+
+    def fn(i: int) -> tuple[int, bool]:
+        if i == 3:
+            fourth_started.set()
+        return i, fourth_started.wait(timeout=20) if i == 0 else True
+
+    out = list(in_order(fn, list(range(8)), in_flight=2))
+    assert out == [(i, True) for i in range(8)]
 
 
 @pytest.mark.parametrize("make", [lambda s: s.NB201Space(), lambda s: s.NB101Space(), lambda s: s.DartsSpace(),

@@ -42,7 +42,7 @@ from zcnas.cli import check_argv, instantiate, one_line_errors
 from zcnas.metrics import correlate
 from zcnas.probe import Probe, arch_seed, depth_bins
 from zcnas.proxies.activation import unique_patterns
-from zcnas.proxies.gradstats import window_layers
+from zcnas.proxies.gradstats import layer_sigma_terms, window_layers
 from zcnas.results import write_json
 
 log = logging.getLogger("zcnas.calibrate")
@@ -64,8 +64,8 @@ def decile_profile(probe: Probe, *, n_splits: int, accumulate: bool, bins: int, 
     keep = window_layers(probe, len(probe.grads(n_splits)), skip)
     log_sigma: list[list[float]] = [[] for _ in range(bins + 1)]
     lam = np.zeros(bins + 1)
-    for i, b in zip(keep, depth_bins(len(keep), bins), strict=True):
-        inv, mean_log = probe.sigma_terms(n_splits, accumulate, abs_grad, i)  # shared with lswag, lswag_lambda
+    terms = layer_sigma_terms(probe, n_splits, accumulate, abs_grad, keep)  # shared with lswag, lswag_lambda
+    for (inv, mean_log), b in zip(terms, depth_bins(len(keep), bins), strict=True):
         if inv == inv:
             log_sigma[b].append(mean_log)
             lam[b] += inv

@@ -11,13 +11,14 @@ import gc
 import logging
 import math
 import threading
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
 import torch
+from torch.overrides import TorchFunctionMode
 
 from zcnas.probe import Probe
 from zcnas.proxies import check_params, get_proxy, saturated, score
@@ -68,6 +69,36 @@ def numeric_policy(device: torch.device, tf32: bool) -> dict[str, Any]:
     return {"tf32": tf32}
 
 
+SYNC_CALLS = frozenset({"__float__", "__int__", "__bool__", "item", "tolist", "numpy", "equal", "nonzero", "masked_select",
+                        "unique", "linalg_eigvalsh", "linalg_eigh", "linalg_svdvals", "linalg_svd", "linalg_matrix_norm"})
+"""Tensor calls that make the host wait for the device on CUDA: a Python number or list out of a tensor, an output
+whose size depends on the values (``nonzero``, masks), linear algebra that checks its LAPACK ``info``."""
+
+
+class SyncCounter(TorchFunctionMode):
+    """Counts the calls of :data:`SYNC_CALLS` (and indexing with a bool mask, as ``mask_index``) made while active,
+    on any device: where a proxy makes the host wait for a GPU. ``with SyncCounter() as c: ...``; ``c.calls`` per
+    call name, ``c.count`` in all. On CPU, zcnas compacts masks (no wait there; the bits of committed scores), so a
+    CPU count includes ``mask_index`` calls that the CUDA path replaces by masked sums."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: Counter[str] = Counter()
+
+    @property
+    def count(self) -> int:
+        """All counted calls."""
+        return sum(self.calls.values())
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None) -> Any:
+        name = getattr(func, "__name__", "")
+        if name in SYNC_CALLS:
+            self.calls[name] += 1
+        elif name == "__getitem__" and len(args) > 1 and isinstance(args[1], torch.Tensor) and args[1].dtype == torch.bool:
+            self.calls["mask_index"] += 1
+        return func(*args, **(kwargs or {}))
+
+
 class _Exclusive:
     """Shared for ordinary probes, exclusive for an out-of-memory retry: the retry runs alone, after every
     arch in flight finished, and none starts until it is done (a readers-writer lock)."""
@@ -109,9 +140,11 @@ OOM_BATCH = "_oom_batch"
 """Key of :func:`probe_and_score`'s answer when a score was made at a reduced batch (``oom_reduce``)."""
 
 
-def in_order(fn: Callable[[Any], Any], items: list[Any], in_flight: int) -> Iterator[Any]:
+def in_order(fn: Callable[[Any], Any], items: list[Any], in_flight: int, ahead: int = 2) -> Iterator[Any]:
     """``fn`` over ``items``, results in input order, at most ``in_flight`` computed at once (threads;
-    1 = plain sequential map). Keeps a GPU busy with several small architectures in flight."""
+    1 = plain sequential map). Keeps a GPU busy with several small architectures in flight: ``ahead`` x
+    ``in_flight`` items are queued, so a worker that finishes early takes the next one while the oldest, a slow
+    arch, is still running (results are only *yielded* in order)."""
     if in_flight <= 1:
         yield from map(fn, items)
         return
@@ -119,7 +152,7 @@ def in_order(fn: Callable[[Any], Any], items: list[Any], in_flight: int) -> Iter
         pending: deque[Future[Any]] = deque()
         for item in items:
             pending.append(pool.submit(fn, item))
-            if len(pending) >= in_flight:
+            if len(pending) >= ahead * in_flight:
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()

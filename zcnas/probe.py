@@ -156,14 +156,15 @@ def list_artifacts() -> list[str]:
     return sorted(ENGINE_ARTIFACTS | set(_ARTIFACTS))
 
 
-def fisher_term(a: torch.Tensor | None, grad: torch.Tensor | None) -> float:
+def fisher_term(a: torch.Tensor | None, grad: torch.Tensor | None) -> torch.Tensor:
     """Σ_channels ½ mean_n (Σ_spatial a ⊙ ∂L/∂a)² of one layer output ``a`` (square, then mean over
-    samples, as foresight's ``g_nk.pow(2).mean(0).mul(0.5)``; Theis et al. 2018); 0 without a gradient."""
+    samples, as foresight's ``g_nk.pow(2).mean(0).mul(0.5)``; Theis et al. 2018); 0 without a gradient.
+    A 0-d float64 tensor on the layer's device (the host reads every layer's at once)."""
     if a is None or grad is None:
-        return 0.0
+        return torch.zeros((), dtype=torch.float64)
     prod = (a.detach() * grad.detach())  # (N, C), (N, tokens, C) or (N, C, *spatial)
     per = prod.sum(1) if prod.dim() == 3 else prod.flatten(2).sum(2) if prod.dim() > 3 else prod
-    return float((0.5 * (per ** 2).mean(0)).sum())
+    return (0.5 * (per ** 2).mean(0)).sum().double()
 
 
 def depth_bins(n_layers: int, bins: int = 10) -> list[int]:
@@ -348,7 +349,8 @@ class Probe:
                 self._cache["full_grads",] = [gi.detach().flatten().clone()[None] for gi in gw]
                 if "layer_fisher" in todo:
                     ga = dict(zip(mods, g[len(weights):], strict=True))
-                    self._cache["layer_fisher",] = [fisher_term(outs.get(m), ga.get(m)) for _, m in self.layers]
+                    terms = [fisher_term(outs.get(m), ga.get(m)).to(x.device) for _, m in self.layers]
+                    self._cache["layer_fisher",] = torch.stack(terms).tolist() if terms else []  # one transfer
                 if double:  # H g = ∂(g · stopgrad(g))/∂θ
                     z = torch.stack([(gi * gi.detach()).sum() for gi in gw]).sum()
                     hg = torch.autograd.grad(z, weights, retain_graph=True, allow_unused=True, materialize_grads=True)

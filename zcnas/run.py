@@ -317,8 +317,9 @@ class Run:
         if not todo and not rec:
             return {}
         space, task = self.space, self.task
-        with seeded(arch_seed(self.cfg.seed, key)):  # worker threads take turns with the global RNG
-            model = space.build(arch, num_classes=task.num_classes).to(self.device)
+        with seeded(arch_seed(self.cfg.seed, key)):  # worker threads take turns with the global RNG (build only)
+            model = space.build(arch, num_classes=task.num_classes)
+        model = model.to(self.device)  # the copy needs no RNG: outside the lock
         thin = partial(space.thin, arch, task.num_classes) if hasattr(space, "thin") else None
         with own_stream(self.device):
             return probe_and_score(model, self.x, self.y, todo, self.cfg.probe, key, fused=self.cfg.engine.fused,

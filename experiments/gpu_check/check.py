@@ -9,7 +9,9 @@ Steps, each timed and written to one JSON (``--out``), then printed as one table
 2. ``numeric``: nwot, swap, plain, grasp, zico, lswag on 8 NB201 archs on CPU, GPU-IEEE (``probe.tf32=false``) and
    GPU-TF32: the largest relative difference per proxy against CPU, and Spearman ρ of each GPU policy vs CPU.
 3. ``memory``: peak GPU memory (``torch.cuda.max_memory_allocated``) of each proxy alone on an AutoFormer-T subnet.
-4. ``oom``: a forced out-of-memory (a proxy that allocates past the card) gives NaN at the full batch, and a
+4. ``syncs``: host syncs per arch per proxy (``zcnas.engine.SyncCounter``) on one NB201 cell and one AutoFormer-T
+   subnet: each proxy should read its per-layer values back in one transfer.
+5. ``oom``: a forced out-of-memory (a proxy that allocates past the card) gives NaN at the full batch, and a
    flagged smaller batch with ``engine.oom_reduce``; nothing else in flight changes.
 
 Sizes (GPU, H100-class, estimated from CPU ratios; ≤ 8 min in all): NB201 1,000 cells x 3 in_flight values for
@@ -37,7 +39,15 @@ from omegaconf import OmegaConf
 from scipy import stats
 
 from zcnas.data import Task
-from zcnas.engine import EXCLUSIVE, OOM_BATCH, in_order, numeric_policy, own_stream, probe_and_score
+from zcnas.engine import (
+    EXCLUSIVE,
+    OOM_BATCH,
+    SyncCounter,
+    in_order,
+    numeric_policy,
+    own_stream,
+    probe_and_score,
+)
 from zcnas.probe import arch_seed, seeded
 from zcnas.proxies import _registry, check_params
 from zcnas.spaces import AutoFormerSpace, NB201Space
@@ -138,6 +148,24 @@ def memory(dev: torch.device, batch: int, res: int, names: list[str]) -> list[di
     return rows
 
 
+def syncs(dev: torch.device, sizes: dict[str, int], batch: int, res: int, names: list[str]) -> list[dict[str, Any]]:
+    """Host syncs per arch and proxy (:class:`zcnas.engine.SyncCounter`: calls that make the host wait for the
+    device) on one NB201 cell and one AutoFormer-T subnet, each proxy on a fresh probe."""
+    rows = []
+    for label, space, task in (("nb201", NB201Space(**sizes["nb201_space"]), Task()),
+                               ("autoformer_tiny", AutoFormerSpace(img_size=res), Task(resolution=res))):
+        arch = space.sample(1, np.random.default_rng(3))[0]
+        x, y = task.batch(batch, 0)
+        for name in names:
+            with seeded(0):
+                model = space.build(arch, num_classes=10).to(dev)
+            with SyncCounter() as c:
+                probe_and_score(model, x.to(dev), y.to(dev), {name: check_params(name, {})}, PROBE, "s")
+            rows.append({"space": label, "proxy": name, "syncs": c.count,
+                         "calls": " ".join(f"{k}:{v}" for k, v in sorted(c.calls.items()))})
+    return rows
+
+
 def oom(dev: torch.device, batch: int) -> dict[str, Any]:
     """A proxy that runs out of memory above half the batch: NaN by default, flagged half batch on request."""
     def hungry(probe: Any, **_: Any) -> float:
@@ -177,13 +205,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for step, fn in (("throughput", lambda: throughput(dev, sizes, batch, res)),
                      ("numeric", lambda: numeric(dev, sizes, batch)),
                      ("memory", lambda: memory(dev, batch, res, MEMORY[:3] if args.dry else MEMORY)),
+                     ("syncs", lambda: syncs(dev, sizes, batch, res, MEMORY[:4] if args.dry else MEMORY)),
                      ("oom", lambda: oom(dev, batch))):
         t0 = time.perf_counter()
         out[step] = fn()
         out["seconds"][step] = time.perf_counter() - t0
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(out, indent=2, default=str) + "\n")  # each step kept as it finishes
-    for step in ("throughput", "numeric", "memory"):
+    for step in ("throughput", "numeric", "memory", "syncs"):
         rows = out[step]
         print(f"\n{step} ({out['seconds'][step]:.0f} s)")
         print(" | ".join(rows[0]))

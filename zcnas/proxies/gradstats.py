@@ -64,16 +64,40 @@ def std0(g: torch.Tensor) -> torch.Tensor:
     return d.mul_(d).mean(0).sqrt_()
 
 
-@register_artifact("sigma_terms", needs=("grads",))
-def sigma_terms(probe: Probe, n_splits: int, accumulate: bool, abs_grad: bool, index: int) -> tuple[float, float]:
-    """Layer ``index``'s (log Σ_w 1/σ_w, mean_w log σ_w) over its sub-batch gradients, σ = 0 dropped (nan, nan if
-    none): computed once per probe and read by lswag, lswag_lambda and the decile record alike."""
-    g = as_stats_input(probe.grads(n_splits)[index], accumulate)
+def masked_sum(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Σ x[mask] as a 0-d tensor: the compacted sum on CPU (the bits every committed score has); on CUDA a masked
+    sum that needs no host sync (a mask's compaction waits for the device), equal up to float rounding."""
+    return x[mask].sum() if not x.is_cuda else torch.where(mask, x, 0).sum()
+
+
+def _sigma_pair(g: torch.Tensor, accumulate: bool, abs_grad: bool) -> torch.Tensor:
+    """(log Σ_w 1/σ_w, mean_w log σ_w) of one layer's sub-batch gradients, σ = 0 dropped; (nan, nan) if none."""
+    g = as_stats_input(g, accumulate)
     sigma = std0(g.abs() if abs_grad else g)
-    sigma = sigma[sigma > 0]
-    if not sigma.numel():
-        return float("nan"), float("nan")
-    return float(torch.log((1.0 / sigma).sum())), float(sigma.log().mean())
+    pos = sigma > 0
+    n = pos.sum()
+    pair = torch.stack([masked_sum(sigma.reciprocal(), pos).log(), masked_sum(sigma.log(), pos) / n])
+    return torch.where(n > 0, pair, torch.nan)
+
+
+@register_artifact("sigma_terms", needs=("grads",))
+def sigma_terms(probe: Probe, n_splits: int, accumulate: bool, abs_grad: bool) -> dict[int, tuple[float, float]]:
+    """Per layer index, its (log Σ_w 1/σ_w, mean_w log σ_w) over the sub-batch gradients (σ = 0 dropped; nan,
+    nan if none): filled by :func:`layer_sigma_terms` and shared by lswag, lswag_lambda and the decile record."""
+    return {}
+
+
+def layer_sigma_terms(probe: Probe, n_splits: int, accumulate: bool, abs_grad: bool,
+                      layers: Sequence[int]) -> list[tuple[float, float]]:
+    """:func:`sigma_terms` of ``layers``, each layer reduced once per probe; the missing ones computed on the
+    gradients' device and brought to the host in one transfer."""
+    store = probe.sigma_terms(n_splits, accumulate, abs_grad)
+    todo = [i for i in dict.fromkeys(layers) if i not in store]
+    if todo:
+        grads = probe.grads(n_splits)
+        values = torch.stack([_sigma_pair(grads[i], accumulate, abs_grad) for i in todo]).tolist()
+        store.update((i, (a, b)) for i, (a, b) in zip(todo, values, strict=True))
+    return [store[i] for i in layers]
 
 
 def window_layers(probe: Probe, n_layers: int, skip: Sequence[str]) -> list[int]:
@@ -87,11 +111,10 @@ def lswag_lambda_term(probe: Probe, lo: int, hi: int, *, n_splits: int = 2, accu
                       abs_grad: bool = True, bins: int = 10, skip: Sequence[str] = ()) -> float:
     """Λ = Σ_{l∈[lo,hi]} log Σ_w 1/σ_w of L-SWAG (layers in depth deciles; ``skip``: name globs left out)."""
     keep = window_layers(probe, len(probe.grads(n_splits)), skip)
+    window = [i for i, b in zip(keep, depth_bins(len(keep), bins), strict=True) if lo <= b <= hi]
     lam = 0.0
-    for i, b in zip(keep, depth_bins(len(keep), bins), strict=True):
-        if lo <= b <= hi:
-            v = probe.sigma_terms(n_splits, accumulate, abs_grad, i)[0]
-            lam += 0.0 if v != v else v  # a layer with no nonzero σ contributes nothing
+    for v, _ in layer_sigma_terms(probe, n_splits, accumulate, abs_grad, window):
+        lam += 0.0 if v != v else v  # a layer with no nonzero σ contributes nothing
     return lam
 
 
@@ -128,12 +151,13 @@ def lswag_lambda(probe: Probe, lo: int = 0, hi: int = 10, n_splits: int = 2, acc
 @register_proxy("zico", needs=("grads",), check=lambda p: require(p["n_splits"] >= 2, f"n_splits={p['n_splits']} must be >= 2 (a variance over sub-batches)"))
 def zico(probe: Probe, n_splits: int = 2, accumulate: bool = True) -> float:
     """Σ_l log(Σ_w E|g_w| / σ(g_w)) over Conv/Linear layers. Reference: Li+ ICLR'23 (ZiCo)."""
-    total = 0.0
+    sums = []
     for g in probe.grads(n_splits):
         g = as_stats_input(g, accumulate)
         std, mean_abs = std0(g), g.abs().mean(0)
-        nz = std != 0
-        s = float((mean_abs[nz] / std[nz]).sum())
+        sums.append(masked_sum(mean_abs / std, std != 0))
+    total = 0.0
+    for s in torch.stack(sums).tolist() if sums else []:  # one transfer to the host
         if s != 0:
             total += math.log(s)
     return total

@@ -51,7 +51,9 @@ def synflow_terms(probe: Probe) -> list[float]:
         net.zero_grad(set_to_none=True)
         net(x).sum().backward()
     weights: list[torch.Tensor] = [m.weight for m in layers]  # type: ignore[misc]
-    return [float((w * w.grad).detach().abs().sum()) if w.grad is not None else 0.0 for w in weights]
+    zero = x.new_zeros(())
+    sums = [(w * w.grad).detach().abs().sum() if w.grad is not None else zero for w in weights]
+    return torch.stack(sums).tolist() if sums else []  # one transfer to the host
 
 
 @register_artifact("zen_terms")
@@ -82,9 +84,11 @@ def zen_terms(probe: Probe) -> tuple[float, float]:
         net(x)
         net(x + ZEN_GAMMA * eps)
     diff = (feats[0] - feats[1]).abs().reshape(shape[0], -1).sum(1).mean()
-    bn = sum(math.log(math.sqrt(float(m.running_var.mean()))) for m in net.modules()
-             if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.running_var is not None)
-    return float(diff), float(bn)
+    means = [m.running_var.mean().double() for m in net.modules()
+             if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.running_var is not None]
+    values = torch.stack([diff.double(), *means]).tolist()  # one transfer to the host
+    bn = sum(math.log(math.sqrt(v)) for v in values[1:])
+    return values[0], float(bn)
 
 
 @register_artifact("dss_terms")
@@ -97,16 +101,21 @@ def dss_terms(probe: Probe) -> tuple[float, float]:
     x = torch.ones((1, *probe.inputs.shape[1:]), dtype=torch.float64, device=probe.inputs.device)
     with torch.enable_grad():
         net(x).sum().backward()
-    msa, mlp = 0.0, 0.0
+    terms, is_msa = [], []
     for m in net.modules():
         weight = m.weight if isinstance(m, WEIGHT_TYPES) else None
         if not isinstance(weight, torch.Tensor) or weight.grad is None:
             continue
         w, g = weight.detach(), weight.grad
-        if m in attn and isinstance(m, nn.Linear):
-            msa += float(torch.linalg.matrix_norm(g, "nuc") * torch.linalg.matrix_norm(w, "nuc"))
+        is_msa.append(m in attn and isinstance(m, nn.Linear))
+        terms.append(torch.linalg.matrix_norm(g, "nuc") * torch.linalg.matrix_norm(w, "nuc") if is_msa[-1]
+                     else (w * g).abs().sum())
+    msa, mlp = 0.0, 0.0
+    for v, attention in zip(torch.stack(terms).tolist() if terms else [], is_msa, strict=True):  # one transfer
+        if attention:
+            msa += v
         else:
-            mlp += float((w * g).abs().sum())
+            mlp += v
     return msa, mlp
 
 

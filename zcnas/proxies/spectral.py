@@ -45,27 +45,26 @@ def channels_last_rows(f: torch.Tensor) -> torch.Tensor:
     return f.reshape(-1, f.shape[-1])
 
 
-def spectral_entropy(f: torch.Tensor) -> float:
+def spectral_entropy(f: torch.Tensor) -> torch.Tensor:
     """Entropy −Σ p log(p + ε) of the normalised eigenvalues p of the feature covariance over
-    rows ``(B·positions, C)`` (AZ-NAS expressivity of one feature; 0 for a constant feature)."""
+    rows ``(B·positions, C)`` (AZ-NAS expressivity of one feature; 0 for a constant feature); 0-d float64."""
     rows = channels_last_rows(f.detach()).double()
     rows = rows - rows.mean(0, keepdim=True)
     s = torch.linalg.eigvalsh(rows.T @ rows / len(rows)).clamp_min(0)
-    if float(s.sum()) == 0:
-        return 0.0
-    p = s / s.sum()
-    return float(-(p * torch.log(p + AZ_EPS)).sum())
+    total = s.sum()
+    p = s / total
+    return torch.where(total == 0, 0.0, -(p * torch.log(p + AZ_EPS)).sum())
 
 
-def block_trainability(g_in: torch.Tensor, g_out: torch.Tensor) -> float:
+def block_trainability(g_in: torch.Tensor, g_out: torch.Tensor) -> torch.Tensor:
     """−σ − 1/(σ + ε) + 2, σ the spectral norm of the block's cross-covariance g_inᵀ g_out / rows
-    (AZ-NAS trainability; 0 is best, at σ = 1); strided CNN inputs are pixel-unshuffled first."""
+    (AZ-NAS trainability; 0 is best, at σ = 1); strided CNN inputs are pixel-unshuffled first; 0-d float64."""
     if g_in.dim() == 4 and g_in.shape[2:] != g_out.shape[2:]:
         g_in = F.pixel_unshuffle(g_in, g_in.shape[2] // g_out.shape[2])
     a, b = channels_last_rows(g_in).double(), channels_last_rows(g_out).double()
     if len(a) != len(b):
-        return math.nan
-    sigma = float(torch.linalg.matrix_norm(a.T @ b / len(b), ord=2))
+        return torch.tensor(math.nan, dtype=torch.float64, device=a.device)
+    sigma = torch.linalg.matrix_norm(a.T @ b / len(b), ord=2)
     return -sigma - 1 / (sigma + AZ_SIGMA_EPS) + 2
 
 
@@ -97,7 +96,8 @@ def block_terms(probe: Probe) -> tuple[list[float], list[float], bool]:
             if g_in.shape == g_out.shape and torch.equal(g_in, g_out):
                 continue  # an identity block says nothing about trainability (AZ-NAS ViT code)
             trainability.append(block_trainability(g_in.detach(), g_out))
-    return expressivity, trainability, record[0][1].dim() == 3
+    values = torch.stack([*expressivity, *trainability]).tolist()  # one transfer to the host
+    return values[:len(expressivity)], values[len(expressivity):], record[0][1].dim() == 3
 
 
 @register_artifact("ntk_eigs", needs=("weights",))
@@ -135,18 +135,29 @@ def first_sample_features(probe: Probe) -> list[torch.Tensor]:
     return feats
 
 
-def min_corr_eig(f: torch.Tensor) -> float:
-    """λ_min of the Pearson correlation of the rows of ``f`` (NaN/inf entries set to 0), MeCo's term."""
-    c = torch.corrcoef(f.double())
-    c = torch.where(torch.isfinite(c), c, torch.zeros_like(c))
-    return float(torch.linalg.eigvalsh(c)[0])
+def min_corr_eigs(feats: list[torch.Tensor]) -> list[float]:
+    """λ_min of the Pearson correlation of the rows of each of ``feats`` (NaN/inf entries set to 0), MeCo's
+    term: one batched ``eigvalsh`` per matrix size (per-matrix results unchanged) and one transfer to the host."""
+    corr = []
+    for f in feats:
+        c = torch.corrcoef(f.double())
+        corr.append(torch.where(torch.isfinite(c), c, torch.zeros_like(c)))
+    by_size: dict[int, list[int]] = {}
+    for i, c in enumerate(corr):
+        by_size.setdefault(c.shape[0], []).append(i)
+    lam: list[torch.Tensor] = [torch.empty(0)] * len(corr)
+    for idx in by_size.values():
+        eig = torch.linalg.eigvalsh(torch.stack([corr[i] for i in idx]))[:, 0]
+        for j, i in enumerate(idx):
+            lam[i] = eig[j]
+    return torch.stack(lam).tolist() if lam else []
 
 
 @register_proxy("meco", needs=("first_sample_features",))
 def meco(probe: Probe) -> float:
     """Σ_modules λ_min(corrcoef(F)), F the first sample's (channels x positions) output of every module.
     Reference: Jiang et al., NeurIPS 2023 (MeCo)."""
-    return sum(min_corr_eig(f) for f in probe.first_sample_features if f.shape[0] > 1 and f.shape[1] > 1)
+    return sum(min_corr_eigs([f for f in probe.first_sample_features if f.shape[0] > 1 and f.shape[1] > 1]))
 
 
 @register_proxy("meco_opt", needs=("first_sample_features",),
@@ -155,13 +166,16 @@ def meco_opt(probe: Probe, channels: int = 8, seed: int = 0) -> float:
     """Σ_modules (C/8) λ_min(corrcoef(F_S)), F_S 8 channels drawn without replacement (a fixed generator).
     Reference: Jiang et al., NeurIPS 2023 (MeCo_opt)."""
     gen = torch.Generator().manual_seed(seed)
-    total = 0.0
+    picked, sizes = [], []
     for f in probe.first_sample_features:
         c = f.shape[0]
         if c < channels or f.shape[1] < 2:
             continue
-        idx = torch.randperm(c, generator=gen)[:channels].to(f.device)
-        total += min_corr_eig(f[idx]) * c / channels
+        picked.append(f[torch.randperm(c, generator=gen)[:channels].to(f.device)])
+        sizes.append(c)
+    total = 0.0
+    for lam, c in zip(min_corr_eigs(picked), sizes, strict=True):
+        total += lam * c / channels
     return total
 
 
