@@ -160,3 +160,17 @@ def test_each_proxy_reads_its_per_layer_values_back_in_one_transfer(name):
     assert c.calls["__float__"] + c.calls["item"] + c.calls["__int__"] == 0 and c.calls["tolist"] == 1, dict(c.calls)
     if name in ("meco", "meco_opt"):  # one batched eigvalsh per correlation-matrix size, not one per module
         assert c.calls["linalg_eigvalsh"] <= 3, dict(c.calls)
+
+
+def test_masked_sum_without_compaction_agrees_and_ignores_what_the_mask_drops():
+    """The CUDA path of L-SWAG's and ZiCo's masked sums (no host sync), run here on CPU: the same sums up to
+    rounding, and inf/NaN outside the mask (1/σ at σ = 0, E|g|/σ at σ = 0) never leak in."""
+    from zcnas.proxies.gradstats import masked_sum
+
+    torch.manual_seed(0)
+    sigma = torch.rand(10_000, dtype=torch.float64) * (torch.rand(10_000) > 0.3)
+    keep = sigma > 0
+    for x in (sigma.reciprocal(), sigma.log(), torch.rand(10_000, dtype=torch.float64) / sigma):
+        a, b = masked_sum(x, keep, compact=True), masked_sum(x, keep, compact=False)
+        assert torch.isfinite(b) and abs(float(a) - float(b)) <= 1e-12 * abs(float(a))
+    assert float(masked_sum(sigma.reciprocal(), sigma < 0, compact=False)) == 0.0

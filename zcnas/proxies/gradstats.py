@@ -64,10 +64,11 @@ def std0(g: torch.Tensor) -> torch.Tensor:
     return d.mul_(d).mean(0).sqrt_()
 
 
-def masked_sum(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Σ x[mask] as a 0-d tensor: the compacted sum on CPU (the bits every committed score has); on CUDA a masked
-    sum that needs no host sync (a mask's compaction waits for the device), equal up to float rounding."""
-    return x[mask].sum() if not x.is_cuda else torch.where(mask, x, 0).sum()
+def masked_sum(x: torch.Tensor, mask: torch.Tensor, compact: bool | None = None) -> torch.Tensor:
+    """Σ x[mask] as a 0-d tensor: compacted (the default on CPU: the bits every committed score has), or a masked
+    sum that needs no host sync (the default on CUDA, where a mask's compaction waits for the device), equal up to
+    float rounding; entries outside ``mask`` may be inf or NaN."""
+    return x[mask].sum() if (not x.is_cuda if compact is None else compact) else torch.where(mask, x, 0).sum()
 
 
 def _sigma_pair(g: torch.Tensor, accumulate: bool, abs_grad: bool) -> torch.Tensor:
