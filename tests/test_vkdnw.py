@@ -164,12 +164,11 @@ def test_names_follow_the_paper_and_old_cached_scores_are_read(tmp_path, caplog)
 
 
 def test_vkdnw_agg_is_the_papers_aggregate_and_names_what_it_lacks(tmp_path):
-    """combiner=vkdnw_agg: Σ log(rank/N) of VKDNW, AZ-NAS's three and FLOPs on the evaluation archs; a run
+    """combiner=vkdnw_agg: Σ log(rank/N) of VKDNW, AZ-NAS's three and FLOPs on every arch (it uses no label); a run
     without one of them is a one-line error before scoring."""
     import subprocess
     import sys
 
-    from zcnas.combiners.evaluate import split
     from zcnas.combiners.rank import merge
     from zcnas.metrics import correlate
     from zcnas.run import score_archs
@@ -179,10 +178,10 @@ def test_vkdnw_agg_is_the_papers_aggregate_and_names_what_it_lacks(tmp_path):
     five = ["vkdnw", "aznas_expressivity", "aznas_progressivity", "aznas_trainability", "flops"]
     out = score_archs(cfg_with(*TINY, "n_archs=12", f"proxy=[{','.join(five)}]", "combiner=vkdnw_agg"), tmp_path / "r")
     table = pd.read_csv(tmp_path / "r" / "scores.csv")
-    held = split(12, 0.5, 0)[1]
-    want = correlate(merge(table[five].iloc[held], "log_rank"), table.cifar10.to_numpy()[held])
+    want = correlate(merge(table[five], "log_rank"), table.cifar10.to_numpy())  # label-free: every cell scored
     rec = next(r for r in out["correlations"] if r["proxy"] == "vkdnw_agg")
-    assert rec["n"] == 6 and rec["spearman"] == pytest.approx(want["spearman"])
+    assert rec["n"] == 12 and rec["spearman"] == pytest.approx(want["spearman"])
+    assert not any(r["proxy"].endswith(".held_out") for r in out["correlations"])
     r = subprocess.run([sys.executable, "-m", "zcnas.run", *TINY, "n_archs=4", "proxy=[vkdnw,flops]", "combiner=vkdnw_agg",
                         f"hydra.run.dir={tmp_path / 'bad'}"], capture_output=True, text=True)
     assert r.returncode == 1 and r.stderr.strip().splitlines()[-1].endswith(
