@@ -174,3 +174,44 @@ def test_masked_sum_without_compaction_agrees_and_ignores_what_the_mask_drops():
         a, b = masked_sum(x, keep, compact=True), masked_sum(x, keep, compact=False)
         assert torch.isfinite(b) and abs(float(a) - float(b)) <= 1e-12 * abs(float(a))
     assert float(masked_sum(sigma.reciprocal(), sigma < 0, compact=False)) == 0.0
+
+
+def test_artifacts_are_released_after_their_last_reader_without_changing_or_recomputing_anything(monkeypatch):
+    """score(..., keep=...) frees each artifact once no remaining proxy declares it (GPU memory with several archs
+    in flight): every value equal to a run that keeps all, each pass still run once (no proxy reads an artifact it
+    did not declare), and only what the caller keeps (the decile record's needs) survives."""
+    import math
+
+    import numpy as np
+
+    from zcnas.data import Task
+    from zcnas.engine import DECILE_NEEDS
+    from zcnas.proxies import check_params
+    from zcnas.spaces import NB201Space
+
+    space = NB201Space(C=8, N=1)
+    torch.manual_seed(0)
+    net = space.build(space.sample(1, np.random.default_rng(1))[0], 10)
+    x, y = Task().batch(16, 0)
+    proxies = {n: check_params(n, {}) for n in list_proxies() if n != "vkdnw_single"}
+    calls = {"_full_pass": 0, "_passes": 0}
+    for meth in calls:
+        orig = getattr(Probe, meth)
+
+        def counted(self, *a, _orig=orig, _m=meth, **k):
+            calls[_m] += 1
+            return _orig(self, *a, **k)
+
+        monkeypatch.setattr(Probe, meth, counted)
+    kept = score(Probe(net, x, y), proxies)
+    before = dict(calls)
+    probe = Probe(net, x, y)
+    freed = score(probe, proxies, keep=DECILE_NEEDS)
+    assert {k: calls[k] - before[k] for k in calls} == before  # the same passes, none repeated
+    assert all(freed[n] == kept[n] or (math.isnan(freed[n]) and math.isnan(kept[n])) for n in proxies)
+    left = {k[0] for k in probe._cache}
+    assert {"grads", "sigma_terms", "acts", "codes", "layers"} <= left
+    assert not left & {"full_grads", "input_grad", "hessian_grad", "first_sample_features", "block_terms", "layer_fisher"}
+    probe = Probe(net, x, y)
+    score(probe, {n: proxies[n] for n in ("lswag", "meco", "grasp")}, keep=())
+    assert {k[0] for k in probe._cache} <= {"layers"}

@@ -158,6 +158,10 @@ def in_order(fn: Callable[[Any], Any], items: list[Any], in_flight: int, ahead: 
             yield pending.popleft().result()
 
 
+DECILE_NEEDS = ("grads", "sigma_terms", "codes", "layers")
+"""What :func:`zcnas.calibrate.decile_record` reads from a probe."""
+
+
 class ProbeRecord:
     """What ``zcnas.run`` records per arch beside its scores, from the same probe (``probe_record.csv``):
 
@@ -184,6 +188,8 @@ class ProbeRecord:
             bins = int(self.deciles["bins"])
             self.keyed.update({f"{k}_{d}": {**self.deciles, "_record": "deciles", "_version": 1}
                                for k in ("lam", "psi", "log_sigma") for d in range(bins + 1)})
+        self.needs = (("pattern_count",) if self.pattern else ()) + (DECILE_NEEDS if deciles else ())
+        """What the record reads from the probe after the proxies (kept for it: :func:`zcnas.proxies.score`)."""
         self.columns = list(self.keyed)
         self.deciles_keyed = [c for c in self.columns if not c.startswith("saturated:")]
         self.saturated = dict.fromkeys(self.pattern, 0)  # archs of this run whose count hit its ceiling
@@ -232,9 +238,9 @@ def probe_and_score(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, pr
     def attempt(n: int) -> dict[str, float] | str:
         try:
             args = (model, x[:n], y[:n])
-            if fused:
+            if fused:  # artifacts released once no remaining proxy (nor the record) reads them
                 probe = Probe(*args, **kw)
-                scores = score(probe, proxies)
+                scores = score(probe, proxies, keep=getattr(record, "needs", ()))
             else:
                 scores = {name: score(Probe(*args, **kw), {name: p})[name] for name, p in proxies.items()}
                 probe = Probe(*args, **kw)

@@ -75,6 +75,20 @@ def pack_patterns(pattern: torch.Tensor) -> torch.Tensor:
     return torch.stack(words, 1)
 
 
+def by_shape(fn: Callable[[torch.Tensor], torch.Tensor], mats: list[torch.Tensor]) -> list[torch.Tensor]:
+    """``fn`` of each matrix of ``mats``, called once per shape on the stacked matrices of that shape (a batched
+    LAPACK call gives every matrix the bits of its own call: checked for ``eigvalsh`` and the spectral norm)."""
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for i, m in enumerate(mats):
+        groups.setdefault(tuple(m.shape), []).append(i)
+    out: list[torch.Tensor] = [torch.empty(0)] * len(mats)
+    for idx in groups.values():
+        res = fn(torch.stack([mats[i] for i in idx]))
+        for j, i in enumerate(idx):
+            out[i] = res[j]
+    return out
+
+
 def block_modules(model: nn.Module) -> list[nn.Module]:
     """The network's blocks: children of the innermost ``nn.Sequential`` containers whose children are
     all composite modules (NB201 cells, ViT blocks, ResNet/ConvNeXt blocks), in definition order."""
@@ -239,19 +253,38 @@ class Probe:
         """The modules of ``net`` (default the probed model) that are instances of ``types``."""
         return [m for m in (self.model if net is None else net).modules() if isinstance(m, types)]
 
-    def plan(self, needs: Iterable[str]) -> None:
-        """Declare the artifacts the coming proxies will read (and, through registered artifacts'
-        ``needs``, what those read in turn), so one full-batch pass serves all of :data:`FULL_PASS`
-        that are wanted; unknown names raise (called by :func:`zcnas.proxies.score`)."""
+    @staticmethod
+    def closure(needs: Iterable[str]) -> set[str]:
+        """``needs`` and, through registered artifacts' ``needs``, everything they read in turn (``codes`` comes
+        with ``acts``, which it packs); unknown names raise."""
+        out: set[str] = set()
         todo = list(needs)
         while todo:
             name = todo.pop()
-            name = "acts" if name == "codes" else name
-            if name in self._planned:
+            if name == "codes":
+                out.add(name)
+                name = "acts"
+            if name in out:
                 continue
             if name not in ENGINE_ARTIFACTS and not hasattr(Probe, name):  # a registered family artifact
                 todo += artifact_spec(name).needs
-            self._planned.add(name)
+            out.add(name)
+        return out
+
+    def plan(self, needs: Iterable[str]) -> None:
+        """Declare the artifacts the coming proxies will read (:meth:`closure`), so one full-batch pass serves
+        all of :data:`FULL_PASS` that are wanted (called by :func:`zcnas.proxies.score`)."""
+        self._planned |= self.closure(needs)
+
+    def release(self, names: Iterable[str]) -> None:
+        """Drop the cached artifacts ``names`` (``codes`` with ``acts``; never ``layers``/``weights``) and their
+        plan: their memory is freed once no coming proxy reads them (read again, they are recomputed)."""
+        drop = set(names) - {"layers", "weights"}
+        if "acts" in drop:
+            drop.add("codes")
+        self._planned -= drop
+        for key in [k for k in self._cache if k[0] in drop]:
+            del self._cache[key]
 
     def artifact(self, name: str, *args: Any) -> Any:
         """Registered artifact ``name`` (with ``args``), computed on first read and cached."""

@@ -84,6 +84,54 @@ def worker(mode: str, space_name: str, n: int, repeats: int) -> None:
     print(json.dumps({"times": times, "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
+MEMORY = ["lswag", "zico", "swap", "nwot", "meco", "aznas_expressivity", "aznas_trainability", "synflow", "jacov",
+          "tenas_ntk", "grasp", "snip", "params", "flops"]
+"""Proxies whose peak memory ``--memory`` measures, each alone in its own process (the GPU check's list)."""
+MEMORY_NETS = {"autoformer_tiny": 32, "vit_b": 8}
+"""Networks of ``--memory`` and their batch: an AutoFormer-T subnet at the space's batch, ViT-B/16 (timm, random
+init) at 8 images, what this 23 GB box holds for every proxy (TE-NAS's NTK rows alone: 8 x 86 M float64)."""
+
+
+def memory_worker(net: str, proxy: str) -> None:
+    """Peak RSS of one process that builds ``net`` and scores ``proxy`` alone on it (``bare``: one forward +
+    backward; ``none``: the build only); prints JSON {maxrss_mb, seconds}."""
+    import numpy as np
+    import torch
+    from omegaconf import OmegaConf
+
+    from zcnas.data import Task
+    from zcnas.engine import probe_and_score
+    from zcnas.spaces import AutoFormerSpace
+
+    torch.manual_seed(0)
+    if net == "vit_b":
+        import timm
+
+        model = timm.create_model("vit_base_patch16_224", pretrained=False, num_classes=100)
+    else:
+        space = AutoFormerSpace(variant="tiny", img_size=224)
+        model = space.build(space.sample(1, np.random.default_rng(0))[0], num_classes=100)
+    x, y = Task(resolution=224, num_classes=100).batch(MEMORY_NETS[net], 0)
+    t0 = time.perf_counter()
+    if proxy == "bare":
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+    elif proxy != "none":
+        probe_and_score(model, x, y, {proxy: {}}, OmegaConf.create({"share_passes": True, "share_splits": 2}), "mem")
+    print(json.dumps({"maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      "seconds": time.perf_counter() - t0}))
+
+
+def memory(results: dict[str, Any]) -> None:
+    """``--memory``: peak RSS per proxy (its own process each) on an AutoFormer-T subnet and on ViT-B/16."""
+    for net in MEMORY_NETS:
+        for proxy in ["none", "bare", *MEMORY]:
+            out = subprocess.run([sys.executable, __file__, "--memory-worker", net, proxy], capture_output=True,
+                                 text=True, check=True).stdout.strip().splitlines()[-1]
+            results[f"memory/{net}/{proxy}"] = {**json.loads(out), "batch": MEMORY_NETS[net]}
+            print(net, proxy, results[f"memory/{net}/{proxy}"], flush=True)
+            OUT.write_text(json.dumps(results, indent=2) + "\n")  # each row kept as it is measured
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=3)
@@ -94,7 +142,15 @@ def main() -> None:
     ap.add_argument("--tnb101", type=int, default=2, help="archs of each TNB101 (space, task)")
     ap.add_argument("--only", default=None, help="comma-separated spaces to run (others keep their results.json entries)")
     ap.add_argument("--worker", nargs=4, metavar=("MODE", "SPACE", "N", "REPEATS"))
+    ap.add_argument("--memory", action="store_true", help="only the peak RSS per proxy (AutoFormer-T, ViT-B/16)")
+    ap.add_argument("--memory-worker", nargs=2, metavar=("NET", "PROXY"))
     args = ap.parse_args()
+    if args.memory_worker:
+        memory_worker(*args.memory_worker)
+        return
+    if args.memory:
+        memory(json.loads(OUT.read_text()) if OUT.is_file() else {})
+        return
     if args.worker:
         mode, space, n, rep = args.worker
         worker(mode, space, int(n), int(rep))

@@ -9,7 +9,8 @@ from __future__ import annotations
 import inspect
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,33 +130,48 @@ def get_proxy(name: str) -> ProxySpec:
     return _REGISTRY[name]
 
 
-def score(probe: Probe, proxies: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
+def score(probe: Probe, proxies: Mapping[str, Mapping[str, Any]], keep: Iterable[str] | None = None) -> dict[str, float]:
     """Evaluate each ``{name: params}`` on ``probe``; failures and non-finite values give NaN.
 
     A proxy that raises is logged with its error and recorded as NaN: one failing proxy never
-    ends the run (out-of-memory is re-raised for the caller to retry with a smaller batch). Non-finite results (inf, NaN) are also recorded as NaN and logged.
+    ends the run (out-of-memory is re-raised for the caller to retry with a smaller batch). Non-finite results
+    (inf, NaN) are also recorded as NaN and logged. With ``keep`` given, every artifact is released
+    (:meth:`~zcnas.probe.Probe.release`) as soon as no remaining proxy declares it, except ``keep`` (and what it
+    reads): what the caller reads from the probe afterwards. Values never depend on it.
     """
     out: dict[str, float] = {}
-    probe.plan(need for name in proxies for need in get_proxy(name).needs)
+    needs = {name: probe.closure(get_proxy(name).needs) for name in proxies}
+    probe.plan(set().union(*needs.values()))
+    left = Counter(a for name in proxies for a in needs[name])
+    kept = probe.closure(keep) if keep is not None else None
     for name, params in proxies.items():
-        spec = get_proxy(name)
-        try:
-            value = float(spec.fn(probe, **dict(params or {})))
-        except torch.OutOfMemoryError:
-            raise  # the caller retries with a smaller batch (zcnas.engine.probe_and_score)
-        except NotApplicable as why:
-            log.info("proxy %s does not apply: %s -> NaN", name, why)
-            out[name] = math.nan
-            continue
-        except Exception as err:  # noqa: BLE001 - any failure of one proxy on one network is a NaN, logged
-            log.warning("proxy %s failed: %s: %s -> NaN", name, type(err).__name__, err)
-            value = math.nan
-        if not math.isfinite(value):
-            log.warning("proxy %s returned %s -> recorded as NaN", name, value)
-            value = math.nan
-        out[name] = value
+        out[name] = _score_one(probe, name, params)
+        if kept is not None:
+            for a in needs[name]:
+                left[a] -= 1
+            probe.release(a for a in needs[name] if left[a] == 0 and a not in kept)
+    if kept is not None:  # and what the shared passes made on the side (the full pass's gradients)
+        probe.release({key[0] for key in probe._cache} - kept)
     return out
 
+
+def _score_one(probe: Probe, name: str, params: Mapping[str, Any] | None) -> float:
+    """One proxy's score on ``probe``: NaN (logged) when it does not apply, fails or is not finite."""
+    spec = get_proxy(name)
+    try:
+        value = float(spec.fn(probe, **dict(params or {})))
+    except torch.OutOfMemoryError:
+        raise  # the caller retries with a smaller batch (zcnas.engine.probe_and_score)
+    except NotApplicable as why:
+        log.info("proxy %s does not apply: %s -> NaN", name, why)
+        return math.nan
+    except Exception as err:  # noqa: BLE001 - any failure of one proxy on one network is a NaN, logged
+        log.warning("proxy %s failed: %s: %s -> NaN", name, type(err).__name__, err)
+        return math.nan
+    if not math.isfinite(value):
+        log.warning("proxy %s returned %s -> recorded as NaN", name, value)
+        return math.nan
+    return value
 
 
 def saturated(probe: Probe, proxies: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:

@@ -41,16 +41,15 @@ from zcnas.proxies._registry import register_proxy, require
 def feature_conditioning(probe: Probe) -> float:
     """Σ_modules σ_min/σ_max of each module's first-sample output (NaN/inf -> 0), one train-mode forward
     of the probe's first image alone, or of the batch where one image cannot pass (computed inside each
-    hook: in-place activations cannot alter it)."""
-    ratios: list[float] = []
+    hook: in-place activations cannot alter it; the ratios come to the host in one transfer)."""
+    ratios: list[torch.Tensor] = []
 
     def keep(_mod: torch.nn.Module, _inp: object, out: object) -> None:
         first = out[0] if isinstance(out, torch.Tensor | tuple | list) and len(out) else None
         if not isinstance(first, torch.Tensor) or first.dim() == 0:
             return
         s = torch.linalg.svdvals(first.detach().reshape(first.shape[0], -1).double())
-        r = float(s.min() / s.max())
-        ratios.append(r if math.isfinite(r) else 0.0)
+        ratios.append(s.min() / s.max())
 
     with probe.hooks(probe.model.modules(), keep), probe.restored(), torch.no_grad():
         try:
@@ -58,7 +57,8 @@ def feature_conditioning(probe: Probe) -> float:
         except ValueError:  # a BatchNorm over a single value (1x1 maps): the whole batch, as the ViT indicator
             ratios.clear()
             probe.model(probe.inputs)
-    return sum(ratios)
+    values = torch.stack(ratios).tolist() if ratios else []
+    return sum(r if math.isfinite(r) else 0.0 for r in values)
 
 
 @register_artifact("output_curvature")

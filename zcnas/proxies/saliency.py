@@ -17,7 +17,7 @@ import math
 import torch
 from torch import nn
 
-from zcnas.probe import WEIGHT_TYPES, Probe, register_artifact
+from zcnas.probe import WEIGHT_TYPES, Probe, by_shape, register_artifact
 from zcnas.proxies._registry import NotApplicable, register_proxy, require
 
 ZEN_GAMMA = 1e-2
@@ -101,18 +101,23 @@ def dss_terms(probe: Probe) -> tuple[float, float]:
     x = torch.ones((1, *probe.inputs.shape[1:]), dtype=torch.float64, device=probe.inputs.device)
     with torch.enable_grad():
         net(x).sum().backward()
-    terms, is_msa = [], []
+    terms: list[torch.Tensor | None] = []
+    pairs: list[torch.Tensor] = []  # per attention Linear: its gradient and its weight (nuclear norms, by shape)
     for m in net.modules():
         weight = m.weight if isinstance(m, WEIGHT_TYPES) else None
         if not isinstance(weight, torch.Tensor) or weight.grad is None:
             continue
         w, g = weight.detach(), weight.grad
-        is_msa.append(m in attn and isinstance(m, nn.Linear))
-        terms.append(torch.linalg.matrix_norm(g, "nuc") * torch.linalg.matrix_norm(w, "nuc") if is_msa[-1]
-                     else (w * g).abs().sum())
+        if m in attn and isinstance(m, nn.Linear):
+            terms.append(None)
+            pairs += [g, w]
+        else:
+            terms.append((w * g).abs().sum())
+    nuc = iter(by_shape(lambda x: torch.linalg.matrix_norm(x, "nuc"), pairs))
+    values = [t if t is not None else next(nuc) * next(nuc) for t in terms]
     msa, mlp = 0.0, 0.0
-    for v, attention in zip(torch.stack(terms).tolist() if terms else [], is_msa, strict=True):  # one transfer
-        if attention:
+    for v, t in zip(torch.stack(values).tolist() if values else [], terms, strict=True):  # one transfer
+        if t is None:
             msa += v
         else:
             mlp += v
