@@ -75,18 +75,32 @@ def pack_patterns(pattern: torch.Tensor) -> torch.Tensor:
     return torch.stack(words, 1)
 
 
-def by_shape(fn: Callable[[torch.Tensor], torch.Tensor], mats: list[torch.Tensor]) -> list[torch.Tensor]:
-    """``fn`` of each matrix of ``mats``, called once per shape on the stacked matrices of that shape (a batched
-    LAPACK call gives every matrix the bits of its own call: checked for ``eigvalsh`` and the spectral norm)."""
+def by_shape(fn: Callable[[torch.Tensor], torch.Tensor], items: list[Any],
+             make: Callable[[Any], torch.Tensor] = lambda m: m, budget: int = 1 << 27) -> list[torch.Tensor]:
+    """``fn(make(item))`` for each of ``items``, batched: the matrices ``make`` builds are grouped by shape and
+    stacked at most ``budget`` bytes at a time (built only then: a ViT-B's 3,072 x 3,072 correlations are not all
+    held at once), ``fn`` called once per stack. A batched LAPACK call gives every matrix the bits of its own call
+    (checked for ``eigvalsh`` and the spectral and nuclear norms)."""
+    mats: dict[int, torch.Tensor] = {}
     groups: dict[tuple[int, ...], list[int]] = {}
-    for i, m in enumerate(mats):
+    for i, item in enumerate(items):
+        m = make(item)
         groups.setdefault(tuple(m.shape), []).append(i)
-    out: list[torch.Tensor] = [torch.empty(0)] * len(mats)
+        mats[i] = m
+        idx = groups[tuple(m.shape)]
+        if len(idx) * m.numel() * m.element_size() >= budget:  # a full stack: reduce it now, keep only fn's result
+            _reduce(fn, idx, mats)
+            groups[tuple(m.shape)] = []
     for idx in groups.values():
-        res = fn(torch.stack([mats[i] for i in idx]))
-        for j, i in enumerate(idx):
-            out[i] = res[j]
-    return out
+        if idx:
+            _reduce(fn, idx, mats)
+    return [mats[i] for i in range(len(items))]
+
+
+def _reduce(fn: Callable[[torch.Tensor], torch.Tensor], idx: list[int], mats: dict[int, torch.Tensor]) -> None:
+    res = fn(torch.stack([mats[i] for i in idx]))
+    for j, i in enumerate(idx):
+        mats[i] = res[j]
 
 
 def block_modules(model: nn.Module) -> list[nn.Module]:

@@ -122,9 +122,12 @@ def memory_worker(net: str, proxy: str) -> None:
 
 
 def memory(results: dict[str, Any]) -> None:
-    """``--memory``: peak RSS per proxy (its own process each) on an AutoFormer-T subnet and on ViT-B/16."""
+    """``--memory``: peak RSS per proxy (its own process each) on an AutoFormer-T subnet and on ViT-B/16; rows already
+    in results.json are kept (a killed run resumes; delete ``memory/*`` rows to measure again)."""
     for net in MEMORY_NETS:
         for proxy in ["none", "bare", *MEMORY]:
+            if f"memory/{net}/{proxy}" in results:
+                continue
             out = subprocess.run([sys.executable, __file__, "--memory-worker", net, proxy], capture_output=True,
                                  text=True, check=True).stdout.strip().splitlines()[-1]
             results[f"memory/{net}/{proxy}"] = {**json.loads(out), "batch": MEMORY_NETS[net]}

@@ -56,7 +56,7 @@ def spectral_entropies(feats: list[torch.Tensor]) -> list[torch.Tensor]:
     """Per feature, the entropy −Σ p log(p + ε) of the normalised eigenvalues p of its channel covariance (AZ-NAS
     expressivity; 0 for a constant feature), 0-d float64; one batched ``eigvalsh`` per channel count."""
     out = []
-    for s in by_shape(torch.linalg.eigvalsh, [covariance(f) for f in feats]):
+    for s in by_shape(torch.linalg.eigvalsh, feats, covariance):
         s = s.clamp_min(0)
         total = s.sum()
         p = s / total
@@ -169,11 +169,11 @@ def first_sample_features(probe: Probe) -> list[torch.Tensor]:
 def min_corr_eigs(feats: list[torch.Tensor]) -> list[float]:
     """λ_min of the Pearson correlation of the rows of each of ``feats`` (NaN/inf entries set to 0), MeCo's
     term: one batched ``eigvalsh`` per matrix size (per-matrix results unchanged) and one transfer to the host."""
-    corr = []
-    for f in feats:
+    def corr(f: torch.Tensor) -> torch.Tensor:
         c = torch.corrcoef(f.double())
-        corr.append(torch.where(torch.isfinite(c), c, torch.zeros_like(c)))
-    lam = [e[0] for e in by_shape(torch.linalg.eigvalsh, corr)]
+        return torch.where(torch.isfinite(c), c, torch.zeros_like(c))
+
+    lam = [e[0] for e in by_shape(torch.linalg.eigvalsh, feats, corr)]
     return torch.stack(lam).tolist() if lam else []
 
 
