@@ -81,26 +81,24 @@ def by_shape(fn: Callable[[torch.Tensor], torch.Tensor], items: list[Any],
     stacked at most ``budget`` bytes at a time (built only then: a ViT-B's 3,072 x 3,072 correlations are not all
     held at once), ``fn`` called once per stack. A batched LAPACK call gives every matrix the bits of its own call
     (checked for ``eigvalsh`` and the spectral and nuclear norms)."""
-    mats: dict[int, torch.Tensor] = {}
+    out: list[torch.Tensor] = []
     groups: dict[tuple[int, ...], list[int]] = {}
-    for i, item in enumerate(items):
-        m = make(item)
-        groups.setdefault(tuple(m.shape), []).append(i)
-        mats[i] = m
-        idx = groups[tuple(m.shape)]
-        if len(idx) * m.numel() * m.element_size() >= budget:  # a full stack: reduce it now, keep only fn's result
-            _reduce(fn, idx, mats)
-            groups[tuple(m.shape)] = []
+
+    def reduce(idx: list[int]) -> None:
+        for j, r in zip(idx, fn(torch.stack([out[i] for i in idx])), strict=True):
+            out[j] = r
+
+    for item in items:
+        out.append(make(item))
+        idx = groups.setdefault(tuple(out[-1].shape), [])
+        idx.append(len(out) - 1)
+        if len(idx) * out[-1].numel() * out[-1].element_size() >= budget:  # a full stack: keep only fn's results
+            reduce(idx)
+            idx.clear()
     for idx in groups.values():
         if idx:
-            _reduce(fn, idx, mats)
-    return [mats[i] for i in range(len(items))]
-
-
-def _reduce(fn: Callable[[torch.Tensor], torch.Tensor], idx: list[int], mats: dict[int, torch.Tensor]) -> None:
-    res = fn(torch.stack([mats[i] for i in idx]))
-    for j, i in enumerate(idx):
-        mats[i] = res[j]
+            reduce(idx)
+    return out
 
 
 def block_modules(model: nn.Module) -> list[nn.Module]:
@@ -299,6 +297,10 @@ class Probe:
         self._planned -= drop
         for key in [k for k in self._cache if k[0] in drop]:
             del self._cache[key]
+
+    def keep_only(self, names: set[str]) -> None:
+        """:meth:`release` every cached artifact but ``names`` (and ``codes`` where ``acts`` is kept)."""
+        self.release({key[0] for key in self._cache} - names - ({"codes"} if "acts" in names else set()))
 
     def artifact(self, name: str, *args: Any) -> Any:
         """Registered artifact ``name`` (with ``args``), computed on first read and cached."""

@@ -151,7 +151,7 @@ def score(probe: Probe, proxies: Mapping[str, Mapping[str, Any]], keep: Iterable
                 left[a] -= 1
             probe.release(a for a in needs[name] if left[a] == 0 and a not in kept)
     if kept is not None:  # and what the shared passes made on the side (the full pass's gradients)
-        probe.release({key[0] for key in probe._cache} - kept)
+        probe.keep_only(kept)
     return out
 
 
