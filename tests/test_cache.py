@@ -105,3 +105,30 @@ def test_seed_free_scores_are_reused_across_seeds(tmp_path):
     assert (s1.nwot.to_numpy() != s0.nwot.to_numpy()).all()  # another seed's networks
     assert run(tmp_path, "s0b", "seed=0", f"archs_from={tmp_path / 'archs.txt'}", "proxy=[params,flops,nwot]",
                "cache.path=c.db")["n_cached"] == 4
+
+
+def test_rows_a_killed_run_did_not_get_to_write_are_restored(tmp_path):
+    """A kill can fall after an arch's scores.csv row and before its cache rows, or between its seeded and its
+    seed-free rows: the rerun in the same directory computes nothing and leaves every row in the cache."""
+    import sqlite3
+
+    from zcnas.run import score_archs
+
+    from .test_run import cfg_with
+
+    cfg = cfg_with("proxy=[params,nwot]", "space.C=4", "space.N=1", "batch_size=8", "n_archs=4", "tracking=none",
+                   f"cache.path={tmp_path / 'c.db'}")
+    first = score_archs(cfg, tmp_path / "r")["summary"]
+    assert first["n_computed"] == 4
+    db = sqlite3.connect(tmp_path / "c.db")
+    archs = [a for (a,) in db.execute("SELECT DISTINCT arch FROM scores ORDER BY arch")]
+    assert len(archs) == 4 and db.execute("SELECT COUNT(*) FROM scores").fetchone()[0] == 12
+    db.execute("DELETE FROM scores WHERE arch=?", (archs[0],))  # killed before its cache rows
+    db.execute("DELETE FROM scores WHERE arch=? AND proxy='params' AND context NOT IN "  # killed before its seed-free row
+               "(SELECT context FROM scores WHERE proxy='nwot')", (archs[1],))
+    db.commit()
+    assert db.execute("SELECT COUNT(*) FROM scores").fetchone()[0] == 8
+    again = score_archs(cfg, tmp_path / "r")["summary"]
+    assert again["n_computed"] == 0 and again["n_cached"] == 4
+    assert db.execute("SELECT COUNT(*), COUNT(DISTINCT arch) FROM scores").fetchone() == (12, 4)
+    db.close()

@@ -271,9 +271,9 @@ class Run:
         truth = self.benchmark.lookup(keys) if self.benchmark is not None else None
         read = self.precomputed.reindex(keys) if self.precomputed is not None else None
         cached = [self.cache.get(key, self.keyed) for key in keys]
-        for key, c in zip(keys, cached, strict=True):
-            if any(n not in c for n in self.free_keyed):  # seed-free scores of this arch from any seed's run
-                c.update({n: v for n, v in self.free_cache.get(key, self.free_keyed).items() if n not in c})
+        free = [self.free_cache.get(key, self.free_keyed) if self.free_keyed else {} for key in keys]
+        for key, c, f in zip(keys, cached, free, strict=True):
+            c.update({n: v for n, v in f.items() if n not in c})  # seed-free scores of this arch from any seed's run
             for n, (old, keyed) in self.renamed.items():  # a renamed proxy's scores under its old name
                 if n not in c and old in (found := self.cache.get(key, {old: keyed})):
                     c[n] = found[old]
@@ -281,7 +281,7 @@ class Run:
                 for a, k, c in zip(archs, keys, cached, strict=True)]  # a cached arch is probed again only for asked-for deciles
         done = in_order(lambda job: self.probe(*job), jobs, cfg.engine.in_flight)
         out = []
-        for key, scores, (_, _, todo, rec), new in tqdm(zip(keys, cached, jobs, done, strict=True), total=len(keys),
+        for key, scores, f, (_, _, todo, rec), new in tqdm(zip(keys, cached, free, jobs, done, strict=True), total=len(keys),
                                                         desc="scoring", disable=None, mininterval=2, leave=False):
             reduced = new.pop(OOM_BATCH, None)
             if todo or rec:
@@ -300,7 +300,8 @@ class Run:
                 self.cache.put(key, {n: {**k, "_batch": int(reduced)} for n, k in self.keyed.items()}, new)
             elif todo or rec:
                 self.cache.put(key, self.keyed, new)
-                self.free_cache.put(key, self.free_keyed, {n: new[n] for n in self.free_keyed if n in new})
+            if len(f) < len(self.free_keyed):  # also the row a killed run scored but did not get to write
+                self.free_cache.put(key, self.free_keyed, {n: scores[n] for n in self.free_keyed if n in scores})
             self.rows.append(row)
             scores = {n: scores[n] for n in proxies}
             out.append(scores)
