@@ -1,26 +1,33 @@
-"""`make bench`: cost of the shared probe vs the floor and vs one pass set per proxy.
+"""`make bench`: what a probe costs per architecture, per space, against the floor and against Suite-Zero's record.
 
-Modes, each in its own process (so peak RSS is the mode's own), per architecture, batch 64:
-  a  one bare forward + backward (the floor)
+Per space (each of experiments/benchmark_grid's CNN columns, as its Hydra overrides compose them: the space's own
+batch, task, loss and probe settings; and AutoFormer-T), on the first n of the archs the grid draws for seed 0
+(Suite-Zero's labelled archs, ``sample(n, default_rng(0))``: for NB101/NB301/TNB101 the grid's seed-0 cells),
+each arch built as ``zcnas.run`` builds it (seeded by (seed 0, arch)), one torch thread, each mode in its own
+process (so peak RSS is the mode's own):
+
+  a  one bare forward + backward with the task's loss (the floor)
   b  lswag
-  c  the 13 NAS-Bench-Suite-Zero proxies, fused (one shared probe)
-  d  the same 13, a fresh probe per proxy (the NASLib way)
-  g  the benchmark-grid set (issue 14 part 6: lswag, zico, swap, reg_swap, nwot, meco, the three AZ-NAS
-     terms, synflow, jacov, params, flops), fused
-on 20 NB201 cells (CIFAR-10, 32x32) and 5 AutoFormer-Tiny subnets (224x224): modes a-d; on NB101 cells,
-DARTS/NB301 genotypes (CIFAR-10, 32x32, batch 64) and TNB101 micro autoencoder / macro jigsaw networks
-(256x256 / 9 x 64x64 tiles, batch 16 as conf/space/tnb101_*.yaml): modes a, b, g, with the full grid's
-CPU-hours estimated from g (archs of each Suite-Zero column x 3 seeds). Medians over archs x repeats;
-ratios from the same run. Merges into experiments/bench/results.json and prints a table.
+  h  the headline set (benchmark_grid's HEADLINE_PROXIES), fused
+  f  Fig. 3's 14 (benchmark_grid's PROXIES), fused
+  s  the proxies Suite-Zero recorded for that table, fused (AutoFormer-T: the 13 of NB201/NB301)
+  d  the same, a fresh probe per proxy (the NASLib way; per-proxy seconds kept)
 
-Usage: python experiments/bench/bench.py [--repeats 3] [--nb201 20] [--autoformer 5] [--nb101 5] [--darts 5]
-                                         [--tnb101 2] [--only nb101,darts,...]
+Medians over archs x repeats, ratios from the same run. Beside them, Suite-Zero's own recorded cost of the same archs
+(its zc_*.json ``time`` per proxy, their hardware, one proxy at a time: Krishnakumar et al., NeurIPS 2022 D&B,
+files from automl/NASLib:naslib/data/zc_*.json), and the grid's CPU-hours recomputed from h and f. Rows merge into
+experiments/bench/results.json (a killed run resumes: a (space, mode) already there is kept; --fresh redoes them).
+
+Usage: python experiments/bench/bench.py [--repeats 1] [--n nb201_c10=10,nb101=3,...] [--only nb201_c10,autoformer]
+                                         [--modes abhfsd] [--fresh] [--out results.json]
+       python experiments/bench/bench.py --memory
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -29,59 +36,125 @@ import time
 from pathlib import Path
 from typing import Any
 
-SUITE = ["params", "flops", "synflow", "snip", "grasp", "fisher", "grad_norm", "jacov", "nwot", "epe_nas",
-         "zen", "plain", "l2_norm"]
-GRID = ["lswag", "zico", "swap", "reg_swap", "nwot", "meco", "aznas_expressivity", "aznas_progressivity",
-        "aznas_trainability", "synflow", "jacov", "params", "flops"]
-MODES = {"nb201": "abcd", "autoformer": "abcd", "nb101": "abg", "darts": "abg", "tnb101_micro_autoencoder": "abg",
-         "tnb101_macro_jigsaw": "abg"}
-# Suite-Zero labelled archs per grid column of each space (NB101 500, NB301 725, TNB101 micro 711, macro 725)
-GRID_ARCHS = {"nb101": 500, "darts": 725, "tnb101_micro_autoencoder": 711, "tnb101_macro_jigsaw": 725}
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "experiments" / "benchmark_grid"))
+from grid import COLUMNS, HEADLINE, HEADLINE_PROXIES, PROXIES  # noqa: E402
+
+SPACES: dict[str, list[str]] = {**{c: overrides for c, (overrides, _) in COLUMNS.items()}, "autoformer": ["space=autoformer"]}
+"""Bench space -> Hydra overrides (the grid's columns, and AutoFormer-T)."""
+N_DEFAULT = {"nb201_c10": 10, "nb201_c100": 5, "nb201_in16": 5, "nb101": 3, "nb301": 3, "micro_ae": 1, "micro_jig": 2,
+             "macro_ae": 1, "macro_jig": 2, "autoformer": 2}
+"""Archs per space by default (``make bench``: ≈ 1 CPU-hour in all; TNB101 autoencoders cost minutes per arch)."""
+SUITE_13 = ["params", "flops", "synflow", "snip", "grasp", "fisher", "grad_norm", "jacov", "nwot", "epe_nas", "plain",
+            "l2_norm", "zen"]
+"""Suite-Zero's proxies zcnas computes (the union of its tables' columns); AutoFormer-T's s/d set."""
+MODES = "abhfsd"
 OUT = Path(__file__).resolve().parent / "results.json"
 
 
-def worker(mode: str, space_name: str, n: int, repeats: int) -> None:
-    """Time ``mode`` on ``n`` archs of ``space_name``; print JSON {times, maxrss_mb}."""
+def compose(space: str) -> Any:
+    """The run config of a bench space, composed as ``python -m zcnas.run <overrides>`` would compose it."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    from zcnas import CONF_DIR
+
+    with initialize_config_dir(version_base="1.3", config_dir=CONF_DIR):
+        return hydra_compose("config", overrides=SPACES[space])
+
+
+def suite_zero(space: str, n: int) -> tuple[list[str], list[str], dict[str, dict[str, float]]]:
+    """The first ``n`` of Suite-Zero's labelled archs of ``space``'s table, drawn as benchmark_grid draws them
+    (``sample(n, default_rng(0))``: for NB101/NB301/TNB101 these are the grid's seed-0 cells), the proxies its table
+    holds, and its recorded seconds per proxy for each arch (none in its NB101 file); AutoFormer-T:
+    ``space.sample(n, default_rng(0))``, :data:`SUITE_13` and no record."""
     import numpy as np
+
+    from zcnas.cli import instantiate
+    from zcnas.data.suite_zero import FILES, load_suite_zero, parse_key
+    from zcnas.run import canonical_keys
+
+    sp = instantiate(compose(space).space)
+    if space == "autoformer":
+        return [sp.encode(a) for a in sp.sample(n, np.random.default_rng(0))], SUITE_13, {}
+    table = {"nb201": "nb201", "nb101": "nb101", "nb301": "nb301", "micro": "tnb101_micro",
+             "macro": "tnb101_macro"}[space.split("_")[0]]
+    task = {"nb201_c10": "cifar10", "nb201_c100": "cifar100", "nb201_in16": "ImageNet16-120", "nb101": "cifar10",
+            "nb301": "cifar10", "micro_ae": "autoencoder", "macro_ae": "autoencoder"}.get(space, "jigsaw")
+    tab = canonical_keys(load_suite_zero(table, target=task, precomputed="all"), sp)
+    archs, proxies = tab.sample(n, np.random.default_rng(0)), [c.removeprefix("sz_") for c in tab.scores.columns]
+    data = json.loads((ROOT / "zcnas" / "data" / "assets" / FILES[table]).read_text())
+    records = data.get("nasbench101", data)[task]
+    times = {sp.encode(sp.decode(parse_key(table, key))): {p: v["time"] for p, v in rec.items() if isinstance(v, dict)}
+             for key, rec in records.items()}
+    return archs, proxies, {a: times[a] for a in archs if times[a]}
+
+
+def mode_proxies(mode: str, suite: list[str]) -> list[str]:
+    """The proxies a mode scores."""
+    return {"a": [], "b": ["lswag"], "h": HEADLINE_PROXIES, "f": PROXIES, "s": suite, "d": suite}[mode]
+
+
+def worker(mode: str, space: str, n: int, repeats: int) -> None:
+    """Time ``mode`` on the first ``n`` archs of ``space``; print JSON {times, per_proxy, maxrss_mb}."""
     import torch
-    from omegaconf import OmegaConf
 
-    from zcnas.data import Task
-    from zcnas.data.tasks import TNB101Task
-    from zcnas.run import probe_and_score
-    from zcnas.spaces import AutoFormerSpace, DartsSpace, NB101Space, NB201Space, TNB101Space
+    from zcnas.cli import instantiate
+    from zcnas.engine import probe_and_score
+    from zcnas.probe import arch_seed, seeded
 
-    batch, share = 64, False
-    task: Task = Task()
-    if space_name == "nb201":
-        space: Any = NB201Space()
-    elif space_name == "nb101":
-        space = NB101Space()
-    elif space_name == "darts":
-        space = DartsSpace()
-    elif space_name.startswith("tnb101"):
-        _, variant, kind = space_name.split("_")
-        space, task, batch = TNB101Space(variant, kind), TNB101Task(name=kind), 16
-    else:
-        space, task, share = AutoFormerSpace(variant="tiny", img_size=224), Task(resolution=224, num_classes=100), True
-    x, y = task.batch(batch, 0)
-    archs = space.sample(n, np.random.default_rng(0))
-    probe_cfg = OmegaConf.create({"share_passes": share, "share_splits": 2})
-    proxies = {"b": {"lswag": {}}, "c": {p: {} for p in SUITE}, "d": {p: {} for p in SUITE},
-               "g": {p: {} for p in GRID}}.get(mode)
-    times = []
+    torch.set_num_threads(1)
+    cfg = compose(space)
+    sp, task = instantiate(cfg.space), instantiate(cfg.task)
+    x, y, _ = task.probe_batch(cfg.batch_size, cfg.probe.batch_seed)
+    keys, suite, _ = suite_zero(space, n)
+    proxies = mode_proxies(mode, suite)
+    with seeded(arch_seed(cfg.seed, keys[0])):  # warm-up, untimed: the process's first pass pays lazy inits
+        task.loss(sp.build(sp.decode(keys[0]), num_classes=task.num_classes)(x), y).backward()
+    times: list[float] = []
+    per_proxy: dict[str, list[float]] = {p: [] for p in proxies} if mode == "d" else {}
     for _ in range(repeats):
-        for arch in archs:
-            torch.manual_seed(0)
-            model = space.build(arch, num_classes=task.num_classes)
+        for key in keys:
+            with seeded(arch_seed(cfg.seed, key)):
+                model = sp.build(sp.decode(key), num_classes=task.num_classes)
             t0 = time.perf_counter()
             if mode == "a":
                 model.zero_grad()
                 task.loss(model(x), y).backward()
+            elif mode == "d":  # a fresh probe per proxy, each timed
+                for p in proxies:
+                    t1 = time.perf_counter()
+                    probe_and_score(model, x, y, {p: {}}, cfg.probe, key, loss_fn=task.loss)
+                    per_proxy[p].append(time.perf_counter() - t1)
             else:
-                probe_and_score(model, x, y, proxies, probe_cfg, "bench", fused=(mode != "d"), loss_fn=task.loss)
+                probe_and_score(model, x, y, {p: {} for p in proxies}, cfg.probe, key, loss_fn=task.loss)
             times.append(time.perf_counter() - t0)
-    print(json.dumps({"times": times, "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    print(json.dumps({"times": times, "per_proxy": per_proxy, "batch": cfg.batch_size,
+                      "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def summarise(space: str, results: dict[str, Any], recorded: dict[str, dict[str, float]]) -> dict[str, Any]:
+    """Ratios of one space's modes (same run), Suite-Zero's recorded cost of the same archs, and the grid's CPU-hours
+    at this cost: benchmark_grid's headline protocol (its cells x seeds of the column) with the headline set (h)
+    and with all 14 (f)."""
+    m = {k: results[f"{space}/{k}"]["median_s"] for k in MODES if f"{space}/{k}" in results}
+    out: dict[str, Any] = {f"{k}_over_a": round(v / m["a"], 3) for k, v in m.items() if k != "a" and "a" in m}
+    if "d" in m and "s" in m:
+        out["d_over_s"] = round(m["d"] / m["s"], 3)
+    sums = [sum(r.values()) for r in recorded.values() if r]
+    if sums:
+        out["suite_zero_s"] = round(statistics.median(sums), 3)  # their Σ over proxies, median over the same archs
+        out["suite_zero_archs"] = len(sums)
+        out["suite_zero_per_proxy_s"] = {p: round(statistics.median(r[p] for r in recorded.values() if p in r), 3)
+                                         for p in sorted({p for r in recorded.values() for p in r})}
+        if "d" in m:
+            out["d_over_suite_zero"] = round(m["d"] / out["suite_zero_s"], 3)
+    if space in HEADLINE:
+        cells = HEADLINE[space].n * len(HEADLINE[space].seeds)
+        for k in ("h", "f"):
+            if k in m:
+                out[f"grid_cpu_hours_{k}"] = round(m[k] * cells / 3600, 2)
+    return out
 
 
 MEMORY = ["lswag", "zico", "swap", "nwot", "meco", "aznas_expressivity", "aznas_trainability", "synflow", "jacov",
@@ -136,14 +209,13 @@ def memory(results: dict[str, Any]) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--nb201", type=int, default=20)
-    ap.add_argument("--autoformer", type=int, default=5)
-    ap.add_argument("--nb101", type=int, default=5)
-    ap.add_argument("--darts", type=int, default=5)
-    ap.add_argument("--tnb101", type=int, default=2, help="archs of each TNB101 (space, task)")
-    ap.add_argument("--only", default=None, help="comma-separated spaces to run (others keep their results.json entries)")
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--n", default="", help="archs per space, e.g. nb201_c10=20,macro_ae=2 (others: N_DEFAULT)")
+    ap.add_argument("--only", default=None, help="comma-separated spaces (others keep their results.json entries)")
+    ap.add_argument("--modes", default=MODES)
+    ap.add_argument("--fresh", action="store_true", help="measure again the (space, mode) rows already in --out")
+    ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--worker", nargs=4, metavar=("MODE", "SPACE", "N", "REPEATS"))
     ap.add_argument("--memory", action="store_true", help="only the peak RSS per proxy (AutoFormer-T, ViT-B/16)")
     ap.add_argument("--memory-worker", nargs=2, metavar=("NET", "PROXY"))
@@ -158,28 +230,32 @@ def main() -> None:
         mode, space, n, rep = args.worker
         worker(mode, space, int(n), int(rep))
         return
-    sizes = {"nb201": args.nb201, "autoformer": args.autoformer, "nb101": args.nb101, "darts": args.darts,
-             "tnb101_micro_autoencoder": args.tnb101, "tnb101_macro_jigsaw": args.tnb101}
-    run = [s for s in sizes if args.only is None or s in args.only.split(",")]
-    results = json.loads(OUT.read_text()) if OUT.is_file() else {}
-    for space in run:
-        for mode in MODES[space]:
-            out = subprocess.run([sys.executable, __file__, "--worker", mode, space, str(sizes[space]), str(args.repeats)],
-                                 capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+    sizes = {**N_DEFAULT, **{k: int(v) for k, v in (kv.split("=") for kv in args.n.split(",") if kv)}}
+    spaces = [s for s in SPACES if args.only is None or s in args.only.split(",")]
+    unknown = sorted(set(args.only.split(",")) - set(SPACES)) if args.only else []
+    if unknown:
+        raise SystemExit(f"--only: unknown space(s) {unknown}; valid: {sorted(SPACES)}")
+    results = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    for space in spaces:
+        n = sizes[space]
+        for mode in args.modes:
+            if f"{space}/{mode}" in results and results[f"{space}/{mode}"].get("n_archs") == n and not args.fresh:
+                continue
+            out = subprocess.run([sys.executable, __file__, "--worker", mode, space, str(n), str(args.repeats)],
+                                 capture_output=True, text=True, check=True, env=env).stdout.strip().splitlines()[-1]
             r = json.loads(out)
-            results[f"{space}/{mode}"] = {"median_s": statistics.median(r["times"]), "maxrss_mb": r["maxrss_mb"],
-                                          "n": len(r["times"])}
-            print(space, mode, results[f"{space}/{mode}"], flush=True)
-        m = {k: results[f"{space}/{k}"] for k in MODES[space]}
-        ratios = {"b_over_a": m["b"]["median_s"] / m["a"]["median_s"],
-                  "rss_b_over_a": m["b"]["maxrss_mb"] / m["a"]["maxrss_mb"]}
-        if "d" in m:
-            ratios["d_over_c"] = m["d"]["median_s"] / m["c"]["median_s"]
-        if space in GRID_ARCHS:  # the grid: every labelled arch of the column, 3 seeds, the GRID set fused
-            ratios["grid_cpu_hours_1_thread"] = m["g"]["median_s"] * GRID_ARCHS[space] * 3 / 3600
-        results[f"{space}/ratios"] = ratios
-        print(space, ratios, flush=True)
-    OUT.write_text(json.dumps(results, indent=2) + "\n")
+            results[f"{space}/{mode}"] = {
+                "median_s": round(statistics.median(r["times"]), 4), "maxrss_mb": round(r["maxrss_mb"]),
+                "n_archs": n, "n": len(r["times"]), "batch": r["batch"],
+                **({"per_proxy_s": {p: round(statistics.median(t), 4) for p, t in r["per_proxy"].items()}}
+                   if r["per_proxy"] else {})}
+            print(space, mode, results[f"{space}/{mode}"]["median_s"], flush=True)
+            args.out.write_text(json.dumps(results, indent=2) + "\n")  # each row kept as it is measured
+        results[f"{space}/summary"] = summarise(space, results, suite_zero(space, n)[2])
+        print(space, results[f"{space}/summary"], flush=True)
+        args.out.write_text(json.dumps(results, indent=2) + "\n")
+
 
 if __name__ == "__main__":
     main()
