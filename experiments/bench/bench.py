@@ -1,8 +1,8 @@
 """`make bench`: what a probe costs per architecture, per space, against the floor and against Suite-Zero's record.
 
 Per space (each of experiments/benchmark_grid's CNN columns, as its Hydra overrides compose them: the space's own
-batch, task, loss and probe settings; and AutoFormer-T), on the first n of the archs the grid draws for seed 0
-(Suite-Zero's labelled archs, ``sample(n, default_rng(0))``: for NB101/NB301/TNB101 the grid's seed-0 cells),
+batch, task, loss and probe settings; and AutoFormer-T), on n of Suite-Zero's labelled archs of the column
+(``sample(n, default_rng(0))`` of its table: uniform draws, as the grid's cells are, with Suite-Zero's recorded cost),
 each arch built as ``zcnas.run`` builds it (seeded by (seed 0, arch)), one torch thread, each mode in its own
 process (so peak RSS is the mode's own):
 
@@ -64,8 +64,7 @@ def compose(space: str) -> Any:
 
 
 def suite_zero(space: str, n: int) -> tuple[list[str], list[str], dict[str, dict[str, float]]]:
-    """The first ``n`` of Suite-Zero's labelled archs of ``space``'s table, drawn as benchmark_grid draws them
-    (``sample(n, default_rng(0))``: for NB101/NB301/TNB101 these are the grid's seed-0 cells), the proxies its table
+    """``n`` of Suite-Zero's labelled archs of ``space``'s table (``sample(n, default_rng(0))``), the proxies its table
     holds, and its recorded seconds per proxy for each arch (none in its NB101 file); AutoFormer-T:
     ``space.sample(n, default_rng(0))``, :data:`SUITE_13` and no record."""
     import numpy as np
@@ -96,7 +95,7 @@ def mode_proxies(mode: str, suite: list[str]) -> list[str]:
 
 
 def worker(mode: str, space: str, n: int, repeats: int) -> None:
-    """Time ``mode`` on the first ``n`` archs of ``space``; print JSON {times, per_proxy, maxrss_mb}."""
+    """Time ``mode`` on ``n`` archs of ``space`` (:func:`suite_zero`); print JSON {times, per_proxy, maxrss_mb}."""
     import torch
 
     from zcnas.cli import instantiate
