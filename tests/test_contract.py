@@ -32,14 +32,20 @@ DARTS_CELL = ("Genotype(normal=[('sep_conv_3x3', 0), ('dil_conv_5x5', 1), ('skip
               "('avg_pool_3x3', 1), ('sep_conv_5x5', 3), ('skip_connect', 4), ('dil_conv_5x5', 2)], reduce_concat=[2, 3, 4, 5])")
 NB101_CELL = ("(0, 1, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0, "
               "0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 4, 3, 4, 2, 4, 1)")
-ARTIFACTS = set(list_artifacts())  # the engine's and every family's registered ones (zcnas.probe)
+ARTIFACTS = set(list_artifacts())  # the engine's and every family's registered ones (zcnas.proxies)
 
 
 class Recorder:
-    """Forwards attribute reads to a probe and records which artifacts a proxy touched directly."""
+    """Forwards attribute reads to a probe and records which artifacts a proxy touched directly: engine artifacts
+    as attributes, family artifacts through :meth:`Probe.artifact` (computed on the real probe, so what they
+    read in turn is theirs, not the proxy's)."""
 
     def __init__(self, probe: Probe):
         self._probe, self.used = probe, set()
+
+    def artifact(self, key, compute):
+        self.used.add(key[0])
+        return self._probe.artifact(key, compute)
 
     def __getattr__(self, name: str):
         if name in ARTIFACTS:

@@ -10,7 +10,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from zcnas.probe import Probe, depth_bins
-from zcnas.proxies import list_proxies, score
+from zcnas.proxies import closure, list_proxies, score
+from zcnas.proxies.size import flops_count, n_params
 from zcnas.spaces.nb201 import decode
 
 FULL = "|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
@@ -73,8 +74,8 @@ def test_flops_and_params_hand_count():
     net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1, bias=False), nn.ReLU(), nn.Flatten(),
                         nn.Linear(4 * 8 * 8, 10))
     probe = Probe(net, torch.randn(4, 3, 8, 8), torch.zeros(4, dtype=torch.long))
-    assert probe.n_params == 3 * 4 * 9 + 256 * 10 + 10
-    assert probe.flops == 2 * (4 * 8 * 8 * 3 * 9) + 2 * 256 * 10  # a MAC counts 2
+    assert n_params(probe) == 3 * 4 * 9 + 256 * 10 + 10
+    assert flops_count(probe) == 2 * (4 * 8 * 8 * 3 * 9) + 2 * 256 * 10  # a MAC counts 2
 
 
 def test_bad_split_count(batch16, tiny_nb201):
@@ -85,12 +86,12 @@ def test_bad_split_count(batch16, tiny_nb201):
 
 def test_registered_artifact_is_cached_per_arguments_and_planned_into_the_shared_pass(monkeypatch):
     """A family artifact: computed once per argument tuple; its ``needs`` fold into the one full pass."""
-    import zcnas.probe as probe_module
+    from zcnas.proxies import _registry
 
-    monkeypatch.setattr(probe_module, "_ARTIFACTS", dict(probe_module._ARTIFACTS))
+    monkeypatch.setattr(_registry, "_ARTIFACTS", dict(_registry._ARTIFACTS))
     calls = []
 
-    @probe_module.register_artifact("toy_grad_head", needs=("full_grads",))
+    @_registry.register_artifact("toy_grad_head", needs=("full_grads",))
     def toy_grad_head(probe: Probe, k: int) -> float:
         calls.append(k)
         return float(probe.full_grads[0][0, :k].sum())
@@ -101,26 +102,35 @@ def test_registered_artifact_is_cached_per_arguments_and_planned_into_the_shared
     probe = Probe(net, x, y)
     forwards = []
     net.register_forward_hook(lambda *_: forwards.append(1))
-    probe.plan(["acts", "toy_grad_head"])
+    probe.plan(closure(["acts", "toy_grad_head"]))
     assert len(probe.acts) == 1 and len(forwards) == 1  # the planned pass also served full_grads ...
     expected = float(torch.autograd.grad(F.cross_entropy(net.train()(x), y), net[0].weight)[0].flatten()[:4].sum())
     forwards.clear()
-    assert probe.toy_grad_head(4) == pytest.approx(expected, rel=1e-6) and forwards == []  # ... so no new pass
-    assert probe.toy_grad_head(4) == probe.artifact("toy_grad_head", 4) and calls == [4]  # computed once
-    probe.toy_grad_head(2)
+    assert toy_grad_head(probe, 4) == pytest.approx(expected, rel=1e-6) and forwards == []  # ... so no new pass
+    assert toy_grad_head(probe, 4) == probe._cache["toy_grad_head", 4] and calls == [4]  # computed once
+    toy_grad_head(probe, 2)
     assert calls == [4, 2]
     with pytest.raises(ValueError, match="registered twice"):
-        probe_module.register_artifact("toy_grad_head")(toy_grad_head)
+        _registry.register_artifact("toy_grad_head")(toy_grad_head)
     with pytest.raises(ValueError, match="registered twice"):
-        probe_module.register_artifact("acts")(toy_grad_head)
+        _registry.register_artifact("acts")(toy_grad_head)
 
 
-def test_unknown_artifact_is_a_one_line_error(batch16, tiny_nb201):
-    probe = Probe(tiny_nb201.build(decode(FULL)), *batch16)
+def test_unknown_artifact_is_a_one_line_error():
+    assert closure(["codes"]) == {"codes", "acts"}  # codes packs acts (zcnas.probe.ENGINE_NEEDS)
+    assert closure(["sigma_terms"]) == {"sigma_terms", "grads"}  # a family artifact and what it reads
     with pytest.raises(KeyError, match="unknown probe artifact 'nope'; valid: acts, block_terms"):
-        probe.plan(["codes", "nope"])
-    with pytest.raises(AttributeError, match="no attribute or artifact 'nope'"):
-        _ = probe.nope
+        closure(["codes", "nope"])
+
+
+def test_the_engine_imports_no_proxy_module():
+    """No import circle: zcnas.probe imports nothing of zcnas.proxies (the registry sits above the engine)."""
+    import subprocess
+    import sys
+
+    code = "import sys, zcnas.probe; print(sorted(m for m in sys.modules if m.startswith('zcnas.proxies')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
 
 
 def test_hooks_and_restore_path_undo_everything_on_error():
@@ -215,3 +225,27 @@ def test_artifacts_are_released_after_their_last_reader_without_changing_or_reco
     probe = Probe(net, x, y)
     score(probe, {n: proxies[n] for n in ("lswag", "meco", "grasp")}, keep=())
     assert {k[0] for k in probe._cache} <= {"layers"}
+
+
+def test_the_documented_proxy_family_example_registers_and_scores():
+    """docs/extending.md's two-file family: its code registers an artifact and a proxy that score as stated."""
+    import re
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    block = re.search(r"```python\n(.*?)```", (ROOT / "docs" / "extending.md").read_text(), re.S).group(1)
+    code = "\n".join(line.removeprefix("   ") for line in block.splitlines()) + """
+import torch
+from torch import nn
+from zcnas.proxies import score
+torch.manual_seed(0)
+net = nn.Sequential(nn.Linear(5, 7), nn.ReLU(), nn.Linear(7, 3), nn.ReLU())
+x, y = torch.randn(8, 5), torch.randint(0, 3, (8,))
+expected = float((net.train()(x) > 0).float().mean())
+got = score(Probe(net, x, y), {"my_proxy": {"scale": 2.0}})["my_proxy"]
+print(got, 2 * expected)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert float(out[0]) == pytest.approx(float(out[1]), rel=1e-6) and 0 < float(out[0]) <= 2

@@ -56,8 +56,14 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from zcnas.data import Task
 from zcnas.probe import Probe
 from zcnas.proxies import score
-from zcnas.proxies.fim import MAX_CLASSES, _jacobian_hooks, kaiming_fan_in_copy, smoothed_fisher_weight
-from zcnas.proxies.spectral import min_corr_eigs
+from zcnas.proxies.fim import (
+    MAX_CLASSES,
+    _jacobian_hooks,
+    fisher_spectrum_artifact,
+    kaiming_fan_in_copy,
+    smoothed_fisher_weight,
+)
+from zcnas.proxies.spectral import first_sample_features, min_corr_eigs
 from zcnas.spaces import AutoFormerSpace, NB201Space
 
 CELLS = ["|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_3x3~0|avg_pool_3x3~1|nor_conv_3x3~2|",
@@ -247,7 +253,7 @@ def test_meco_agrees_with_its_reference_code_per_arch(cell, one_thread):
     # float32 round-off of a matrix of norm up to 64: terms differ by ≤ 1.3e-6 here, the float32 sum of ~300 of them
     # (up to 36) by ≤ 2e-5
     ref_terms = [t for _, d, positions, t in terms if d >= 3 and positions >= 2]
-    our_terms = min_corr_eigs([f for f in probe.first_sample_features if f.shape[0] > 1 and f.shape[1] > 1])
+    our_terms = min_corr_eigs([f for f in first_sample_features(probe) if f.shape[0] > 1 and f.shape[1] > 1])
     np.testing.assert_allclose(our_terms, ref_terms, rtol=0, atol=1e-5)
     assert ours == pytest.approx(ref, rel=0, abs=1e-4)
     assert ours == pytest.approx(sum(our_terms), rel=1e-12)
@@ -341,7 +347,7 @@ def vkdnw_both(cell: str) -> tuple[dict[str, float], object, torch.Tensor, torch
     jac = reference_jacobian(net, x)
     with torch.no_grad():
         logits = net(x)
-    return ours, probe.fisher_spectrum(MAX_CLASSES), jac, logits, len(list(net.named_parameters()))
+    return ours, fisher_spectrum_artifact(probe, MAX_CLASSES), jac, logits, len(list(net.named_parameters()))
 
 
 @pytest.mark.parametrize("cell", CELLS, ids=["convs", "pool_first", "with_none"])

@@ -12,6 +12,7 @@ from torch import nn
 
 from zcnas.probe import Probe, block_modules
 from zcnas.proxies import score
+from zcnas.proxies.spectral import first_sample_features
 from zcnas.spaces import AutoFormerSpace, NB201Space
 
 
@@ -185,6 +186,6 @@ def test_meco_features_are_copies_not_views_of_the_batch_output():
     alive (~8 GB on a ViT-B at 224 px, batch 64). A copy has the view's values, so MeCo is unchanged (its numbers:
     test_meco_matches_numpy_on_every_module_output)."""
     net, x, y = small_cnn(), torch.randn(6, 3, 5, 5), torch.zeros(6, dtype=torch.long)
-    feats = Probe(net, x, y).first_sample_features
+    feats = first_sample_features(Probe(net, x, y))
     assert len(feats) == 6  # conv, bn, relu, conv, relu, the pooled (C, 1) map (MeCo skips it); not the flat ones
     assert all(f._base is None and f.untyped_storage().nbytes() == f.numel() * f.element_size() for f in feats)

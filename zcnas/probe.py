@@ -18,18 +18,12 @@ Engine artifacts, served by the shared passes (this file):
 * :attr:`Probe.input_grad` (input Jacobian rows), :attr:`Probe.hessian_grad` (``H g``),
   :attr:`Probe.layer_fisher`.
 
-Family artifacts are registered next to the proxies that read them, exactly like proxies::
-
-    @register_artifact("synflow_terms")                 # proxies/saliency.py
-    def synflow_terms(probe: Probe) -> list[float]: ...  # read as probe.synflow_terms
-
-    @register_artifact("ntk_eigs", needs=("weights",))  # proxies/spectral.py
-    def ntk_eigs(probe: Probe, n: int) -> torch.Tensor: ...  # read as probe.ntk_eigs(n)
-
-They run their passes through :meth:`Probe.restored` (the one restore path) and hook modules with
-:meth:`Probe.hooks`; ``needs`` names the artifacts they read in turn, so :meth:`Probe.plan` can fold
-those into the shared full-batch pass. A new proxy family therefore touches only its family file
-(and its conf), never this engine.
+Family artifacts (``synflow_terms``, ``block_terms``, ...) are declared next to the proxies that read them, with
+:func:`zcnas.proxies.register_artifact`, and read by calling them (``synflow_terms(probe)``, ``ntk_eigs(probe, 32)``):
+each is computed once per argument tuple and kept in the same cache (:meth:`Probe.artifact`). They run their
+passes through :meth:`Probe.restored` (the one restore path) and hook modules with :meth:`Probe.hooks`; the
+registry folds what they read (their ``needs``) into :meth:`Probe.plan`, so the shared full-batch pass serves them
+too. This engine knows nothing of them: it imports no proxy module.
 
 Depth percentiles (L-SWAG, Casarin et al., CVPR 2025, arXiv 2505.07300, Eq. 6): layer ``l`` of ``D``
 (1-based) falls in bucket ``int((l / D) * 100 // (100 / bins))``, buckets ``0..bins``.
@@ -40,13 +34,10 @@ statistics are restored after every pass, ``.grad`` is cleared and the train/eva
 
 from __future__ import annotations
 
-import inspect
 import threading
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import torch
@@ -134,52 +125,11 @@ def seeded(seed: int, restore: bool = False) -> Iterator[None]:
 
 FULL_PASS = ("acts", "full_grads", "layer_fisher", "hessian_grad", "input_grad")
 """Artifacts one full-batch train-mode pass can serve together (:meth:`Probe._full_pass`)."""
-ENGINE_ARTIFACTS = frozenset({*FULL_PASS, "codes", "layers", "weights", "grads"})
-"""Artifacts the probe's own passes serve; every other name is a registered family artifact."""
-
-
-@dataclass(frozen=True)
-class ArtifactSpec:
-    """A registered family artifact: ``fn(probe, *args)``, the artifacts it reads (planned with it),
-    and whether it takes arguments (read as ``probe.<name>(*args)``, cached per argument tuple)."""
-
-    name: str
-    fn: Callable[..., Any]
-    needs: tuple[str, ...]
-    takes_args: bool
-
-
-_ARTIFACTS: dict[str, ArtifactSpec] = {}
-
-
-def register_artifact(name: str, needs: tuple[str, ...] = ()) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorator: register ``fn(probe) -> value`` (or ``fn(probe, *args)``) as probe artifact ``name``,
-    computed on first read and cached by the probe; ``needs``: artifacts ``fn`` reads (duplicates raise)."""
-
-    def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
-        if name in _ARTIFACTS or name in ENGINE_ARTIFACTS:
-            raise ValueError(f"artifact {name!r} is registered twice")
-        takes_args = len(inspect.signature(fn).parameters) > 1
-        _ARTIFACTS[name] = ArtifactSpec(name, fn, tuple(needs), takes_args)
-        return fn
-
-    return wrap
-
-
-def artifact_spec(name: str) -> ArtifactSpec:
-    """The spec of registered artifact ``name`` (registering the proxy families on first use)."""
-    if name not in _ARTIFACTS:
-        import zcnas.proxies  # noqa: F401, PLC0415  (registration side effect; imports this module)
-    if name not in _ARTIFACTS:
-        raise KeyError(f"unknown probe artifact {name!r}; valid: {', '.join(list_artifacts())}")
-    return _ARTIFACTS[name]
-
-
-def list_artifacts() -> list[str]:
-    """Sorted names of every artifact a proxy may declare in ``needs`` (engine and registered)."""
-    import zcnas.proxies  # noqa: F401, PLC0415
-
-    return sorted(ENGINE_ARTIFACTS | set(_ARTIFACTS))
+ENGINE_NEEDS: dict[str, tuple[str, ...]] = {
+    **{a: () for a in FULL_PASS}, "codes": ("acts",), "layers": (), "weights": (), "grads": ()}
+"""Artifacts the probe's own passes serve, and the engine artifacts each is derived from (``codes`` packs ``acts``);
+every other name is a registered family artifact (:mod:`zcnas.proxies`)."""
+ENGINE_ARTIFACTS = frozenset(ENGINE_NEEDS)
 
 
 def fisher_term(a: torch.Tensor | None, grad: torch.Tensor | None) -> torch.Tensor:
@@ -214,7 +164,7 @@ class Probe:
         thin: builds a thin copy of the same architecture (NB201: C=1, N=1), used by the
             ``linear_regions`` artifact as TE-NAS does; built once, under a fixed seed.
 
-    Registered artifacts are read as attributes (``probe.block_terms``, ``probe.ntk_eigs(32)``).
+    Family artifacts are read by calling their functions (``block_terms(probe)``, ``ntk_eigs(probe, 32)``).
     """
 
     def __init__(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
@@ -265,59 +215,36 @@ class Probe:
         """The modules of ``net`` (default the probed model) that are instances of ``types``."""
         return [m for m in (self.model if net is None else net).modules() if isinstance(m, types)]
 
-    @staticmethod
-    def closure(needs: Iterable[str]) -> set[str]:
-        """``needs`` and, through registered artifacts' ``needs``, everything they read in turn (``codes`` comes
-        with ``acts``, which it packs); unknown names raise."""
-        out: set[str] = set()
-        todo = list(needs)
-        while todo:
-            name = todo.pop()
-            if name == "codes":
-                out.add(name)
-                name = "acts"
-            if name in out:
-                continue
-            if name not in ENGINE_ARTIFACTS and not hasattr(Probe, name):  # a registered family artifact
-                todo += artifact_spec(name).needs
-            out.add(name)
-        return out
-
     def plan(self, needs: Iterable[str]) -> None:
-        """Declare the artifacts the coming proxies will read (:meth:`closure`), so one full-batch pass serves
-        all of :data:`FULL_PASS` that are wanted (called by :func:`zcnas.proxies.score`)."""
-        self._planned |= self.closure(needs)
+        """Declare the artifacts the coming proxies will read, closed over what they read in turn
+        (:func:`zcnas.proxies.closure`, called by :func:`zcnas.proxies.score`), so one full-batch pass serves
+        all of :data:`FULL_PASS` that are wanted."""
+        self._planned |= set(needs)
+
+    @staticmethod
+    def derived(names: set[str]) -> set[str]:
+        """The engine artifacts derived from ``names`` alone (:data:`ENGINE_NEEDS`: ``codes`` from ``acts``)."""
+        return {d for d, src in ENGINE_NEEDS.items() if src and set(src) <= names}
 
     def release(self, names: Iterable[str]) -> None:
-        """Drop the cached artifacts ``names`` (``codes`` with ``acts``; never ``layers``/``weights``) and their
-        plan: their memory is freed once no coming proxy reads them (read again, they are recomputed)."""
-        drop = set(names) - {"layers", "weights"}
-        if "acts" in drop:
-            drop.add("codes")
+        """Drop the cached artifacts ``names`` (with what is derived from them; never ``layers``/``weights``) and
+        their plan: their memory is freed once no coming proxy reads them (read again, they are recomputed)."""
+        drop = set(names)
+        drop = (drop | self.derived(drop)) - {"layers", "weights"}
         self._planned -= drop
         for key in [k for k in self._cache if k[0] in drop]:
             del self._cache[key]
 
     def keep_only(self, names: set[str]) -> None:
-        """:meth:`release` every cached artifact but ``names`` (and ``codes`` where ``acts`` is kept)."""
-        self.release({key[0] for key in self._cache} - names - ({"codes"} if "acts" in names else set()))
+        """:meth:`release` every cached artifact but ``names`` (and what is derived from them)."""
+        self.release({key[0] for key in self._cache} - names - self.derived(names))
 
-    def artifact(self, name: str, *args: Any) -> Any:
-        """Registered artifact ``name`` (with ``args``), computed on first read and cached."""
-        key = (name, *args)
+    def artifact(self, key: tuple[Any, ...], compute: Callable[[Probe], Any]) -> Any:
+        """The family artifact ``key = (name, *args)``: ``compute(self)`` on first read, then cached (what a function
+        decorated with :func:`zcnas.proxies.register_artifact` calls)."""
         if key not in self._cache:
-            self._cache[key] = artifact_spec(name).fn(self, *args)
+            self._cache[key] = compute(self)
         return self._cache[key]
-
-    def __getattr__(self, name: str) -> Any:
-        """``probe.<artifact>`` for registered artifacts (``probe.<artifact>(*args)`` when they take any)."""
-        if name.startswith("_"):
-            raise AttributeError(name)
-        try:
-            spec = artifact_spec(name)
-        except KeyError as err:
-            raise AttributeError(f"Probe has no attribute or artifact {name!r} ({err.args[0]})") from None
-        return partial(self.artifact, name) if spec.takes_args else self.artifact(name)
 
     def _has(self, name: str) -> bool:
         return (name,) in self._cache

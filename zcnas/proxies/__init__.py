@@ -1,20 +1,23 @@
 """Zero-cost proxies: one registry, one family per file. Importing registers them all.
 
 A family file (``zcnas/proxies/<family>.py``, found here by name: no list to edit) declares the probe
-artifacts it computes with :func:`~zcnas.probe.register_artifact` and its proxies with
-:func:`register_proxy`; its settings go in ``conf/proxy/<name>.yaml``. Nothing else changes.
+artifacts it computes with :func:`register_artifact` and its proxies with :func:`register_proxy` (both in
+``_registry.py``); its settings go in ``conf/proxy/<name>.yaml``. Nothing else changes.
 """
 
 import importlib
 import pkgutil
 
-from zcnas.probe import list_artifacts, register_artifact
 from zcnas.proxies._registry import (
+    ArtifactSpec,
     NotApplicable,
     ProxySpec,
     check_params,
+    closure,
     get_proxy,
+    list_artifacts,
     list_proxies,
+    register_artifact,
     register_proxy,
     saturated,
     score,
@@ -24,5 +27,5 @@ for _family in pkgutil.iter_modules(__path__):
     if not _family.name.startswith("_"):
         importlib.import_module(f"{__name__}.{_family.name}")  # registration side effect
 
-__all__ = ["NotApplicable", "ProxySpec", "check_params", "get_proxy", "list_artifacts", "list_proxies", "register_artifact",
-           "register_proxy", "saturated", "score"]
+__all__ = ["ArtifactSpec", "NotApplicable", "ProxySpec", "check_params", "closure", "get_proxy", "list_artifacts",
+           "list_proxies", "register_artifact", "register_proxy", "saturated", "score"]

@@ -1,4 +1,6 @@
-"""The one registry: proxy name -> pure function of a :class:`~zcnas.probe.Probe`.
+"""The one registry: proxy name -> pure function of a :class:`~zcnas.probe.Probe`, and the family artifacts
+proxies share (computed once per probe). It imports nothing of zcnas but the engine beneath it (:mod:`zcnas.probe`),
+which in turn imports nothing of this package.
 
 Proxy names are stable keys: column names in ``scores.csv`` and suffixes of MLflow metrics.
 Every proxy returns a float where higher = predicted better.
@@ -6,17 +8,18 @@ Every proxy returns a float where higher = predicted better.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
-from zcnas.probe import Probe
+from zcnas.probe import ENGINE_ARTIFACTS, ENGINE_NEEDS, Probe
 
 log = logging.getLogger(__name__)
 ProxyFn = Callable[..., float]
@@ -70,6 +73,62 @@ def register_proxy(name: str, needs: tuple[str, ...] = (), version: int = 1,
         return fn
 
     return wrap
+
+
+@dataclass(frozen=True)
+class ArtifactSpec:
+    """A registered family artifact: its function ``fn(probe, *args)`` and the artifacts it reads (planned with it)."""
+
+    name: str
+    fn: Callable[..., Any]
+    needs: tuple[str, ...]
+
+
+_ARTIFACTS: dict[str, ArtifactSpec] = {}
+A = TypeVar("A", bound=Callable[..., Any])
+
+
+def register_artifact(name: str, needs: tuple[str, ...] = ()) -> Callable[[A], A]:
+    """Decorator: register ``fn(probe, *args) -> value`` as family artifact ``name`` (duplicates raise) and return it
+    cached: ``fn(probe, *args)`` computes once per probe and argument tuple (:meth:`~zcnas.probe.Probe.artifact`);
+    ``needs``: the artifacts ``fn`` reads, which :func:`score` plans into the shared pass."""
+
+    def wrap(fn: A) -> A:
+        if name in _ARTIFACTS or name in ENGINE_ARTIFACTS:
+            raise ValueError(f"artifact {name!r} is registered twice")
+        _ARTIFACTS[name] = ArtifactSpec(name, fn, tuple(needs))
+
+        @functools.wraps(fn)
+        def read(probe: Probe, *args: Any) -> Any:
+            return probe.artifact((name, *args), lambda p: fn(p, *args))
+
+        return read  # type: ignore[return-value]
+
+    return wrap
+
+
+def list_artifacts() -> list[str]:
+    """Sorted names of every artifact a proxy may declare in ``needs`` (the engine's and the registered ones)."""
+    return sorted(ENGINE_ARTIFACTS | set(_ARTIFACTS))
+
+
+def closure(needs: Iterable[str]) -> set[str]:
+    """``needs`` and everything they read in turn (registered artifacts' ``needs``, the engine's
+    :data:`~zcnas.probe.ENGINE_NEEDS`); unknown names raise a one-line error listing the valid ones."""
+    out: set[str] = set()
+    todo = list(needs)
+    while todo:
+        name = todo.pop()
+        if name in out:
+            continue
+        if name in ENGINE_NEEDS:
+            todo += ENGINE_NEEDS[name]
+        elif name in _ARTIFACTS:
+            todo += _ARTIFACTS[name].needs
+        else:
+            raise KeyError(f"unknown probe artifact {name!r}; valid: {', '.join(list_artifacts())}")
+        out.add(name)
+    return out
 
 
 def require(ok: bool, message: str) -> None:
@@ -140,10 +199,10 @@ def score(probe: Probe, proxies: Mapping[str, Mapping[str, Any]], keep: Iterable
     reads): what the caller reads from the probe afterwards. Values never depend on it.
     """
     out: dict[str, float] = {}
-    needs = {name: probe.closure(get_proxy(name).needs) for name in proxies}
+    needs = {name: closure(get_proxy(name).needs) for name in proxies}
     probe.plan(set().union(*needs.values()))
     left = Counter(a for name in proxies for a in needs[name])
-    kept = probe.closure(keep) if keep is not None else None
+    kept = closure(keep) if keep is not None else None
     for name, params in proxies.items():
         out[name] = _score_one(probe, name, params)
         if kept is not None:

@@ -28,8 +28,9 @@ import math
 import torch
 from torch import nn
 
-from zcnas.probe import ACT_TYPES, Probe, depth_bins, pack_patterns, register_artifact, seeded
-from zcnas.proxies._registry import register_proxy, require
+from zcnas.probe import ACT_TYPES, Probe, depth_bins, pack_patterns, seeded
+from zcnas.proxies._registry import register_artifact, register_proxy, require
+from zcnas.proxies.size import n_params
 
 
 def unique_patterns(codes: list[torch.Tensor]) -> torch.Tensor:
@@ -59,7 +60,7 @@ def pattern_count(probe: Probe, lo: int, hi: int, bins: int) -> tuple[int, int]:
 def saturation(probe: Probe, lo: int = 0, hi: int = 10, bins: int = 10) -> bool:
     """True when the pattern count over deciles [lo, hi] reached its cap min(#units, 2^S) (see
     :func:`pattern_count`); an empty layer set is not saturated."""
-    count, cap = probe.pattern_count(lo, hi, bins)
+    count, cap = pattern_count(probe, lo, hi, bins)
     return cap > 0 and count >= cap
 
 
@@ -103,14 +104,14 @@ def nwot(probe: Probe) -> float:
 @register_proxy("swap", needs=("pattern_count",), saturates=lambda probe, _p: saturation(probe))
 def swap(probe: Probe) -> float:
     """Ψ = |{distinct sample patterns 1[a_v > 0] over units v}|, all layers. Reference: Peng+ ICLR'24."""
-    return float(probe.pattern_count(0, 10, 10)[0])
+    return float(pattern_count(probe, 0, 10, 10)[0])
 
 
 @register_proxy("reg_swap", needs=("pattern_count", "n_params"), saturates=lambda probe, _p: saturation(probe), check=lambda p: require(p["sigma"] > 0, f"sigma={p['sigma']} must be > 0"))
 def reg_swap(probe: Probe, mu: float = 1000.0, sigma: float = 1.0e6) -> float:
     """Ψ · exp(−(Θ_p − μ)²/σ), Ψ the SWAP score and Θ_p the parameter count in thousands.
     Reference: Peng et al., ICLR 2024 (regularised SWAP)."""
-    return swap(probe) * math.exp(-((probe.n_params / 1e3 - mu) ** 2) / sigma)
+    return swap(probe) * math.exp(-((n_params(probe) / 1e3 - mu) ** 2) / sigma)
 
 
 @register_proxy("tenas_lr", needs=("linear_regions",),
@@ -118,4 +119,4 @@ def reg_swap(probe: Probe, mu: float = 1000.0, sigma: float = 1.0e6) -> float:
 def tenas_lr(probe: Probe, n_samples: int = 3000, size: int = 3) -> float:
     """#distinct whole-network activation patterns over ``n_samples`` N(0, 1) ``size``² inputs through
     the space's thin copy (linear regions). Reference: Chen et al., ICLR 2021 (TE-NAS)."""
-    return float(probe.linear_regions(n_samples, size))
+    return float(linear_regions(probe, n_samples, size))

@@ -33,8 +33,8 @@ import math
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from zcnas.probe import Probe, register_artifact
-from zcnas.proxies._registry import register_proxy, require
+from zcnas.probe import Probe
+from zcnas.proxies._registry import register_artifact, register_proxy, require
 
 
 @register_artifact("feature_conditioning")
@@ -99,8 +99,8 @@ def _check(p: dict) -> None:
 def dextr(probe: Probe, curve_px: int | None = None, n_coords: int = 10, seed: int = 0) -> float:
     """S·K/(S+K), S = log(1 + Σ_m σ_min/σ_max of module outputs), K = log(1 + κ) (extrinsic curvature of
     the output along an input circle); S alone where κ is not finite. Reference: Asthana et al., TMLR 2025."""
-    s = math.log1p(probe.feature_conditioning)
-    kappa = probe.output_curvature(curve_px, n_coords, seed)
+    s = math.log1p(feature_conditioning(probe))
+    kappa = output_curvature(probe, curve_px, n_coords, seed)
     if not math.isfinite(kappa):
         return s
     k = math.log1p(kappa)

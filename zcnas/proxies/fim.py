@@ -57,8 +57,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, jacrev, vmap
 
-from zcnas.probe import Probe, register_artifact
-from zcnas.proxies._registry import NotApplicable, register_proxy
+from zcnas.probe import Probe
+from zcnas.proxies._registry import NotApplicable, register_artifact, register_proxy
 
 DECILES = tuple(i / 10 for i in range(1, 10))
 
@@ -249,12 +249,12 @@ def vkdnw_entropy(probe: Probe, *, max_classes: int = MAX_CLASSES) -> float:
     """VKDNW's spectral term alone: −Σ t log t, t the L1-normalised deciles of the eigenvalues of the Fisher
     information of the first weight of each of the first 128 parameter tensors (not a proxy the paper reports:
     ρ ≈ 0.1 on NB201). Reference: Týbl & Neumann, CVPR 2025, Eq. 9."""
-    spec: FisherSpectrum = probe.fisher_spectrum(max_classes)
+    spec: FisherSpectrum = fisher_spectrum_artifact(probe, max_classes)
     return decile_entropy(spec.eigenvalues)
 
 
 def _vkdnw(probe: Probe, max_classes: int) -> float:
-    spec: FisherSpectrum = probe.fisher_spectrum(max_classes)
+    spec: FisherSpectrum = fisher_spectrum_artifact(probe, max_classes)
     return spec.n_tensors + decile_entropy(spec.eigenvalues) / math.log(9)
 
 

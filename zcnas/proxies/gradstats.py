@@ -43,9 +43,9 @@ from typing import Any
 
 import torch
 
-from zcnas.probe import Probe, depth_bins, register_artifact
-from zcnas.proxies._registry import register_proxy, require
-from zcnas.proxies.activation import saturation
+from zcnas.probe import Probe, depth_bins
+from zcnas.proxies._registry import register_artifact, register_proxy, require
+from zcnas.proxies.activation import pattern_count, saturation
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ def layer_sigma_terms(probe: Probe, n_splits: int, accumulate: bool, abs_grad: b
                       layers: Sequence[int]) -> list[tuple[float, float]]:
     """:func:`sigma_terms` of ``layers``, each layer reduced once per probe; the missing ones computed on the
     gradients' device and brought to the host in one transfer."""
-    store = probe.sigma_terms(n_splits, accumulate, abs_grad)
+    store = sigma_terms(probe, n_splits, accumulate, abs_grad)
     todo = [i for i in dict.fromkeys(layers) if i not in store]
     if todo:
         grads = probe.grads(n_splits)
@@ -125,7 +125,7 @@ def lswag_terms(probe: Probe, lo: int, hi: int, *, n_splits: int = 2, accumulate
     """(Λ, Ψ) of L-SWAG for the decile window [lo, hi]; ``skip``: module-name globs left out of Λ's layers."""
     lam = lswag_lambda_term(probe, lo, hi, n_splits=n_splits, accumulate=accumulate, abs_grad=abs_grad,
                             bins=bins, skip=skip)
-    return lam, float(probe.pattern_count(psi_lo, hi, bins)[0])
+    return lam, float(pattern_count(probe, psi_lo, hi, bins)[0])
 
 
 def _check_lswag(p: dict[str, Any]) -> None:

@@ -17,8 +17,8 @@ import math
 import torch
 from torch import nn
 
-from zcnas.probe import WEIGHT_TYPES, Probe, by_shape, register_artifact
-from zcnas.proxies._registry import NotApplicable, register_proxy, require
+from zcnas.probe import WEIGHT_TYPES, Probe, by_shape
+from zcnas.proxies._registry import NotApplicable, register_artifact, register_proxy, require
 
 ZEN_GAMMA = 1e-2
 """Zen-NAS perturbation scale γ of x + γε (the reference's ``mixup_gamma``)."""
@@ -173,7 +173,7 @@ def fisher(probe: Probe) -> float:
 def synflow(probe: Probe) -> float:
     """log Σ |θ ⊙ ∂R/∂θ|, R = 1ᵀ f(𝟙) on a float64 copy with |θ| and no normalisation layers.
     Reference: Tanaka et al., NeurIPS 2020 (SynFlow); foresight ``synflow.py``; NASLib's log."""
-    total = sum(probe.synflow_terms)
+    total = sum(synflow_terms(probe))
     return math.log(total) if total > 0 else -math.inf
 
 
@@ -222,7 +222,7 @@ def zen(probe: Probe) -> float:
     """log E‖f(x) − f(x + γε)‖₁ + Σ_BN log √mean(σ²_running) on a Gaussian re-initialised copy
     (data-free; pre-global-pooling features). Reference: Lin et al., ICCV 2021 (Zen-NAS);
     idstcv/ZenNAS ``compute_zen_score.py``; NASLib ``zen.py``."""
-    diff, bn = probe.zen_terms
+    diff, bn = zen_terms(probe)
     return math.log(diff) + bn if diff > 0 else -math.inf
 
 
@@ -231,5 +231,5 @@ def dss(probe: Probe) -> float:
     """log(Σ_MSA ‖∂R/∂W‖_* ‖W‖_* + Σ_other |W ⊙ ∂R/∂W|), R = 1ᵀ f(𝟙) on the |θ| float64 copy (norms
     kept). On CNNs there is no attention layer and DSS is a synflow that keeps BatchNorm (eval mode).
     Reference: Zhou et al., CVPR 2022 (TF-TAS DSS-indicator); AZ-NAS ``indicators/dss.py``."""
-    total = sum(probe.dss_terms)
+    total = sum(dss_terms(probe))
     return math.log(total) if total > 0 else -math.inf

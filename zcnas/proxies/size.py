@@ -10,8 +10,8 @@ Deliberate deviations:
 
 import torch
 
-from zcnas.probe import Probe, register_artifact
-from zcnas.proxies._registry import register_proxy
+from zcnas.probe import Probe
+from zcnas.proxies._registry import register_artifact, register_proxy
 
 
 @register_artifact("n_params")
@@ -35,10 +35,10 @@ def flops_count(probe: Probe) -> int:
 @register_proxy("params", needs=("n_params",), seed_free=True)
 def params(probe: Probe) -> float:
     """#trainable parameters in millions. Reference: NAS-Bench-Suite-Zero ``params``."""
-    return probe.n_params / 1e6
+    return n_params(probe) / 1e6
 
 
 @register_proxy("flops", needs=("flops",), seed_free=True)
 def flops(probe: Probe) -> float:
     """Forward MFLOPs of one sample. Reference: NAS-Bench-Suite-Zero ``flops``."""
-    return probe.flops / 1e6
+    return flops_count(probe) / 1e6

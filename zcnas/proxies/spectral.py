@@ -29,8 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zcnas.probe import Probe, block_modules, by_shape, register_artifact
-from zcnas.proxies._registry import NotApplicable, register_proxy, require
+from zcnas.probe import Probe, block_modules, by_shape
+from zcnas.proxies._registry import NotApplicable, register_artifact, register_proxy, require
 
 AZ_EPS = 1e-8
 """AZ-NAS's guard in log(p + ε) of the expressivity entropy."""
@@ -181,7 +181,7 @@ def min_corr_eigs(feats: list[torch.Tensor]) -> list[float]:
 def meco(probe: Probe) -> float:
     """Σ_modules λ_min(corrcoef(F)), F the first sample's (channels x positions) output of every module.
     Reference: Jiang et al., NeurIPS 2023 (MeCo)."""
-    return sum(min_corr_eigs([f for f in probe.first_sample_features if f.shape[0] > 1 and f.shape[1] > 1]))
+    return sum(min_corr_eigs([f for f in first_sample_features(probe) if f.shape[0] > 1 and f.shape[1] > 1]))
 
 
 @register_proxy("meco_opt", needs=("first_sample_features",),
@@ -191,7 +191,7 @@ def meco_opt(probe: Probe, channels: int = 8, seed: int = 0) -> float:
     Reference: Jiang et al., NeurIPS 2023 (MeCo_opt)."""
     gen = torch.Generator().manual_seed(seed)
     picked, sizes = [], []
-    for f in probe.first_sample_features:
+    for f in first_sample_features(probe):
         c = f.shape[0]
         if c < channels or f.shape[1] < 2:
             continue
@@ -207,7 +207,7 @@ def meco_opt(probe: Probe, channels: int = 8, seed: int = 0) -> float:
 def tenas_ntk(probe: Probe, n_samples: int = 32) -> float:
     """−κ, κ = λ_max/λ_min of the NTK Θ = J Jᵀ (J: per-sample ∂(1ᵀf)/∂θ); sign-flipped so that higher
     is better (TE-NAS: lower κ is better). Reference: Chen et al., ICLR 2021 (TE-NAS)."""
-    lam = probe.ntk_eigs(min(n_samples, len(probe.inputs)))
+    lam = ntk_eigs(probe, min(n_samples, len(probe.inputs)))
     return -float(lam[-1] / lam[0]) if float(lam[0]) > 0 else -math.inf
 
 
@@ -215,14 +215,14 @@ def tenas_ntk(probe: Probe, n_samples: int = 32) -> float:
 def aznas_expressivity(probe: Probe) -> float:
     """Σ_blocks H(λ/Σλ), H the entropy of the normalised eigenvalues of each block feature's channel
     covariance (isotropy). Reference: Lee & Ham, CVPR 2024 (AZ-NAS expressivity)."""
-    return sum(probe.block_terms[0])
+    return sum(block_terms(probe)[0])
 
 
 @register_proxy("aznas_progressivity", needs=("block_terms",))
 def aznas_progressivity(probe: Probe) -> float:
     """min_l (s_{l+1} − s_l) over consecutive block expressivities s (CNNs only: AZ-NAS omits it for
     ViTs, here NaN with a logged reason). Reference: Lee & Ham, CVPR 2024 (AZ-NAS progressivity)."""
-    scores, _, tokens = probe.block_terms
+    scores, _, tokens = block_terms(probe)
     if tokens:
         raise NotApplicable("progressivity is defined for CNN feature hierarchies; AZ-NAS omits it for ViTs")
     if len(scores) < 2:
@@ -234,7 +234,7 @@ def aznas_progressivity(probe: Probe) -> float:
 def aznas_trainability(probe: Probe) -> float:
     """mean_blocks (−σ − 1/σ + 2), σ the spectral norm of the block Jacobian's cross-covariance for
     Rademacher output gradients (0 at σ = 1, best). Reference: Lee & Ham, CVPR 2024 (AZ-NAS trainability)."""
-    terms = [t for t in probe.block_terms[1] if not math.isnan(t)]
+    terms = [t for t in block_terms(probe)[1] if not math.isnan(t)]
     if not terms:
         raise NotApplicable("no block with a gradient path from its output to its input")
     return sum(terms) / len(terms)
