@@ -15,7 +15,16 @@ import torch
 from zcnas.data.tasks import TNB101Task
 from zcnas.probe import Probe
 from zcnas.proxies import get_proxy, list_artifacts, list_proxies, score
-from zcnas.spaces import AutoFormerSpace, DartsSpace, NB101Space, PiTSpace, TNB101Space
+from zcnas.spaces import (
+    SPACE_CLASSES,
+    AutoFormerSpace,
+    DartsSpace,
+    NB101Space,
+    NB201Space,
+    PiTSpace,
+    TimmSpace,
+    TNB101Space,
+)
 
 CELL = "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_3x3~0|avg_pool_3x3~1|nor_conv_3x3~2|"
 DECLARED_NAN = {(vit, "aznas_progressivity") for vit in ("autoformer", "autoformer_cream", "pit", "timm_vit")}  # AZ-NAS omits it for ViTs
@@ -89,6 +98,16 @@ def network(which, tiny_nb201):
     return space.build(space.sample(1, np.random.default_rng(0))[0], num_classes=10), None
 
 
+NETWORKS = {"nb201": NB201Space, "autoformer": AutoFormerSpace, "autoformer_cream": AutoFormerSpace, "pit": PiTSpace,
+            "timm_resnet": TimmSpace, "timm_vit": TimmSpace, "nb101": NB101Space, "darts": DartsSpace,
+            "tnb101_micro": TNB101Space, "tnb101_macro": TNB101Space}
+"""The contract's tiny network of each kind (:func:`network`) and the space it comes from."""
+
+
+def test_every_registered_space_has_a_contract_network():
+    assert set(NETWORKS.values()) == set(SPACE_CLASSES.values())  # a new space joins the contract or this fails
+
+
 def state(net):
     return {k: v.detach().clone() for k, v in net.state_dict().items()}
 
@@ -98,8 +117,7 @@ CUDA = pytest.param("cuda", marks=[pytest.mark.gpu, pytest.mark.skipif(
 
 
 @pytest.mark.parametrize("device", ["cpu", CUDA])
-@pytest.mark.parametrize("which", ["nb201", "autoformer", "autoformer_cream", "pit", "timm_resnet", "timm_vit", "nb101",
-                                   "darts", "tnb101_micro", "tnb101_macro"])
+@pytest.mark.parametrize("which", list(NETWORKS))
 @pytest.mark.parametrize("name", list_proxies())
 def test_every_proxy_keeps_the_contract(name, which, device, tiny_nb201, batch16):
     net, thin = network(which, tiny_nb201)
