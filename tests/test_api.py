@@ -176,7 +176,7 @@ def test_wheel_in_a_fresh_venv_installs_what_it_imports_and_runs_the_docs(tmp_pa
         (work / f"block{k}.py").write_text("\n".join(lines) + "\n")
         proc = cmd(py, f"block{k}.py")
         assert proc.returncode == 0, proc.stderr[-2000:]
-        printed = [eval(ln, {"nan": math.nan}) for ln in proc.stdout.splitlines() if ln.startswith("{")]  # noqa: S307
+        printed = [eval(ln, {"nan": math.nan}) for ln in proc.stdout.splitlines() if ln.startswith("{")]
         assert len(printed) == sum(ln.startswith("zcnas.score(") for ln in block.splitlines()) >= 1
         for out in printed:  # finite, positive L-SWAG and NWOT on a real CNN and a real ViT
             assert set(out) <= {"lswag", "nwot"} and all(math.isfinite(v) and v > 0 for v in out.values()), out

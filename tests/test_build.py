@@ -150,7 +150,7 @@ def test_vit_recipe_randaugment_never_hands_pillow_zero_bits():
     recipe = OmegaConf.load(ROOT / "conf" / "recipe" / "vit.yaml")
     transform = timm_transform(32, recipe.auto_augment)
     random.seed(0)
-    np.random.seed(0)  # noqa: NPY002
+    np.random.seed(0)
     img = Image.fromarray(np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8))
     outs = [transform(img) for _ in range(1000)]
     assert all(o.shape == (3, 32, 32) for o in outs)

@@ -77,7 +77,7 @@ def network(cell: str, seed: int) -> nn.Module:
     return space.build(space.decode(cell), 10)
 
 
-def relu_forward(net: nn.Module, x: torch.Tensor, hook) -> None:  # noqa: ANN001
+def relu_forward(net: nn.Module, x: torch.Tensor, hook) -> None:
     """One train-mode, no-grad forward of ``x`` with ``hook`` on every ReLU module."""
     handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, nn.ReLU)]
     net.train()
@@ -175,7 +175,7 @@ def reference_dextr(net: nn.Module, x: torch.Tensor, curve: tuple[torch.Tensor, 
     return float(svd * curvature / (svd + curvature))
 
 
-def curve_for(shape: tuple[int, ...], seed: int, n_logits: int, n_coords: int = 10):  # noqa: ANN201
+def curve_for(shape: tuple[int, ...], seed: int, n_logits: int, n_coords: int = 10):
     """``get_curve_input((1, *shape))`` and the coordinates, drawn from a generator as zcnas's dextr draws them."""
     gen = torch.Generator().manual_seed(seed)
     u = torch.svd(torch.randn(int(np.prod(shape)), 2, generator=gen))[0]
@@ -215,7 +215,7 @@ def reference_meco(net: nn.Module, x: torch.Tensor) -> tuple[float, list[tuple[s
     output dim, positions of ``out[0]``, its term)."""
     terms: list[tuple[str, int, int, torch.Tensor]] = []
 
-    def hook_for(name: str):  # noqa: ANN202  (the reference's one hook; the name only for the checks below)
+    def hook_for(name: str):  # the reference's one hook; the name only for the checks below
         def hook(_m: nn.Module, _inp: object, out: torch.Tensor) -> None:
             fea = out[0].clone().detach()  # the first sample of the batch
             fea = fea.reshape(fea.shape[0], -1)

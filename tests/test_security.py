@@ -44,8 +44,8 @@ def test_secrets_are_masked_in_logged_params():
 def test_a_submitit_sweep_refuses_a_password_it_would_pickle(tmp_path):
     """submitit pickles each job's config into <sweep>/.submitit: a password there is refused before any
     job is submitted, with the environment variables that carry it instead."""
-    import subprocess  # noqa: PLC0415
-    import sys  # noqa: PLC0415
+    import subprocess
+    import sys
 
     secret = "hunter2pw"
     cmd = [sys.executable, "-m", "zcnas.run", "-m", "hydra/launcher=submitit_local", "n_archs=2", "proxy=params",

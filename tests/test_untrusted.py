@@ -132,7 +132,7 @@ def test_log_never_uploads_a_linked_file(tmp_path, finished_run):
 def test_log_never_writes_where_only_the_run_dir_says(tmp_path, finished_run):
     """A tracking.uri planted in config.yaml (someone's own SQLite file) is not used unasked: one-line error,
     their database byte-identical; the user's --tracking-uri or $MLFLOW_TRACKING_URI is."""
-    import sqlite3  # noqa: PLC0415
+    import sqlite3
 
     victim = tmp_path / "users.db"
     with sqlite3.connect(victim) as db:
@@ -160,7 +160,7 @@ def test_failed_multirun_leaves_no_password_in_multirun_yaml(tmp_path):
 @pytest.mark.parametrize("schema", ["CREATE TABLE people (name TEXT)",
                                     "CREATE TABLE scores (who TEXT, what REAL)"])
 def test_a_users_sqlite_file_as_cache_path_is_left_byte_identical(tmp_path, schema):
-    import sqlite3  # noqa: PLC0415
+    import sqlite3
 
     db = tmp_path / "mine.db"
     with sqlite3.connect(db) as conn:
@@ -180,7 +180,7 @@ def test_unknown_settings_are_refused_with_the_closest_one(tmp_path):
 
 
 def test_a_run_directory_is_held_by_one_run_and_stale_picks_are_removed(tmp_path):
-    from zcnas.results import take_lock  # noqa: PLC0415
+    from zcnas.results import take_lock
 
     run = tmp_path / "run"
     assert take_lock(run / ".zcnas_run.lock")  # another live run (this process) holds the directory
@@ -207,9 +207,9 @@ def test_search_errors_name_the_setting(tmp_path):
 
 
 def test_a_locked_cache_is_a_one_line_error_naming_the_file(tmp_path):
-    import sqlite3  # noqa: PLC0415
+    import sqlite3
 
-    from zcnas.cache import ScoreCache  # noqa: PLC0415
+    from zcnas.cache import ScoreCache
 
     cache = ScoreCache(tmp_path / "c.db", {"seed": 0})
     cache.put("a", {"params": {}}, {"params": 1.0})
@@ -225,7 +225,7 @@ def test_a_locked_cache_is_a_one_line_error_naming_the_file(tmp_path):
 
 
 def test_a_corrupt_shard_cache_at_merge_is_a_one_line_error_and_nothing_is_deleted(tmp_path):
-    from zcnas.cache import ScoreCache, merge_shard_caches  # noqa: PLC0415
+    from zcnas.cache import ScoreCache, merge_shard_caches
 
     good = ScoreCache(tmp_path / "c.db.shard0of2", {"seed": 0})
     good.put("a", {"params": {}}, {"params": 1.0})
@@ -240,7 +240,7 @@ def test_a_corrupt_shard_cache_at_merge_is_a_one_line_error_and_nothing_is_delet
                                           ("recipe.lr=0", "recipe.lr=0 trains nothing"),
                                           ("recipe.batch_size=0", "recipe.batch_size=0 must be an integer >= 1")])
 def test_recipes_no_training_can_run_are_refused(override, why):
-    from zcnas.build import Recipe  # noqa: PLC0415
+    from zcnas.build import Recipe
 
     key, value = override.removeprefix("recipe.").split("=")
     with pytest.raises(ValueError, match=why):
@@ -303,9 +303,9 @@ def test_a_cache_written_before_the_numeric_policy_reads_back(tmp_path):
     """tests/data/cache_before_issue30.db was written by zcnas before probe.tf32 and the saturation guard
     existed (commit 26e6fc8: 3 NB201 cells, C=2, N=1, seed 0; drawn before samples were nested, so listed here
     with archs_from); on CPU every score reads back unchanged."""
-    import shutil  # noqa: PLC0415
+    import shutil
 
-    from .conftest import ROOT  # noqa: PLC0415
+    from .conftest import ROOT
 
     shutil.copy(ROOT / "tests" / "data" / "cache_before_issue30.db", tmp_path / "c.db")
     before = (ROOT / "tests" / "data" / "cache_before_issue30_scores.csv").read_text()
@@ -327,7 +327,7 @@ def test_summarize_reads_run_dirs_as_data_too(tmp_path, finished_run):
 
 def test_every_file_under_tests_data_is_tracked_by_git():
     """A file a test reads but .gitignore hides passes here and fails on CI's clean checkout."""
-    from .conftest import ROOT  # noqa: PLC0415
+    from .conftest import ROOT
 
     if not (ROOT / ".git").exists():
         pytest.skip("not a git checkout")
@@ -335,8 +335,8 @@ def test_every_file_under_tests_data_is_tracked_by_git():
     tracked = subprocess.run(["git", "ls-files", "tests/data"], cwd=ROOT, capture_output=True, text=True,
                              check=True).stdout.split()
     assert sorted(str(p.relative_to(ROOT)) for p in data.rglob("*") if p.is_file()) == sorted(tracked)
-    import hashlib  # noqa: PLC0415
-    import re  # noqa: PLC0415
+    import hashlib
+    import re
 
     sums = dict(re.findall(r"^\| `([^`]+)` \| `([0-9a-f]{64})` \|", (data / "README.md").read_text(), re.M))
     assert sums == {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in data.iterdir() if p.name != "README.md"}

@@ -238,7 +238,7 @@ def train(model: nn.Module, recipe: Recipe, task: Any, data: dict[str, torch.Ten
         epoch_seed = seed * EPOCH_SEED_STRIDE + epoch  # timm's RandAugment draws from `random` and numpy too
         torch.manual_seed(epoch_seed)
         random.seed(epoch_seed)
-        np.random.seed(epoch_seed % 2**32)  # noqa: NPY002
+        np.random.seed(epoch_seed % 2**32)
         perm = torch.randperm(n)
         if recipe.drop_path:
             model.set_drop_path(recipe.drop_path_at(epoch))  # type: ignore[operator]  # check_model: it has one

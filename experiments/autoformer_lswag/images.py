@@ -45,7 +45,7 @@ PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle_left")
 def _photo(name: str) -> np.ndarray:
     """A bundled scikit-image photograph as uint8 HWC RGB (read from the wheel's own files)."""
     try:
-        from skimage import data  # noqa: PLC0415
+        from skimage import data
     except ImportError:
         sys.exit("images.py: the photo sources need scikit-image: pip install scikit-image")
     return data.stereo_motorcycle()[0] if name == "motorcycle_left" else getattr(
@@ -55,7 +55,7 @@ def _photo(name: str) -> np.ndarray:
 def write_crops(folder: Path, photos: tuple[str, ...], n: int, side: tuple[float, float], seed: int = 0) -> None:
     """``n`` random square crops (side in pixels ``side``, or in fractions of the shorter edge when < 1)
     with random horizontal flips, split evenly over ``photos``, as ``folder/<photo>/<i>.png`` at 224 px."""
-    from PIL import Image  # noqa: PLC0415
+    from PIL import Image
 
     if folder.is_dir() and sum(1 for _ in folder.rglob("*.png")) == n:
         return
@@ -107,7 +107,7 @@ def score(source: str, seed: int) -> Path:
 
 def tables(seeds: list[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """ρ per (source, seed, proxy, column) and, per (column, proxy), the mean/sd over seeds per source."""
-    from zcnas.metrics import correlate  # noqa: PLC0415
+    from zcnas.metrics import correlate
 
     rows = []
     for source in SOURCES:

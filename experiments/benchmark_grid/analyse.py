@@ -134,10 +134,10 @@ def _md(df: pd.DataFrame, index: bool = True) -> str:
 
 def plots(heat: pd.DataFrame, out: Path) -> list[Path]:
     """``heatmap.png`` (Fig. 3 layout) and ``mean_rho.png`` (Fig. 4: mean ρ per proxy, paper's values marked)."""
-    import matplotlib  # noqa: PLC0415
+    import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    import matplotlib.pyplot as plt
 
     values = heat.drop(columns="mean").to_numpy(dtype=float)
     fig, ax = plt.subplots(figsize=(2.5 + 0.9 * values.shape[1], 1.2 + 0.35 * values.shape[0]))
@@ -267,7 +267,7 @@ def _rank_rho(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 def _proxy_scores(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     """Every ranked column of one seed's cells: the computed proxies, Table 3's full-window rows from the
     decile record (``lswag@full``, ``lswag_lambda@full``) and Suite-Zero's ``sz_*``."""
-    from zcnas.calibrate import window_scores  # noqa: PLC0415
+    from zcnas.calibrate import window_scores
 
     skip = {"arch", "_cpu_h"} | {c for c in frame.columns if c.startswith(("lam_", "psi_", "log_sigma_", "saturated:"))}
     out = {c: frame[c].to_numpy(float) for c in frame.columns if c not in skip}
@@ -355,7 +355,7 @@ def headline_fig4(rho: pd.DataFrame, boots: dict[tuple[str, str], np.ndarray], c
 def window_sweep(grid: Path, proxies: list[str]) -> pd.DataFrame:
     """Fig. 2a from the decile record: ρ of lswag over every window [lo, hi] per column (mean over seeds),
     with the run's own label-free window marked."""
-    from zcnas.calibrate import window_scores  # noqa: PLC0415
+    from zcnas.calibrate import window_scores
 
     rows = []
     for col, seeds in _chunks(grid).items():
@@ -378,8 +378,8 @@ def libra_table(grid: Path, proxies: list[str], seeds: range = range(5)) -> pd.D
     proxies of the cells (``sz_*``) alone, and those + L-SWAG, ZiCo, SWAP, reg-SWAP computed here (the paper's
     pool); both protocols (in-sample: pick and score on every cell; held-out: pick on a seeded half, score on
     the other, ``seeds`` splits), per grid seed, averaged."""
-    from zcnas.combiners import Libra  # noqa: PLC0415
-    from zcnas.combiners.evaluate import evaluate  # noqa: PLC0415
+    from zcnas.combiners import Libra
+    from zcnas.combiners.evaluate import evaluate
 
     rows = []
     for col, by_seed in _chunks(grid).items():
@@ -446,7 +446,7 @@ def headline(grid: Path, out: Path) -> dict[str, pd.DataFrame]:
     sweep = window_sweep(grid, proxies)
     chosen = {}
     for col, _seeds in _chunks(grid).items():
-        import yaml  # noqa: PLC0415
+        import yaml
 
         first = sorted((grid.parent / spec["extends"] if spec.get("extends") else grid).glob(f"{col}/seed*_chunk*of*"))[0]
         w = yaml.safe_load((first / "config.yaml").read_text())["proxy"]["lswag"]

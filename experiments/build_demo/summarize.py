@@ -35,7 +35,7 @@ def main(built: Path, run_dir: Path) -> None:
 
 
 def _pair(run_dir: Path, proxy: str, truth):
-    import pandas as pd  # noqa: PLC0415
+    import pandas as pd
 
     s = pd.read_csv(run_dir / "scores.csv").set_index("arch")[proxy].dropna()
     return s.to_numpy(), truth.reindex(s.index).to_numpy()

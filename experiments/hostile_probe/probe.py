@@ -667,7 +667,7 @@ def _(d: Path) -> tuple[str, str]:
 
 @case("log_planted_tracking_uri", "14", "zcnas.log: config.yaml's tracking.uri names the user's own SQLite file")
 def _(d: Path) -> tuple[str, str]:
-    import sqlite3  # noqa: PLC0415
+    import sqlite3
 
     run = _finished_run(d)
     victim = d / "users.db"
@@ -682,7 +682,7 @@ def _(d: Path) -> tuple[str, str]:
 
 
 def _user_db(d: Path, schema: str) -> tuple[Path, bytes]:
-    import sqlite3  # noqa: PLC0415
+    import sqlite3
 
     db = d / "mine.db"
     with sqlite3.connect(db) as conn:
@@ -758,7 +758,7 @@ def _(d: Path) -> tuple[str, str]:
 
 @case("cache_held_exclusive", "18", "another process holds the cache (BEGIN EXCLUSIVE) for the whole run")
 def _(d: Path) -> tuple[str, str]:
-    import sqlite3  # noqa: PLC0415
+    import sqlite3
 
     r0 = zrun(d, "n_archs=2", "proxy=params", run_dir="r0")
     holder = sqlite3.connect(d / "c.db", isolation_level=None)

@@ -149,7 +149,7 @@ METHODS = ["libra.transferred", "params", "params_signed", "best_single_of_fit",
 def summarise(rows: pd.DataFrame) -> pd.DataFrame:
     """Per (set, applied column): each method's mean ρ over splits/seeds, and the paired difference
     transferred − #params and transferred − L-SWAG (mean, with a t interval over the splits when there are ≥ 2)."""
-    from scipy import stats  # noqa: PLC0415
+    from scipy import stats
 
     out = []
     groups = [(key, g) for key, g in rows.groupby(["set", "apply"], sort=False)]

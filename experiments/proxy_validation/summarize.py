@@ -104,7 +104,7 @@ def vkdnw_table(df: pd.DataFrame, target: str, truth: pd.Series, cells: pd.Index
     (a) VKDNW_single + FLOPs (``NB201/tss_general.ipynb`` at 9a15fe1, column ``vkdnw``), (b) VKDNW_single
     + AZ-NAS's expressivity, progressivity, trainability + FLOPs (``ImageNet_MBV2/evolution_search_vkdnw.py``
     aggregates the entropy with those four)."""
-    from zcnas.metrics import ndcg_at_k  # noqa: PLC0415
+    from zcnas.metrics import ndcg_at_k
 
     d = df.loc[cells]
     t, tt = d[target], truth.reindex(d.index)

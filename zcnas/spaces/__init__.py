@@ -13,10 +13,10 @@ __all__ = ["AutoFormerArch", "AutoFormerSpace", "DartsArch", "DartsSpace", "NB10
 
 
 # ---------------------------------------------------------------------------------------------- by name
-import dataclasses as _dc  # noqa: E402
-import math as _math  # noqa: E402
-from collections.abc import Mapping as _Mapping  # noqa: E402
-from typing import Any as _Any  # noqa: E402
+import dataclasses as _dc
+import math as _math
+from collections.abc import Mapping as _Mapping
+from typing import Any as _Any
 
 SPACE_CLASSES: dict[str, type] = {c.__name__: c for c in (AutoFormerSpace, DartsSpace, NB101Space, NB201Space,
                                                           PiTSpace, TimmSpace, TNB101Space)}

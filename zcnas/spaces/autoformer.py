@@ -198,7 +198,7 @@ class AutoFormerNet(nn.Module):
             blk.drop_path1 = DropPath(p) if p > 0 else nn.Identity()
             blk.drop_path2 = DropPath(p) if p > 0 else nn.Identity()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.patch_embed(x)
         x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], 1) + self.pos_embed
         x = self.norm(self.blocks(x))

@@ -165,7 +165,7 @@ class Zero(nn.Module):
         super().__init__()
         self.stride = stride
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x[:, :, ::self.stride, ::self.stride].mul(0.0)
 
 
@@ -179,7 +179,7 @@ class FactorizedReduce(nn.Module):
         self.conv_2 = nn.Conv2d(c_in, c_out // 2, 1, stride=2, bias=False)
         self.bn = nn.BatchNorm2d(c_out)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.relu(x)
         return self.bn(torch.cat([self.conv_1(x), self.conv_2(x[:, :, 1:, 1:])], 1))
 
@@ -226,7 +226,7 @@ class Cell(nn.Module):
             h = drop_path(h, self.drop_prob)
         return h
 
-    def forward(self, s1: torch.Tensor, s0: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def forward(self, s1: torch.Tensor, s0: torch.Tensor) -> torch.Tensor:
         states = [self.preprocess0(s0), self.preprocess1(s1)]
         for i in range(STEPS):
             states.append(self._op(2 * i, states[self._indices[2 * i]])
@@ -267,7 +267,7 @@ class SuperCell(Cell):
             edges.append(MixedOp(made))
         self._ops = nn.ModuleList(edges)
 
-    def forward(self, s1: torch.Tensor, s0: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def forward(self, s1: torch.Tensor, s0: torch.Tensor) -> torch.Tensor:
         states = [self.preprocess0(s0), self.preprocess1(s1)]
         for i in range(STEPS):
             outs = [self._ops[e](states[j]) for e, (node, j) in enumerate(SUPER_EDGES) if node == i]
@@ -280,7 +280,7 @@ class CellChain(nn.Sequential):
     """The cells in order, each fed (previous output, the one before): an ``nn.Sequential`` of composite
     blocks, so block-wise proxies (AZ-NAS) see one block per cell with its previous output as input."""
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         s0 = s1 = x
         for cell in self:
             s0, s1 = s1, cell(s1, s0)
@@ -323,7 +323,7 @@ class DartsNetwork(nn.Module):
         for cell in self.cells:
             cell.drop_prob = float(prob)  # type: ignore[assignment]  # every cell is a Cell
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:  # noqa: D102
+    def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         if not (self.auxiliary and self.training):
             return self.classifier(self.global_pooling(self.cells(self.stem(x))).flatten(1))
         s0 = s1 = self.stem(x)

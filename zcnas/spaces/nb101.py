@@ -181,7 +181,7 @@ class Cell(nn.Module):
         # 1x1 projections of the cell input into every vertex it feeds (the output too)
         self.proj = nn.ModuleDict({str(t): ConvBnRelu(c_in, ch[t], 1) for t in range(1, n) if matrix[0, t]})
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         m, n, ch = self.matrix, self.n, self.ch
         tensors = [x]
         concat = []
@@ -205,7 +205,7 @@ class Downsample(nn.Module):
         super().__init__()
         self.pool = nn.MaxPool2d(2, stride=2)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.pool(x)
 
 
@@ -231,7 +231,7 @@ class NB101Network(nn.Module):
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(c, num_classes)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.pool(self.cells(self.stem(x))).flatten(1))
 
 

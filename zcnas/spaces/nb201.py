@@ -81,7 +81,7 @@ class ReLUConvBN(nn.Sequential):
 class Zero(nn.Module):
     """The ``none`` op: multiply by zero (keeps the shape, blocks the gradient)."""
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x.mul(0.0)
 
 
@@ -107,7 +107,7 @@ class Cell(nn.Module):
         super().__init__()
         self.edges = nn.ModuleList(make_op(op, c) for op in arch.ops)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         nodes = [x]
         for target in (1, 2, 3):
             nodes.append(sum(self.edges[e](nodes[src])
@@ -140,7 +140,7 @@ class ResidualReduction(nn.Module):
         self.downsample = nn.Sequential(nn.AvgPool2d(2, stride=2),
                                         nn.Conv2d(c_in, c_out, 1, bias=False))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.downsample(x) + self.conv_b(self.conv_a(x))
 
 
@@ -164,7 +164,7 @@ class NB201Network(nn.Module):
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(c, num_classes)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.lastact(self.cells(self.stem(x)))
         return self.classifier(self.pool(x).flatten(1))
 

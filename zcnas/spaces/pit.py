@@ -152,7 +152,7 @@ class ConvHeadPooling(nn.Module):
         self.conv = nn.Conv2d(c_in, c_out, kernel_size=stride + 1, padding=stride // 2, stride=stride, groups=c_in)
         self.fc = nn.Linear(c_in, c_out)
 
-    def forward(self, x: torch.Tensor, cls: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # noqa: D102
+    def forward(self, x: torch.Tensor, cls: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.conv(x), self.fc(cls)
 
 
@@ -178,7 +178,7 @@ class PiTNet(nn.Module):
         trunc_normal_(self.pos_embed, std=0.02)
         trunc_normal_(self.cls_token, std=0.02)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-2:] != (self.img_size, self.img_size):
             raise ValueError(f"PiT built for {self.img_size}x{self.img_size} inputs, got {tuple(x.shape[-2:])}")
         x = self.patch_embed(x) + self.pos_embed

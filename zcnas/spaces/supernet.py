@@ -71,7 +71,7 @@ class MixedOp(nn.Module):
         super().__init__()
         self.ops = nn.ModuleDict(ops)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor | None:  # noqa: D102
+    def forward(self, x: torch.Tensor) -> torch.Tensor | None:
         if not self.ops:
             return None
         out = [op(x) for op in self.ops.values()]

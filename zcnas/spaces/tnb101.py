@@ -122,7 +122,7 @@ class Zero(nn.Module):
         super().__init__()
         self.c_in, self.c_out, self.stride = c_in, c_out, stride
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.c_in == self.c_out:
             return x[:, :, ::self.stride, ::self.stride].mul(0.0)
         b, _, h, w = x.shape
@@ -140,7 +140,7 @@ class FactorizedReduce(nn.Module):
         self.pad = nn.ConstantPad2d((0, 1, 0, 1), 0)
         self.bn = nn.BatchNorm2d(c_out)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.relu(x)
         y = self.pad(x)
         return self.bn(torch.cat([self.convs[0](x), self.convs[1](y[:, :, 1:, 1:])], 1))
@@ -166,7 +166,7 @@ class MicroCell(nn.Module):
         self.edges = nn.ModuleList(make_op(code, c_in, c_out, stride) if src == 0 else make_op(code, c_out, c_out, 1)
                                    for code, (src, _) in zip(codes, self.SOURCES, strict=True))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         nodes = [x]
         for j in (1, 2, 3):
             nodes.append(torch.stack([self.edges[e](nodes[s]) for e, (s, t) in enumerate(self.SOURCES) if t == j]).sum(0))
@@ -185,7 +185,7 @@ class BasicBlock(nn.Module):
             self.downsample = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False),
                                             nn.BatchNorm2d(c_out, eps=1.0, momentum=1.0))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (x if self.downsample is None else self.downsample(x)) + self.conv_b(self.conv_a(x))
 
 
@@ -217,7 +217,7 @@ class Encoder(nn.Module):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(self.stem(x))
 
 
@@ -261,7 +261,7 @@ class GenerativeDecoder(nn.Module):
             self.add_module(f"conv{i}", layer(a, b, up))
         self.conv14 = ConvLayer(w(16), c_out, nn.Tanh(), bn=False)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         for layer in self.children():
             x = layer(x)
         return x
@@ -303,7 +303,7 @@ class TNB101Network(nn.Module):
         else:
             self.decoder = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, TASKS[task]))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.task == "jigsaw":
             return self.decoder(torch.cat([self.encoder(x[:, i]) for i in range(x.shape[1])], 1))
         return self.decoder(self.encoder(x))
