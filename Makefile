@@ -48,7 +48,7 @@ slurm-down: ## Stop it
 bench: install ## Probe cost: floor vs lswag vs 13 proxies fused vs one probe each (experiments/bench/results.json)
 	$(PY) experiments/bench/bench.py
 
-lint: install ## ruff (E,F,I,UP,B) + mypy on zcnas/ + hadolint on docker/Dockerfile
+lint: install ## ruff (E,F,I,UP,B + lazy imports, blind excepts, unused noqa) + mypy on zcnas/ + hadolint on docker/Dockerfile
 	$(VENV)/bin/ruff check zcnas tests experiments
 	$(VENV)/bin/mypy
 	$(VENV)/bin/hadolint docker/Dockerfile
