@@ -52,3 +52,13 @@ def test_one_space_end_to_end(tmp_path):
     mtime = out.stat().st_mtime_ns
     subprocess.run(cmd, check=True, capture_output=True, timeout=600)  # measured rows are kept, not redone
     assert json.loads(out.read_text())["nb201_c10/a"] == r["nb201_c10/a"] and out.stat().st_mtime_ns >= mtime
+
+
+def test_readme_table_rows():
+    results = {f"nb101/{m}": {"median_s": t, "n_archs": 3, "batch": 64}
+               for m, t in zip("abhfsd", (20.0, 28.0, 34.0, 48.0, 137.0, 190.0), strict=True)}
+    results["nb101/summary"] = bench.summarise("nb101", results, {})
+    lines = bench.table(results).splitlines()
+    assert lines[2] == ("| nb101 | 3, 64 | 20.00 | 28.00 | 34.00 | 48.00 | 137.00 | 190.00 | – | 1.40 | 1.70 | 2.40 | 1.39 "
+                        "| 3.8 / 5.3 |")  # 400 cells x 2 seeds x 34 s = 3.8 h
+    assert lines[3].startswith("| headline protocol, 1 of 9 columns |") and lines[3].endswith(" 3.8 / 5.3 |")

@@ -207,6 +207,29 @@ def memory(results: dict[str, Any]) -> None:
             OUT.write_text(json.dumps(results, indent=2) + "\n")  # each row kept as it is measured
 
 
+def table(results: dict[str, Any]) -> str:
+    """The README's table of ``results``: median s per arch of each mode, ratios to the bare pass, Suite-Zero's recorded
+    cost of the same archs, and the headline protocol's CPU-hours with the headline set and with all 14."""
+    head = ("| space | archs, batch | (a) bare | (b) lswag | (h) headline 9 | (f) the 14 | (s) Suite-Zero's, fused "
+            "| (d) one probe each | Suite-Zero recorded | b/a | h/a | f/a | d/s | grid CPU-h (h / f) |")
+    rows = [head, "|" + "---|" * (head.count("|") - 1)]
+    for space in SPACES:
+        m, sm = {k: results.get(f"{space}/{k}") for k in MODES}, results.get(f"{space}/summary", {})
+        if m["a"] is None:
+            continue
+        cell = {k: f"{v['median_s']:.2f}" if v else "–" for k, v in m.items()}
+        ratio = {k: f"{sm[k]:.2f}" if k in sm else "–" for k in ("b_over_a", "h_over_a", "f_over_a", "d_over_s")}
+        hours = " / ".join(f"{sm[k]:.1f}" if k in sm else "–" for k in ("grid_cpu_hours_h", "grid_cpu_hours_f"))
+        rows.append(f"| {space} | {m['a']['n_archs']}, {m['a']['batch']} | " + " | ".join(cell[k] for k in MODES[:4])
+                    + f" | {cell['s']} | {cell['d']} | {sm.get('suite_zero_s', '–')} | "
+                    + " | ".join(ratio.values()) + f" | {hours} |")
+    tot = {k: [results[f"{c}/summary"][k] for c in HEADLINE if k in results.get(f"{c}/summary", {})]
+           for k in ("grid_cpu_hours_h", "grid_cpu_hours_f")}
+    rows.append(f"| headline protocol, {len(tot['grid_cpu_hours_h'])} of {len(HEADLINE)} columns |" + " |" * 12
+                + f" {sum(tot['grid_cpu_hours_h']):.1f} / {sum(tot['grid_cpu_hours_f']):.1f} |")
+    return "\n".join(rows) + "\n"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=1)
@@ -218,7 +241,11 @@ def main() -> None:
     ap.add_argument("--worker", nargs=4, metavar=("MODE", "SPACE", "N", "REPEATS"))
     ap.add_argument("--memory", action="store_true", help="only the peak RSS per proxy (AutoFormer-T, ViT-B/16)")
     ap.add_argument("--memory-worker", nargs=2, metavar=("NET", "PROXY"))
+    ap.add_argument("--table", action="store_true", help="print the README table of --out and stop")
     args = ap.parse_args()
+    if args.table:
+        print(table(json.loads(args.out.read_text())), end="")
+        return
     if args.memory_worker:
         memory_worker(*args.memory_worker)
         return
