@@ -37,15 +37,16 @@ Candidate = tuple[int, int, str | None]  # (cell type, edge, op; None: the whole
 
 
 def spaces_with_supernet() -> list[str]:
-    """Names of the spaces a pruning search runs on (those with a ``supernet`` method)."""
-    import zcnas.spaces as spaces  # noqa: PLC0415
+    """Names of the spaces a pruning search runs on (those declaring a ``supernet_shape``)."""
+    from zcnas.spaces import SPACE_CLASSES  # noqa: PLC0415
 
-    return sorted(getattr(spaces, c).name for c in spaces.__all__ if hasattr(getattr(spaces, c), "supernet"))
+    classes: list[Any] = list(SPACE_CLASSES.values())  # each declares supernet_shape (None: no supernet)
+    return sorted(c.name for c in classes if c.supernet_shape is not None)
 
 
 def check_space(space: Any) -> None:
     """One-line error for a space without a supernet, naming those that have one."""
-    if not hasattr(space, "supernet"):
+    if space.supernet_shape is None:
         raise ValueError(f"search=prune needs a space with a supernet; {space.name} has none. "
                          f"Spaces with one: {', '.join(spaces_with_supernet())} (space=<name>)")
 

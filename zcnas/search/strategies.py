@@ -158,7 +158,8 @@ class Prune(Search):
 
     def planned(self, space_cls: type) -> int:
         """Every round's candidates plus the found arch (0 for a space without a supernet)."""
-        return planned_evaluations(space_cls, self.repeat, self.scope, self.prune_number) if hasattr(space_cls, "supernet_shape") else 0
+        cls: Any = space_cls  # every space declares supernet_shape; None: no supernet
+        return 0 if cls.supernet_shape is None else planned_evaluations(cls, self.repeat, self.scope, self.prune_number)
 
     def explore(self, space: Any, score: Evaluate, rank: Rank, *, params: Callable[[Any], float], init_seed: int,
                 checkpoint: Path) -> Found:

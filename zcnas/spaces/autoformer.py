@@ -57,6 +57,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cache
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -218,6 +219,7 @@ class AutoFormerSpace:
         structure_prob: probability of a depth / embed change (AutoFormer 0.4).
     """
 
+    supernet_shape: ClassVar[tuple[int, int, int] | None] = None  # no supernet: search=prune does not apply
     variant: str = "tiny"
     img_size: int = 224
     patch: int = 16

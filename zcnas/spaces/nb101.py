@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -245,6 +246,7 @@ class NB101Space:
         cells: cells per stack (3).
     """
 
+    supernet_shape: ClassVar[tuple[int, int, int] | None] = None  # no supernet: search=prune does not apply
     stem: int = 128
     stacks: int = 3
     cells: int = 3

@@ -35,6 +35,7 @@ import math
 import re
 from dataclasses import dataclass
 from itertools import product
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -205,6 +206,7 @@ class PiTSpace:
         structure_prob: probability of a base-dim / per-stage depth change (AutoFormer's rates).
     """
 
+    supernet_shape: ClassVar[tuple[int, int, int] | None] = None  # no supernet: search=prune does not apply
     variant: str = "tiny"
     img_size: int = 224
     patch: int = 16

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from torch import nn
@@ -18,6 +18,7 @@ from torch import nn
 class TimmSpace:
     """A finite space of named timm models; the arch string is the model name."""
 
+    supernet_shape: ClassVar[tuple[int, int, int] | None] = None  # no supernet: search=prune does not apply
     models: tuple[str, ...] = field(default_factory=lambda: ("vit_tiny_patch16_224", "resnet18"))
     img_size: int | None = None
     name: str = "timm"

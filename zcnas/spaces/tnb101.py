@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -334,6 +335,7 @@ class TNB101Space:
             widths scale with it).
     """
 
+    supernet_shape: ClassVar[tuple[int, int, int] | None] = None  # no supernet: search=prune does not apply
     variant: str = "micro"
     task: str = "jigsaw"
     base: int = BASE
