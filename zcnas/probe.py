@@ -230,7 +230,8 @@ class Probe:
         """Drop the cached artifacts ``names`` (with what is derived from them; never ``layers``/``weights``) and
         their plan: their memory is freed once no coming proxy reads them (read again, they are recomputed)."""
         drop = set(names)
-        drop = (drop | self.derived(drop)) - {"layers", "weights"}
+        drop |= self.derived(drop)
+        drop -= {"layers", "weights"}
         self._planned -= drop
         for key in [k for k in self._cache if k[0] in drop]:
             del self._cache[key]

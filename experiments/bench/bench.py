@@ -40,7 +40,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "experiments" / "benchmark_grid"))
 from grid import COLUMNS, HEADLINE, HEADLINE_PROXIES, PROXIES  # noqa: E402
 
-SPACES: dict[str, list[str]] = {**{c: overrides for c, (overrides, _) in COLUMNS.items()}, "autoformer": ["space=autoformer"]}
+SPACES: dict[str, list[str]] = {**{c: overrides for c, (overrides, _) in COLUMNS.items()},
+                                "autoformer": ["space=autoformer"]}
 """Bench space -> Hydra overrides (the grid's columns, and AutoFormer-T)."""
 N_DEFAULT = {"nb201_c10": 10, "nb201_c100": 5, "nb201_in16": 5, "nb101": 3, "nb301": 3, "micro_ae": 1, "micro_jig": 2,
              "macro_ae": 1, "macro_jig": 2, "autoformer": 2}
@@ -73,13 +74,13 @@ def suite_zero(space: str, n: int) -> tuple[list[str], list[str], dict[str, dict
     from zcnas.data.suite_zero import FILES, load_suite_zero, parse_key
     from zcnas.run import canonical_keys
 
-    sp = instantiate(compose(space).space)
+    cfg = compose(space)
+    sp = instantiate(cfg.space)
     if space == "autoformer":
         return [sp.encode(a) for a in sp.sample(n, np.random.default_rng(0))], SUITE_13, {}
-    table = {"nb201": "nb201", "nb101": "nb101", "nb301": "nb301", "micro": "tnb101_micro",
-             "macro": "tnb101_macro"}[space.split("_")[0]]
-    task = {"nb201_c10": "cifar10", "nb201_c100": "cifar100", "nb201_in16": "ImageNet16-120", "nb101": "cifar10",
-            "nb301": "cifar10", "micro_ae": "autoencoder", "macro_ae": "autoencoder"}.get(space, "jigsaw")
+    table = cfg.benchmark.get("space") or "nb201"  # the NB201 columns' labels are NB201's own, not Suite-Zero's
+    task = {"cifar100": "cifar100", "imagenet16_120": "ImageNet16-120"}.get(
+        cfg.task.name, cfg.benchmark.get("target") or "cifar10")  # Suite-Zero's task key
     tab = canonical_keys(load_suite_zero(table, target=task, precomputed="all"), sp)
     archs, proxies = tab.sample(n, np.random.default_rng(0)), [c.removeprefix("sz_") for c in tab.scores.columns]
     data = json.loads((ROOT / "zcnas" / "data" / "assets" / FILES[table]).read_text())
