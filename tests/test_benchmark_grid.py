@@ -78,7 +78,8 @@ def grid_dir(tmp_path) -> Path:
             _run(root / "main" / col / f"seed{seed}_shard0", seed, pd.DataFrame({
                 "arch": [f"a{i}" for i in range(10)], "lswag": y, "lswag_lambda": swapped, "zico": -y,
                 "nwot": swapped if col == "micro_jig" else y, "aznas_expressivity": sign * y,
-                "aznas_trainability": sign * y, "aznas_progressivity": sign * y, "sz_nwot": -swapped, target: y}),
+                "aznas_trainability": sign * y, "aznas_progressivity": sign * y, "flops": sign * y, "sz_nwot": -swapped,
+                target: y}),
                 target)
     _run(root / "ablation" / "nb201_c10" / "seed0_shard0", 0, pd.DataFrame({
         "arch": [f"a{i}" for i in range(10)], "lswag": -swapped, "lswag_lambda": y, "cifar10": y}), "cifar10")
@@ -120,7 +121,7 @@ def test_analyse_reproduces_the_committed_demo(tmp_path):
     heat = tables["heatmap"]
     assert list(heat.columns) == ["nb201_c10", "nb101", "micro_jig", "mean"]
     assert heat.loc["lswag"].round(3).tolist() == [0.591, 0.202, 0.123, 0.305]
-    assert heat.loc["aznas"].round(3).tolist() == [0.568, 0.553, 0.611, 0.577]
+    assert heat.loc["aznas"].round(3).tolist() == [0.734, 0.749, 0.522, 0.668]
     committed = pd.read_csv(GRID_DIR / "results" / "demo" / "heatmap.csv", index_col=0)
     pd.testing.assert_frame_equal(heat, committed, check_names=False, check_exact=False, rtol=1e-12)
     assert (tmp_path / "report.md").read_text() == (GRID_DIR / "results" / "demo" / "report.md").read_text() \

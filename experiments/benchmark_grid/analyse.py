@@ -4,7 +4,7 @@ Reference: Casarin, Escalera, Lanz, "L-SWAG", CVPR 2025 (arXiv 2505.07300): Fig.
 proxy x benchmark, ordered by mean), Fig. 4 (mean ρ over benchmarks: L-SWAG 0.72, NWOT 0.62 second) and
 Table 3 (L-SWAG's components). Reads ``<grid>/{main,ablation}/<column>/`` through ``zcnas.summarize.collect``
 (finished runs, merged shards instead of their parts), adds AZ-NAS as the rank combination Σ log(rank/N)
-of its three terms per run (``zcnas.combiners.rank.merge``, label-free: Lee & Ham, CVPR 2024), averages ρ
+of its four terms (three + FLOPs) per run (``zcnas.combiners.rank.merge``, label-free: Lee & Ham, CVPR 2024), averages ρ
 over seeds and writes into ``--out``: ``records.csv`` (every run x proxy), ``heatmap.csv`` / ``.png``,
 ``mean_rho.csv`` / ``.png``, ``table3.csv``, ``suite_zero.csv`` (our ρ next to Suite-Zero's precomputed
 scores of the same archs) and ``report.md`` (every table, ours next to the paper's numbers).
@@ -37,7 +37,9 @@ from zcnas.metrics import correlate
 from zcnas.results import read_scores
 from zcnas.summarize import collect
 
-AZNAS_TERMS = ["aznas_expressivity", "aznas_trainability", "aznas_progressivity"]
+AZNAS_TERMS = ["aznas_expressivity", "aznas_trainability", "aznas_progressivity", "flops"]
+"""AZ-NAS's score (Lee & Ham, CVPR 2024): Σ log(rank/N) of expressivity, trainability, progressivity and complexity
+(FLOPs); reference cvlab-yonsei/AZ-NAS, NB201/tss_general.ipynb (its ``rank_agg`` starts from the FLOPs' ranks)."""
 PAPER_FIG4 = {"lswag": 0.72, "nwot": 0.62}
 """Fig. 4 of the paper: mean ρ over all its benchmarks (19 CNN columns + AutoFormer), L-SWAG first, NWOT second."""
 
@@ -58,7 +60,7 @@ tick layout of its rows is read from an OCR of the table, so the middle rows' la
 
 def records(grid: Path) -> pd.DataFrame:
     """One row per (kind, column, run, proxy, target): Spearman/Kendall of every run under ``grid``,
-    plus an ``aznas`` row per run that has the three AZ-NAS terms."""
+    plus an ``aznas`` row per run that has the four AZ-NAS terms (:data:`AZNAS_TERMS`)."""
     frames = []
     for kind in ("main", "ablation"):
         for col_dir in sorted(p for p in (grid / kind).glob("*") if p.is_dir()):
@@ -273,7 +275,7 @@ def _proxy_scores(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     out = {c: frame[c].to_numpy(float) for c in frame.columns if c not in skip}
     full, lam = window_scores(frame, 0, 10)
     out["lswag@full"], out["lswag_lambda@full"] = full, lam
-    if set(AZNAS_TERMS) <= set(frame.columns):  # AZ-NAS: its three terms rank-combined, label-free
+    if set(AZNAS_TERMS) <= set(frame.columns):  # AZ-NAS: its four terms rank-combined, label-free
         out["aznas"] = merge(frame[AZNAS_TERMS], "log_rank")
     return out
 

@@ -65,7 +65,7 @@ COLUMNS: dict[str, tuple[list[str], int]] = {
 
 PROXIES = ["lswag", "lswag_lambda", "zico", "swap", "reg_swap", "nwot", "meco", "aznas_expressivity",
            "aznas_trainability", "aznas_progressivity", "synflow", "jacov", "params", "flops"]
-"""Fig. 3's proxies computed per arch in one fused probe (analyse.py rank-combines the three AZ-NAS terms;
+"""Fig. 3's proxies computed per arch in one fused probe (analyse.py rank-combines the three AZ-NAS terms and FLOPs;
 lswag_lambda is Table 3's windowed no-Ψ row)."""
 
 ABLATION = ["lswag", "lswag_lambda"]

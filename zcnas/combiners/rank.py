@@ -1,11 +1,12 @@
 """Rank-aggregation combiners and the shared input checks.
 
 * ``rank_mean``: mean of per-proxy ranks (TE-NAS-style rank sum, scaled).
-* ``aznas_rank``: Σ_m log(rank_m / N) (AZ-NAS, Lee & Ham, CVPR 2024, arXiv 2403.19232;
-  reference ``cvlab-yonsei/AZ-NAS``).
-* ``vkdnw_agg``: the same Σ log(rank/N) over a fixed set, VKDNW + AZ-NAS's expressivity, progressivity,
-  trainability + FLOPs (Týbl & Neumann, CVPR 2025, arXiv 2502.04975, "VKDNW_agg"; reference
-  ``ondratybl/VKDNW``, the aggregation of its MobileNetV2 search script) (:class:`RankAggregate`).
+* ``aznas_rank``: AZ-NAS's rule Σ_m log(rank_m / N) over whichever proxies the run computes (Lee & Ham,
+  CVPR 2024, arXiv 2403.19232; reference ``cvlab-yonsei/AZ-NAS``).
+* ``aznas`` and ``vkdnw_agg``: the same Σ log(rank/N) over a fixed set (:class:`RankAggregate`): ``aznas`` is
+  AZ-NAS's published score, its expressivity, progressivity, trainability + FLOPs (complexity; reference
+  ``NB201/tss_general.ipynb``); ``vkdnw_agg`` is VKDNW + the same four (Týbl & Neumann, CVPR 2025,
+  arXiv 2502.04975, "VKDNW_agg"; reference ``ondratybl/VKDNW``, the aggregation of its MobileNetV2 search script).
 
 Ranks are 1..N with the best (highest) score ranked N; NaN scores rank lowest.
 """
