@@ -15,6 +15,7 @@ import torch
 from zcnas.data.tasks import TNB101Task
 from zcnas.probe import Probe
 from zcnas.proxies import get_proxy, list_artifacts, list_proxies, score
+from zcnas.proxies.spectral import block_terms, first_sample_features
 from zcnas.spaces import (
     SPACE_CLASSES,
     AutoFormerSpace,
@@ -55,6 +56,10 @@ class Recorder:
     def artifact(self, key, compute):
         self.used.add(key[0])
         return self._probe.artifact(key, compute)
+
+    def ridden(self, name, rider):
+        self.used.add(name)
+        return self._probe.ridden(name, rider)
 
     def __getattr__(self, name: str):
         if name in ARTIFACTS:
@@ -146,3 +151,30 @@ def test_declared_needs_name_real_artifacts():
     for name in list_proxies():
         assert set(get_proxy(name).needs) <= ARTIFACTS, name
         assert get_proxy(name).needs, name
+
+
+RIDING = ["meco", "meco_opt", "aznas_expressivity", "aznas_progressivity", "aznas_trainability"]
+"""The proxies whose artifacts (MeCo's features, AZ-NAS's block terms) ride on the shared full-batch pass."""
+
+
+@pytest.mark.parametrize("which", list(NETWORKS))
+def test_riders_on_the_shared_pass_equal_their_own_forward(which, tiny_nb201, batch16):
+    """Planned with proxies that run the shared full-batch pass (jacov's input gradient, nwot's patterns), MeCo's and
+    AZ-NAS's artifacts come from that pass's forward (one forward in all, where there were three) and are bit-identical
+    to those of a forward of their own, and so are the scores."""
+    net, thin = network(which, tiny_nb201)
+    x, y, loss = inputs(which, batch16)
+    forwards = []
+    net.register_forward_hook(lambda *_: forwards.append(1))
+    alone = Probe(net, x, y, thin=thin, loss_fn=loss)
+    feats, terms = first_sample_features(alone), block_terms(alone)
+    assert len(forwards) == 2
+    forwards.clear()
+    shared = Probe(net, x, y, thin=thin, loss_fn=loss)
+    both = score(shared, dict.fromkeys(["jacov", "nwot", *RIDING], {}))
+    assert len(forwards) == 1  # the shared pass served jacov, nwot, MeCo and AZ-NAS
+    shared_feats = first_sample_features(shared)
+    assert len(shared_feats) == len(feats) and all(torch.equal(a, b) for a, b in zip(feats, shared_feats, strict=True))
+    assert block_terms(shared) == terms
+    one = score(Probe(net, x, y, thin=thin, loss_fn=loss), dict.fromkeys(RIDING, {}))
+    assert [both[p] for p in RIDING] == pytest.approx([one[p] for p in RIDING], rel=0, abs=0, nan_ok=True)

@@ -23,7 +23,9 @@ Family artifacts (``synflow_terms``, ``block_terms``, ...) are declared next to 
 each is computed once per argument tuple and kept in the same cache (:meth:`Probe.artifact`). They run their
 passes through :meth:`Probe.restored` (the one restore path) and hook modules with :meth:`Probe.hooks`; the
 registry folds what they read (their ``needs``) into :meth:`Probe.plan`, so the shared full-batch pass serves them
-too. This engine knows nothing of them: it imports no proxy module.
+too. A family artifact read from one train-mode forward of the batch (MeCo's features, AZ-NAS's block terms) is a
+:data:`Rider`: it rides on the shared full-batch pass when that pass runs anyway, instead of a forward of its own
+(:meth:`Probe.ridden`). This engine knows nothing of them: it imports no proxy module.
 
 Depth percentiles (L-SWAG, Casarin et al., CVPR 2025, arXiv 2505.07300, Eq. 6): layer ``l`` of ``D``
 (1-based) falls in bucket ``int((l / D) * 100 // (100 / bins))``, buckets ``0..bins``.
@@ -36,8 +38,8 @@ from __future__ import annotations
 
 import threading
 import zlib
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager, nullcontext
 from typing import Any
 
 import torch
@@ -48,6 +50,12 @@ ACT_TYPES: tuple[type[nn.Module], ...] = (
     nn.ReLU, nn.ReLU6, nn.GELU, nn.SiLU, nn.LeakyReLU, nn.ELU, nn.Hardswish, nn.Mish)
 WEIGHT_TYPES: tuple[type[nn.Module], ...] = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
 Hook = Callable[[nn.Module, Any, Any], None]
+Riding = tuple[Iterable[nn.Module], Hook, bool]
+"""What a :data:`Rider` yields: the modules to hook during the forward, the hook, whether autograd is on."""
+Rider = Callable[["Probe"], Generator[Riding, None, Any]]
+"""A family artifact computed from one train-mode forward of the whole batch: a generator that yields ``(modules,
+hook, grad)`` (hook these during the forward, with autograd on if ``grad``) and, resumed after the forward with its
+graph alive, returns the artifact. The same forward's outputs in every pass, so the shared pass can serve it."""
 
 
 def pack_patterns(pattern: torch.Tensor) -> torch.Tensor:
@@ -132,6 +140,40 @@ every other name is a registered family artifact (:mod:`zcnas.proxies`)."""
 ENGINE_ARTIFACTS = frozenset(ENGINE_NEEDS)
 
 
+class _Started:
+    """A :data:`Rider` started for the shared pass: its modules, its hook (a hook that raises marks it failed
+    instead of ending the pass) and whether it needs autograd; ``failed`` also when it raised before yielding."""
+
+    def __init__(self, rider: Rider, probe: Probe) -> None:
+        self.ride, self.modules, self.grad, self.failed = rider(probe), [], False, False
+        try:
+            modules, self._hook, self.grad = next(self.ride)
+            self.modules = list(modules)
+        except torch.OutOfMemoryError:
+            raise
+        except Exception:  # noqa: BLE001 - computed alone when read, where the error reaches its proxy
+            self.failed = True
+
+    def hook(self, mod: nn.Module, inp: Any, out: Any) -> None:
+        if self.failed:
+            return
+        try:
+            self._hook(mod, inp, out)
+        except torch.OutOfMemoryError:
+            raise
+        except Exception:  # noqa: BLE001 - computed alone when read, where the error reaches its proxy
+            self.failed = True
+
+
+def _finish(ride: Generator[Any, None, Any]) -> Any:
+    """Resume a :data:`Rider` after its forward: the artifact it returns."""
+    try:
+        next(ride)
+    except StopIteration as done:
+        return done.value
+    raise RuntimeError("a rider yields once: (modules, hook, grad), then returns its artifact")
+
+
 def fisher_term(a: torch.Tensor | None, grad: torch.Tensor | None) -> torch.Tensor:
     """Σ_channels ½ mean_n (Σ_spatial a ⊙ ∂L/∂a)² of one layer output ``a`` (square, then mean over
     samples, as foresight's ``g_nk.pow(2).mean(0).mul(0.5)``; Theis et al. 2018); 0 without a gradient.
@@ -180,6 +222,7 @@ class Probe:
         self.thin = thin
         self._cache: dict[tuple[Any, ...], Any] = {}
         self._planned: set[str] = set()
+        self._riders: dict[str, Rider] = {}
 
     # ------------------------------------------------------------------ engine
     @contextmanager
@@ -215,11 +258,12 @@ class Probe:
         """The modules of ``net`` (default the probed model) that are instances of ``types``."""
         return [m for m in (self.model if net is None else net).modules() if isinstance(m, types)]
 
-    def plan(self, needs: Iterable[str]) -> None:
+    def plan(self, needs: Iterable[str], riders: Mapping[str, Rider] | None = None) -> None:
         """Declare the artifacts the coming proxies will read, closed over what they read in turn
         (:func:`zcnas.proxies.closure`, called by :func:`zcnas.proxies.score`), so one full-batch pass serves
-        all of :data:`FULL_PASS` that are wanted."""
+        all of :data:`FULL_PASS` that are wanted, and the planned ``riders`` (:data:`Rider`) with it."""
         self._planned |= set(needs)
+        self._riders |= dict(riders or {})
 
     @staticmethod
     def derived(names: set[str]) -> set[str]:
@@ -246,6 +290,32 @@ class Probe:
         if key not in self._cache:
             self._cache[key] = compute(self)
         return self._cache[key]
+
+    def ridden(self, name: str, rider: Rider) -> Any:
+        """The family artifact ``name`` of ``rider`` (:data:`Rider`), once: from the shared full-batch pass when it
+        is planned and that pass is still to run (its forward serves both), else from a forward of its own."""
+        if not self._has(name) and name in self._planned and name in self._riders and self._full_pass_pending():
+            self._full_pass(set())
+        if not self._has(name):  # not planned, no shared pass to come, or it failed there: alone, errors raised
+            ride = rider(self)
+            modules, hook, grad = next(ride)
+            with self.hooks(modules, hook), self.restored(), torch.set_grad_enabled(grad):
+                self.model(self.inputs)
+                self._cache[name,] = _finish(ride)
+        return self._cache[name,]
+
+    def _full_pass_pending(self) -> bool:
+        """Whether a planned artifact of the shared full-batch pass is not computed yet (the pass will run)."""
+        todo = {a for a in self._planned & set(FULL_PASS) if not self._has(a)}
+        if self.share_passes and self.share_splits > 1:
+            todo.discard("acts")
+        return bool(todo)
+
+    def _stochastic(self) -> bool:
+        """Whether a forward draws random numbers (dropout, drop path): then two forwards differ and a rider
+        keeps its own forward, as before riders."""
+        return any((isinstance(m, nn.modules.dropout._DropoutNd) and m.p > 0)
+                   or float(getattr(m, "drop_prob", 0.0) or 0.0) > 0 for m in self.model.modules())
 
     def _has(self, name: str) -> bool:
         return (name,) in self._cache
@@ -289,7 +359,9 @@ class Probe:
         wanted now or planned and not yet computed: activation patterns (hooks), the loss gradient
         w.r.t. the weights (``grads(1)``) and the Conv/Linear outputs (Fisher) in one backward —
         built differentiable when ``H g`` is wanted, then ``H g`` by a second backward — and the
-        input gradient of Σ f(x) by a backward of its own."""
+        input gradient of Σ f(x) by a backward of its own. Planned :data:`Rider` artifacts hook the same forward
+        and finish right after it (not with double backprop, whose plain-formula attention would change their
+        forward on ViTs, nor on stochastic networks); one that fails here is computed alone when read."""
         from torch.nn.attention import SDPBackend, sdpa_kernel  # noqa: PLC0415
 
         todo = {a for a in (wanted | self._planned) & set(FULL_PASS) if not self._has(a)}
@@ -307,15 +379,31 @@ class Probe:
         def on_act(_mod: nn.Module, _inp: object, out: torch.Tensor) -> None:
             patterns.append((out.detach() > 0).reshape(out.shape[0], -1))
 
-        backward = bool(todo - {"acts"})
-        x = self.inputs.detach().clone().requires_grad_("input_grad" in todo)
         double = "hessian_grad" in todo
-        with (self.hooks(self.modules_of(WEIGHT_TYPES), on_weight),
+        riding = {} if double or self._stochastic() else {
+            name: _Started(rider, self) for name, rider in self._riders.items() if name in self._planned
+            and not self._has(name)}
+        backward = bool(todo - {"acts"}) or any(r.grad for r in riding.values())
+        x = self.inputs.detach().clone().requires_grad_("input_grad" in todo)
+        rider_hooks = ExitStack()
+        for r in riding.values():
+            rider_hooks.enter_context(self.hooks(r.modules, r.hook))
+        with (rider_hooks, self.hooks(self.modules_of(WEIGHT_TYPES), on_weight),
               self.hooks(self.modules_of(ACT_TYPES) if "acts" in todo else [], on_act),
               self.restored(), torch.set_grad_enabled(backward),
               sdpa_kernel(SDPBackend.MATH) if double else nullcontext()):  # fused attention has no double backward
             out = self.model(x)
             self._set_layers(order)
+            for name, r in riding.items():  # before the backward passes below free the graph
+                if r.failed:
+                    continue
+                try:
+                    with torch.set_grad_enabled(r.grad):
+                        self._cache[name,] = _finish(r.ride)
+                except torch.OutOfMemoryError:
+                    raise
+                except Exception:  # noqa: BLE001 - computed alone when read, where the error reaches its proxy
+                    pass
             weights = self.weights
             if todo & {"full_grads", "layer_fisher", "hessian_grad"}:
                 mods = [m for _, m in self.layers if m in outs]

@@ -13,9 +13,9 @@ import inspect
 import logging
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, overload
 
 import torch
 
@@ -77,32 +77,44 @@ def register_proxy(name: str, needs: tuple[str, ...] = (), version: int = 1,
 
 @dataclass(frozen=True)
 class ArtifactSpec:
-    """A registered family artifact: its function ``fn(probe, *args)`` and the artifacts it reads (planned with it)."""
+    """A registered family artifact: its function ``fn(probe, *args)`` (a :data:`~zcnas.probe.Rider` if ``rides``)
+    and the artifacts it reads (planned with it)."""
 
     name: str
     fn: Callable[..., Any]
     needs: tuple[str, ...]
+    rides: bool = False
 
 
 _ARTIFACTS: dict[str, ArtifactSpec] = {}
 A = TypeVar("A", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
-def register_artifact(name: str, needs: tuple[str, ...] = ()) -> Callable[[A], A]:
+@overload
+def register_artifact(name: str, needs: tuple[str, ...] = (), rides: Literal[False] = False) -> Callable[[A], A]: ...
+@overload
+def register_artifact(name: str, needs: tuple[str, ...] = (), *, rides: Literal[True]
+                      ) -> Callable[[Callable[[Probe], Generator[Any, None, T]]], Callable[[Probe], T]]: ...
+def register_artifact(name: str, needs: tuple[str, ...] = (), rides: bool = False) -> Callable[[Any], Any]:
     """Decorator: register ``fn(probe, *args) -> value`` as family artifact ``name`` (duplicates raise) and return it
     cached: ``fn(probe, *args)`` computes once per probe and argument tuple (:meth:`~zcnas.probe.Probe.artifact`);
-    ``needs``: the artifacts ``fn`` reads, which :func:`score` plans into the shared pass."""
+    ``needs``: the artifacts ``fn`` reads, which :func:`score` plans into the shared pass. ``rides``: ``fn`` is a
+    :data:`~zcnas.probe.Rider` (no arguments), read as ``fn(probe)``, served by the shared full-batch pass's forward
+    when that pass runs (:meth:`~zcnas.probe.Probe.ridden`)."""
 
-    def wrap(fn: A) -> A:
+    def wrap(fn: Any) -> Any:
         if name in _ARTIFACTS or name in ENGINE_ARTIFACTS:
             raise ValueError(f"artifact {name!r} is registered twice")
-        _ARTIFACTS[name] = ArtifactSpec(name, fn, tuple(needs))
+        _ARTIFACTS[name] = ArtifactSpec(name, fn, tuple(needs), rides)
 
         @functools.wraps(fn)
         def read(probe: Probe, *args: Any) -> Any:
+            if rides:
+                return probe.ridden(name, fn)
             return probe.artifact((name, *args), lambda p: fn(p, *args))
 
-        return read  # type: ignore[return-value]
+        return read
 
     return wrap
 
@@ -200,7 +212,8 @@ def score(probe: Probe, proxies: Mapping[str, Mapping[str, Any]], keep: Iterable
     """
     out: dict[str, float] = {}
     needs = {name: closure(get_proxy(name).needs) for name in proxies}
-    probe.plan(set().union(*needs.values()))
+    planned = set().union(*needs.values())
+    probe.plan(planned, {a: _ARTIFACTS[a].fn for a in planned if a in _ARTIFACTS and _ARTIFACTS[a].rides})
     left = Counter(a for name in proxies for a in needs[name])
     kept = closure(keep) if keep is not None else None
     for name, params in proxies.items():

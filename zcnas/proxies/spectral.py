@@ -24,12 +24,13 @@ Deliberate deviations (all on the shared probe batch, the network's own initiali
 from __future__ import annotations
 
 import math
+from collections.abc import Generator
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zcnas.probe import Probe, block_modules, by_shape
+from zcnas.probe import Probe, Riding, block_modules, by_shape
 from zcnas.proxies._registry import NotApplicable, register_artifact, register_proxy, require
 
 AZ_EPS = 1e-8
@@ -87,12 +88,12 @@ def trainabilities(crosses: list[torch.Tensor | None]) -> list[torch.Tensor]:
     return out
 
 
-@register_artifact("block_terms")
-def block_terms(probe: Probe) -> tuple[list[float], list[float], bool]:
-    """AZ-NAS terms over :func:`~zcnas.probe.block_modules` from one train-mode forward of the batch:
-    (spectral entropy of the first block's input and of every block output, in forward order;
+@register_artifact("block_terms", rides=True)
+def block_terms(probe: Probe) -> Generator[Riding, None, tuple[list[float], list[float], bool]]:
+    """AZ-NAS terms over :func:`~zcnas.probe.block_modules` from one train-mode forward of the batch (a rider of
+    the shared pass): (spectral entropy of the first block's input and of every block output, in forward order;
     per block, the trainability (:func:`trainabilities`) of ∂(g_outᵀ out)/∂in for Rademacher g_out (a fixed
-    generator), identity blocks skipped; whether the features are token sequences (ViTs))."""
+    generator), identity blocks and blocks on the raw input skipped; whether the features are token sequences)."""
     blocks = block_modules(probe.model)
     if not blocks:
         raise ValueError("no blocks found: AZ-NAS needs an nn.Sequential of composite modules (cells, blocks)")
@@ -101,20 +102,19 @@ def block_terms(probe: Probe) -> tuple[list[float], list[float], bool]:
     def keep(_mod: nn.Module, inp: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
         record.append((inp[0], out))
 
+    yield blocks, keep, True
     gen = torch.Generator(device="cpu").manual_seed(0)
-    with probe.hooks(blocks, keep), probe.restored(), torch.enable_grad():
-        probe.model(probe.inputs)
-        expressivity = spectral_entropies([record[0][0]] + [o for _, o in record])
-        crosses = []
-        for inp, out in reversed(record):
-            if not (inp.requires_grad and out.requires_grad):
-                continue
-            g_out = (torch.randint(0, 2, out.shape, generator=gen) * 2 - 1).to(out)
-            g_in = torch.autograd.grad(out, inp, g_out, retain_graph=True, allow_unused=True)[0]
-            g_in = torch.zeros_like(inp) if g_in is None else g_in
-            if g_in.shape == g_out.shape and torch.equal(g_in, g_out):
-                continue  # an identity block says nothing about trainability (AZ-NAS ViT code)
-            crosses.append(cross_covariance(g_in.detach(), g_out))
+    expressivity = spectral_entropies([record[0][0]] + [o for _, o in record])
+    crosses = []
+    for inp, out in reversed(record):
+        if inp.grad_fn is None or not out.requires_grad:  # the raw batch (a leaf) has no block behind it
+            continue
+        g_out = (torch.randint(0, 2, out.shape, generator=gen) * 2 - 1).to(out)
+        g_in = torch.autograd.grad(out, inp, g_out, retain_graph=True, allow_unused=True)[0]
+        g_in = torch.zeros_like(inp) if g_in is None else g_in
+        if g_in.shape == g_out.shape and torch.equal(g_in, g_out):
+            continue  # an identity block says nothing about trainability (AZ-NAS ViT code)
+        crosses.append(cross_covariance(g_in.detach(), g_out))
     trainability = [t.to(probe.inputs.device) for t in trainabilities(crosses)]
     values = torch.stack([*expressivity, *trainability]).tolist()  # one transfer to the host
     return values[:len(expressivity)], values[len(expressivity):], record[0][1].dim() == 3
@@ -149,10 +149,10 @@ def ntk_eigs(probe: Probe, n: int) -> torch.Tensor:
     return torch.linalg.eigvalsh(gram)
 
 
-@register_artifact("first_sample_features")
-def first_sample_features(probe: Probe) -> list[torch.Tensor]:
+@register_artifact("first_sample_features", rides=True)
+def first_sample_features(probe: Probe) -> Generator[Riding, None, list[torch.Tensor]]:
     """Per module (forward order) whose output has a spatial or token axis: the first sample's
-    output as ``(channels, positions)`` from one train-mode no-grad forward (MeCo's hook)."""
+    output as ``(channels, positions)`` from one train-mode forward (MeCo's hook; a rider of the shared pass)."""
     feats: list[torch.Tensor] = []
 
     def keep(_mod: nn.Module, _inp: object, out: object) -> None:
@@ -161,8 +161,7 @@ def first_sample_features(probe: Probe) -> list[torch.Tensor]:
             # a copy, not a view: a view would keep the module's whole-batch output alive (GBs on a ViT-B)
             feats.append((f.reshape(f.shape[0], -1) if out.dim() > 3 else f.T).clone())
 
-    with probe.hooks(probe.model.modules(), keep), probe.restored(), torch.no_grad():
-        probe.model(probe.inputs)
+    yield probe.model.modules(), keep, False
     return feats
 
 
