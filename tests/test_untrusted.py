@@ -318,6 +318,27 @@ def test_a_cache_written_before_the_numeric_policy_reads_back(tmp_path):
     assert (tmp_path / "run" / "scores.csv").read_text() == before
 
 
+@pytest.mark.parametrize("cached", [True, False])
+def test_scores_from_before_riders_read_back_and_recompute_bit_for_bit(tmp_path, cached):
+    """tests/data/cache_before_riders.db was written before MeCo's and AZ-NAS's artifacts rode on the shared pass
+    (commit 9a81c31: 3 NB201 cells, C=2, N=1, seed 0, one of them dead): read from that cache every score comes
+    back (none computed), and computed anew on the shared pass scores.csv is the same file, byte for byte."""
+    import shutil
+
+    from .conftest import ROOT
+
+    if cached:
+        shutil.copy(ROOT / "tests" / "data" / "cache_before_riders.db", tmp_path / "c.db")
+    before = (ROOT / "tests" / "data" / "cache_before_riders_scores.csv").read_text()
+    (tmp_path / "archs.txt").write_text("".join(line.split(",")[0] + "\n" for line in before.splitlines()[1:]))
+    proc = cli(tmp_path, "zcnas.run", "space.C=2", "space.N=1", "archs_from=archs.txt", "tracking=none", "threads=1",
+               "proxy=[nwot,jacov,meco,meco_opt,aznas_expressivity,aznas_progressivity,aznas_trainability]",
+               "cache.path=c.db", "hydra.run.dir=run")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads((tmp_path / "run" / "run_summary.json").read_text())["n_cached"] == (3 if cached else 0)
+    assert (tmp_path / "run" / "scores.csv").read_text() == before
+
+
 def test_summarize_reads_run_dirs_as_data_too(tmp_path, finished_run):
     with (finished_run / "config.yaml").open("a") as f:
         f.write('a0: &a0 ["x"]\na1: [*a0, *a0]\n')
