@@ -121,9 +121,11 @@ def test_run_search_takes_a_score_callable_and_explicit_arguments(tmp_path):
     sel = run_search(search, SPACE, by_params, ["params"], num_classes=10, seed=0, out_dir=tmp_path, benchmark=bench)
     rows = History.load(tmp_path / "search_history.json").rows
     assert len(rows) == 12 and len({r["arch"] for r in rows}) == 12
-    assert sel["scores"]["params"] == max(r["params"] for r in rows) == pytest.approx(sel["params_M"])
-    assert (sel["search"], sel["n_evaluated"], sel["fitness_by"]) == ("random", 12, "params")
-    assert sel["accuracy"]["cifar10"] == pytest.approx(float(bench.table.loc[sel["arch"], "cifar10"]))
+    assert sel.scores["params"] == max(r["params"] for r in rows) == pytest.approx(sel.params_M)
+    assert (sel.search, sel.n_evaluated, sel.fitness_by) == ("random", 12, "params")
+    assert sel.accuracy["cifar10"] == pytest.approx(float(bench.table.loc[sel.arch, "cifar10"]))
+    assert list(sel.to_json()) == ["arch", "fitness", "search", "fitness_by", "n_evaluated", "params_M", "scores",
+                                   "trajectory", "num_classes", "accuracy", "rank_percentile", "best_in_benchmark"]
     with pytest.raises(ValueError, match="must be one of the proxies"):
         run_search(RandomSearch(n=2, fitness="lswag"), SPACE, by_params, ["params"], num_classes=10, seed=0,
                    out_dir=tmp_path)

@@ -21,7 +21,7 @@ import time
 from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -55,6 +55,9 @@ from zcnas.results import (
     write_outputs,
 )
 from zcnas.tracking import find_secrets, install_redaction, scrub, scrub_files
+
+if TYPE_CHECKING:
+    from zcnas.search.run import Selection
 
 log = logging.getLogger("zcnas.run")
 
@@ -223,7 +226,7 @@ class Run:
         self.check_combiner(len(archs))
         self.score(archs)
 
-    def search(self) -> dict[str, Any]:
+    def search(self) -> Selection:
         """Search the space with the configured strategy, every candidate scored by :meth:`score`; return
         the selected arch."""
         from omegaconf import OmegaConf  # noqa: PLC0415
@@ -341,7 +344,7 @@ class Run:
                             name, c, n, self.cfg.batch_size)
 
     def write(self, table: pd.DataFrame, correlations: list[dict[str, Any]], combiner_tags: dict[str, str],
-              selected: dict[str, Any] | None) -> dict[str, Any]:
+              selected: Selection | None) -> dict[str, Any]:
         """scores/correlations/summary/config files (secrets masked) and plots; print the table. Returns
         the run summary."""
         from omegaconf import OmegaConf  # noqa: PLC0415
@@ -357,7 +360,7 @@ class Run:
                 "numeric_tf32": str(self.numeric["tf32"]).lower(),
                 **({"window": f"[{self.window['lo']}, {self.window['hi']}] {self.window['source']}"} if self.window else {}),
                 "proxies": ",".join(self.columns), **combiner_tags,
-                **({"selected_arch": selected["arch"], **selected.get("tags", {})} if selected else {})}
+                **({"selected_arch": selected.arch, **selected.tags} if selected else {})}
         summary = {"n_archs": n, "n_computed": n - self.n_cached, "n_cached": self.n_cached,
                    "seconds": seconds, "started_ms": self.started_ms, "finished_ms": self.started_ms + int(seconds * 1000),
                    "shard": dict(cfg.shard), "proxies": self.columns, "cost": run_cost(self.cpu0, seconds, self.device),
@@ -366,7 +369,7 @@ class Run:
                    **({"oom_reduced_batch": self.oom_reduced} if self.oom_reduced else {}),
                    "mlflow": {"name": names, "tags": tags}}
         write_outputs(self.out_dir, scrub(OmegaConf.to_container(cfg, resolve=True), self.secrets), table, self.columns,
-                      self.targets, correlations, summary, selected)
+                      self.targets, correlations, summary, selected.to_json() if selected else None)
         from zcnas.search.run import search_report  # noqa: PLC0415
 
         if self.window:

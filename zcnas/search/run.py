@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,51 @@ CALIB_SEED_OFFSET = 10_000
 uniform sample (``seed``), so the fitness is not fitted on the archs the run reports."""
 BUDGET_PROBE_ARCHS = 2000
 """Archs sampled (seed 0) to check that the parameter budget can be met before the search starts."""
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A search's pick: the arch, its fitness, scores, size and trajectory, the combiner that ranked it and (where
+    the benchmark covers it) its accuracy; :meth:`to_json` is ``selected_arch.json`` (``python -m zcnas.export``
+    needs nothing more: ``space`` is the run's space config)."""
+
+    arch: str
+    fitness: float
+    search: str
+    fitness_by: str
+    n_evaluated: int
+    params_M: float
+    scores: dict[str, float]
+    trajectory: list[dict[str, Any]]
+    num_classes: int
+    flops_M: float | None = None
+    space: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    """The strategy's own fields (:attr:`~zcnas.search.strategies.Found.extra`)."""
+    combiner_selected: list[str] | None = None
+    combiner_from: str | None = None
+    combiner_fitted_on: dict[str, Any] | None = None
+    accuracy: dict[str, float] | None = None
+    rank_percentile: dict[str, float] | None = None
+    best_in_benchmark: dict[str, float] | None = None
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """MLflow tags naming the combiner's picks: ``combiner/z1`` .. (none without a selecting combiner)."""
+        return {f"combiner/z{i + 1}": p for i, p in enumerate(self.combiner_selected or [])}
+
+    def to_json(self) -> dict[str, Any]:
+        """``selected_arch.json``: the fields in a fixed order, the unset ones left out."""
+        head = {"arch": self.arch, "fitness": self.fitness, "search": self.search, "fitness_by": self.fitness_by,
+                "n_evaluated": self.n_evaluated, "params_M": self.params_M, "flops_M": self.flops_M,
+                "scores": self.scores, "trajectory": self.trajectory, "space": self.space, "num_classes": self.num_classes}
+        tail = {"combiner_selected": self.combiner_selected,
+                "tags": self.tags if self.combiner_selected is not None else None,
+                "combiner_from": self.combiner_from, "combiner_fitted_on": self.combiner_fitted_on,
+                "accuracy": self.accuracy, "rank_percentile": self.rank_percentile,
+                "best_in_benchmark": self.best_in_benchmark}
+        return {k: v for k, v in head.items() if v is not None} | self.extra | {k: v for k, v in tail.items()
+                                                                                  if v is not None}
 
 
 def fitness(search: Search, proxies: list[str], score: Evaluate, *, space: Any, benchmark: Any = None,
@@ -55,7 +101,7 @@ def fitness(search: Search, proxies: list[str], score: Evaluate, *, space: Any, 
     return (lambda t: est.predict(t[proxies])), est
 
 
-def search_report(correlations: list[dict[str, Any]], selected: dict[str, Any], n_scored: int) -> str:
+def search_report(correlations: list[dict[str, Any]], selected: Selection, n_scored: int) -> str:
     """What a search run prints: the correlation rows that have a value, else one line saying why there
     are none (a pruning search scores supernets, which no benchmark labels), then the pick."""
     from zcnas.results import format_table  # noqa: PLC0415
@@ -63,13 +109,13 @@ def search_report(correlations: list[dict[str, Any]], selected: dict[str, Any], 
     rows = [r for r in correlations if r.get("spearman") is not None and np.isfinite(r["spearman"])]
     labelled = max([int(r.get("n") or 0) for r in correlations], default=0)
     head = (format_table(rows) if rows else
-            f"no correlations: {labelled} of the {n_scored} networks this search={selected['search']} run scored "
+            f"no correlations: {labelled} of the {n_scored} networks this search={selected.search} run scored "
             "have a benchmark label" + (" (pruning scores supernets, which no benchmark labels)"
-                                        if selected["search"] == "prune" else ""))
-    acc = f", accuracy {selected['accuracy']}" if "accuracy" in selected else ""
-    flops = f", {selected['flops_M']:.1f} MFLOPs" if "flops_M" in selected else ""
-    return (f"{head}\nselected {selected['arch']} ({selected['params_M']:.3f} M params{flops}, "
-            f"fitness {selected['fitness']:.4g}{acc}) -> selected_arch.json")
+                                        if selected.search == "prune" else ""))
+    acc = f", accuracy {selected.accuracy}" if selected.accuracy is not None else ""
+    flops = f", {selected.flops_M:.1f} MFLOPs" if selected.flops_M is not None else ""
+    return (f"{head}\nselected {selected.arch} ({selected.params_M:.3f} M params{flops}, "
+            f"fitness {selected.fitness:.4g}{acc}) -> selected_arch.json")
 
 
 def flops_m(space: Any, arch: Any, num_classes: int, resolution: int) -> float:
@@ -138,7 +184,7 @@ def plot_trajectory(path: Path, traj: list[dict[str, Any]], search: str, fitness
 def run_search(search: Search, space: Any, score: Evaluate, proxies: list[str], *, num_classes: int, seed: int,
                out_dir: Path, benchmark: Any = None, combiner: Any = None, combiner_name: str = "none",
                task: str = "", space_config: dict[str, Any] | None = None,
-               resolution: int | None = None) -> dict[str, Any]:
+               resolution: int | None = None) -> Selection:
     """Search ``space`` with ``search`` (a :class:`~zcnas.search.strategies.Search`), every candidate scored
     by ``score(archs) -> [{proxy: score}]``; ``combiner`` (unfitted) is the fitness when
     ``search.fitness=combiner``; ``seed`` is the run's (weights, calibration sample), ``num_classes`` sizes
@@ -172,30 +218,21 @@ def run_search(search: Search, space: Any, score: Evaluate, proxies: list[str], 
     found = search.explore(space, score, rank, params=params, init_seed=seed, checkpoint=checkpoint)
     best = found.best
     arch = space.decode(best["arch"])
-    selected: dict[str, Any] = {"arch": best["arch"], "fitness": found.fitness, "search": search.name,
-                                "fitness_by": search.fitness, "n_evaluated": found.n_evaluated,
-                                "params_M": params(arch),
-                                **({"flops_M": flops_m(space, arch, num_classes, resolution)} if resolution else {}),
-                                "scores": {p: float(best[p]) for p in proxies},
-                                "trajectory": trajectory(found.history, rank, search.per_round) if found.history else []}
-    plot_trajectory(out_dir / "search_trajectory.png", selected["trajectory"], search.name, search.fitness,
-                    search.per_round)
-    if space_config is not None:
-        selected["space"] = space_config
-    selected["num_classes"] = int(num_classes)
-    selected.update(found.extra)
-    if est is not None and hasattr(est, "selected_"):
-        selected["combiner_selected"] = list(est.selected_)
-        selected["tags"] = {f"combiner/z{i + 1}": p for i, p in enumerate(est.selected_)}  # MLflow tags
-        if search.combiner_from:
-            selected["combiner_from"] = str(search.combiner_from)
-            selected["combiner_fitted_on"] = est.data["fitted_on"]
-    if benchmark is not None and best["arch"] in benchmark.table.index:
-        acc = benchmark.table.loc[best["arch"]]
-        selected["accuracy"] = {t: float(acc[t]) for t in benchmark.targets}
-        selected["rank_percentile"] = {t: float((benchmark.table[t] <= acc[t]).mean() * 100)
-                                       for t in benchmark.targets}
-        selected["best_in_benchmark"] = {t: float(benchmark.table[t].max()) for t in benchmark.targets}
-    log.info("selected %s (fitness %.4g)%s", selected["arch"], selected["fitness"],
-             f" accuracy {selected['accuracy']}" if "accuracy" in selected else "")
+    traj = trajectory(found.history, rank, search.per_round) if found.history else []
+    plot_trajectory(out_dir / "search_trajectory.png", traj, search.name, search.fitness, search.per_round)
+    picks = list(est.selected_) if est is not None and hasattr(est, "selected_") else None
+    acc = benchmark.table.loc[best["arch"]] if benchmark is not None and best["arch"] in benchmark.table.index else None
+    selected = Selection(
+        arch=best["arch"], fitness=found.fitness, search=search.name, fitness_by=search.fitness,
+        n_evaluated=found.n_evaluated, params_M=params(arch), scores={p: float(best[p]) for p in proxies},
+        trajectory=traj, num_classes=int(num_classes), flops_M=flops_m(space, arch, num_classes, resolution) if resolution else None,
+        space=space_config, extra=found.extra, combiner_selected=picks,
+        combiner_from=str(search.combiner_from) if picks is not None and search.combiner_from else None,
+        combiner_fitted_on=est.data["fitted_on"] if picks is not None and search.combiner_from else None,
+        accuracy=None if acc is None else {t: float(acc[t]) for t in benchmark.targets},
+        rank_percentile=None if acc is None else {t: float((benchmark.table[t] <= acc[t]).mean() * 100)
+                                                   for t in benchmark.targets},
+        best_in_benchmark=None if acc is None else {t: float(benchmark.table[t].max()) for t in benchmark.targets})
+    log.info("selected %s (fitness %.4g)%s", selected.arch, selected.fitness,
+             f" accuracy {selected.accuracy}" if selected.accuracy is not None else "")
     return selected
