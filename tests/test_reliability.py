@@ -6,12 +6,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -20,23 +18,27 @@ import pandas as pd
 import pytest
 
 from zcnas.cache import ScoreCache
-from zcnas.data import Task, load_nb201
+from zcnas.data import Task
 from zcnas.data.benchmarks import load_jsonl
 from zcnas.merge import merge
 from zcnas.proxies import check_params
 from zcnas.run import score_archs
 from zcnas.search import History
+from zcnas.testing import (
+    CLI_ENV,
+    NOBODY,
+    BlackHole,
+    cli,
+    closed_port,
+    nb201_records,
+    unprivileged,
+    write_imagefolder,
+)
 from zcnas.tracking import MlflowTracker, find_secrets, scrub
 
 from .test_run import cfg_with
 
 TINY = ("space.C=4", "space.N=1", "batch_size=8", "tracking=none", "threads=1")
-ENV = {**os.environ, "TQDM_DISABLE": "1", "OMP_NUM_THREADS": "1"}
-
-
-def cli(tmp: Path, module: str, *args: str, timeout: float = 300, prefix: tuple[str, ...] = ()):
-    return subprocess.run([*prefix, sys.executable, "-m", module, *args], cwd=tmp, env={**ENV, "HOME": str(tmp)},
-                          capture_output=True, text=True, timeout=timeout)
 
 
 def last_line(proc) -> str:
@@ -88,23 +90,13 @@ def test_only_a_damaged_sqlite_cache_is_moved_aside(tmp_path, caplog):
 
 
 # ---------------------------------------------------------------- 2. the cache is keyed on the probe batch's content
-def _write_images(root: Path, seed: int) -> None:
-    from PIL import Image
-
-    rng = np.random.default_rng(seed)
-    for c in range(3):
-        (root / f"class{c}").mkdir(parents=True, exist_ok=True)
-        for i in range(4):
-            Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(root / f"class{c}" / f"{i}.png")
-
-
 def test_replacing_the_images_under_task_root_never_serves_stale_scores(tmp_path):
-    _write_images(tmp_path / "imgs", 0)
+    write_imagefolder(tmp_path / "imgs", 0)
     args = (*TINY, "n_archs=4", "proxy=[nwot,params]", "task.source=imagefolder", f"task.root={tmp_path / 'imgs'}",
             "cache.path=c.db")
     first = score_archs(cfg_with(*args), tmp_path / "a")["summary"]
     assert score_archs(cfg_with(*args), tmp_path / "b")["summary"]["n_cached"] == 4  # same images: cached
-    _write_images(tmp_path / "imgs", 1)  # same paths, new pixels
+    write_imagefolder(tmp_path / "imgs", 1)  # same paths, new pixels
     third = score_archs(cfg_with(*args), tmp_path / "c")["summary"]
     assert first["n_computed"] == 4 and third["n_cached"] == 0 and third["n_computed"] == 4
     a, c = (pd.read_csv(tmp_path / d / "scores.csv") for d in "ac")
@@ -121,14 +113,9 @@ def test_probe_batch_digest_follows_pixels_and_labels():
 
 
 # ---------------------------------------------------------------- 3. benchmark=file labels
-def _records(n: int) -> list[dict]:
-    t = load_nb201(target="cifar10").table.iloc[:n]
-    return [{"arch": a, "cifar10": float(v)} for a, v in t["cifar10"].items()]
-
-
 def test_jsonl_arch_with_surrounding_space_keeps_its_labels(tmp_path):
     f = tmp_path / "gt.jsonl"
-    f.write_text("".join(json.dumps({**r, "arch": r["arch"] + " "}) + "\n" for r in _records(6)))
+    f.write_text("".join(json.dumps({**r, "arch": r["arch"] + " "}) + "\n" for r in nb201_records(6)))
     out = score_archs(cfg_with(*TINY, "benchmark=file", f"benchmark.path={f}", "proxy=params", "n_archs=6"),
                       tmp_path / "run")
     scores = pd.read_csv(tmp_path / "run" / "scores.csv")
@@ -136,7 +123,7 @@ def test_jsonl_arch_with_surrounding_space_keeps_its_labels(tmp_path):
 
 
 def test_jsonl_unusable_labels_are_counted_and_booleans_are_not_targets(tmp_path, caplog):
-    recs = _records(4)
+    recs = nb201_records(4)
     lines = [json.dumps({**recs[0], "converged": True})]
     lines += [json.dumps({**r, "converged": False}).replace(json.dumps(r["cifar10"]), v)
               for r, v in zip(recs[1:], ["NaN", "Infinity", "-Infinity"], strict=True)]
@@ -154,7 +141,7 @@ def test_jsonl_unusable_labels_are_counted_and_booleans_are_not_targets(tmp_path
 
 
 def test_run_warns_about_archs_without_usable_labels(tmp_path, caplog):
-    recs = _records(5)
+    recs = nb201_records(5)
     f = tmp_path / "gt.jsonl"
     f.write_text("".join(json.dumps(r) + "\n" for r in recs[:3]) + "".join(
         json.dumps({**r, "cifar10": None}) + "\n" for r in recs[3:]))
@@ -365,16 +352,8 @@ def test_sweep_end_masks_the_password_in_multirun_yaml(tmp_path):
     assert "alice:***@127.0.0.1" in (tmp_path / "multirun.yaml").read_text()
 
 
-def _closed_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return int(port)
-
-
 def test_password_in_tracking_uri_is_in_no_file_nor_mlflow_artifact(tmp_path):
-    uri = f"http://alice:{SECRET}@127.0.0.1:{_closed_port()}"
+    uri = f"http://alice:{SECRET}@127.0.0.1:{closed_port()}"
     proc = cli(tmp_path, "zcnas.run", *TINY[:-2], "tracking=mlflow", f"tracking.uri={uri}", "n_archs=3",
                "proxy=params", "hydra.run.dir=run", "cache.path=c.db")
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -393,30 +372,6 @@ def test_password_in_tracking_uri_is_in_no_file_nor_mlflow_artifact(tmp_path):
 
 
 # ---------------------------------------------------------------- 10. a slow or dead tracking server
-class BlackHole:
-    """127.0.0.1 socket that accepts connections and never answers."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.conns: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                self.conns.append(self.sock.accept()[0])
-            except OSError:
-                return
-
-    def close(self) -> None:
-        for c in self.conns:
-            c.close()
-        self.sock.close()
-
-
 def test_tracking_check_is_bounded_for_silent_refused_and_unwritable_backends(tmp_path):
     hole = BlackHole()
     try:
@@ -425,7 +380,7 @@ def test_tracking_check_is_bounded_for_silent_refused_and_unwritable_backends(tm
         assert why is not None and "timed out" in why and time.perf_counter() - t0 < 5
     finally:
         hole.close()
-    assert "Connection refused" in MlflowTracker(f"http://127.0.0.1:{_closed_port()}", timeout_s=1).check()
+    assert "Connection refused" in MlflowTracker(f"http://127.0.0.1:{closed_port()}", timeout_s=1).check()
     assert "does not exist" in MlflowTracker(f"sqlite:///{tmp_path}/nowhere/m.db").check()
     assert MlflowTracker(f"sqlite:///{tmp_path}/m.db").check() is None
 
@@ -460,7 +415,7 @@ def test_binary_benchmark_file_names_the_file(tmp_path):
 
 
 def test_corrupt_jpeg_names_the_file(tmp_path):
-    _write_images(tmp_path / "imgs", 0)
+    write_imagefolder(tmp_path / "imgs", 0)
     (tmp_path / "imgs" / "class1" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"\x00" * 50)
     with pytest.raises(ValueError, match=r"class1/broken.jpg: not a readable image"):
         Task(source="imagefolder", root=str(tmp_path / "imgs")).pixels()
@@ -480,16 +435,34 @@ def test_read_only_run_dir_is_one_line(tmp_path):
     not enforced, so the run is made as ``nobody`` (setpriv)."""
     prefix: tuple[str, ...] = ()
     if os.geteuid() == 0:
-        prefix = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--")
+        prefix = NOBODY
         tmp_path = Path(tempfile.mkdtemp(prefix="zcnas-ro-"))  # pytest's own tmp tree is private to root
         tmp_path.chmod(0o777)
     (tmp_path / "ro").mkdir()
     (tmp_path / "ro").chmod(0o555)
     proc = cli(tmp_path, "zcnas.run", *TINY, "n_archs=2", "proxy=params", f"hydra.run.dir={tmp_path / 'ro'}",
-               "cache.path=c.db", prefix=prefix)
+               "cache.path=c.db", prefix=prefix, env={"ZCNAS_CONFIG_DIR": str(tmp_path / "user_conf")})
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-1500:]
     assert last_line(proc) == (f"zcnas.run: error: output directory {tmp_path / 'ro'} is not writable ({tmp_path / 'ro'} "
                                "is read-only or not a directory); set hydra.run.dir=<a writable directory>")
+
+
+def test_unreadable_user_config_dir_is_one_line(tmp_path):
+    """A config dir the user cannot read (here: inside a directory private to another user) is one line naming it
+    and the fix, before any work, not a PermissionError traceback from listing the config groups."""
+    tmp_path = Path(tempfile.mkdtemp(prefix="zcnas-conf-"))  # pytest's own tmp tree is private to root
+    prefix = unprivileged(tmp_path)
+    private = tmp_path / "private"
+    (private / "zcnas").mkdir(parents=True)
+    private.chmod(0o700 if prefix else 0o000)  # nobody cannot enter root's 0700; an owner cannot enter 000
+    try:
+        proc = cli(tmp_path, "zcnas.run", *TINY, "n_archs=2", "proxy=params", "hydra.run.dir=run", "cache.path=c.db",
+                   prefix=prefix, env={"ZCNAS_CONFIG_DIR": str(private / "zcnas")})
+    finally:
+        private.chmod(0o755)
+    assert proc.returncode == 1 and last_line(proc) == (
+        f"zcnas.run: error: cannot read your config dir {private / 'zcnas'} (Permission denied): fix its permissions, "
+        "or set ZCNAS_CONFIG_DIR to a readable directory") and not (tmp_path / "run").exists()
 
 
 # ---------------------------------------------------------------- 12. multi-node: a cache file per shard
@@ -504,7 +477,8 @@ def test_per_shard_caches_survive_a_kill_and_fold_into_the_shared_one(tmp_path, 
         score_archs(cfg_with(*shard(k)), tmp_path / "sweep" / str(k))
     assert not (tmp_path / "shared.db").exists() and (tmp_path / "shared.db.shard0of4").is_file()
     proc = subprocess.Popen([sys.executable, "-m", "zcnas.run", *shard(2), f"hydra.run.dir={tmp_path / 'sweep' / '2'}"],
-                            cwd=tmp_path, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            cwd=tmp_path, env={**os.environ, **CLI_ENV}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
     csv = tmp_path / "sweep" / "2" / "scores.csv"
     deadline = time.time() + 300
     while time.time() < deadline and not (csv.is_file() and len(csv.read_text().splitlines()) >= 3):

@@ -3,6 +3,7 @@ and the one-line error a user sees instead of a traceback."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -54,12 +55,21 @@ def check_argv(prog: str, argv: list[str] | None = None) -> None:
     * a value with a non-ASCII character or a line break outside quotes (Hydra's lexer rejects it) is a
       one-line error that shows the quoted form, which Hydra accepts (``hydra.run.dir='runs/ü'``);
     * a top-level key the command's config does not have (``n_arch=10``) is a one-line error with the closest
-      key (with ``+``, :func:`check_known_keys` refuses it after composition)."""
+      key (with ``+``, :func:`check_known_keys` refuses it after composition);
+    * a user config dir that exists but cannot be read (or whose parent cannot be entered) is a one-line error."""
     import difflib  # noqa: PLC0415
 
     from omegaconf import OmegaConf  # noqa: PLC0415
 
-    from zcnas import CONF_DIR  # noqa: PLC0415
+    from zcnas import CONF_DIR, user_config_dir  # noqa: PLC0415
+
+    user = user_config_dir()
+    try:
+        if user.is_dir():
+            os.listdir(user)
+    except OSError as err:
+        sys.exit(f"{prog}: error: cannot read your config dir {user} ({err.strerror}): fix its permissions, or set "
+                 "ZCNAS_CONFIG_DIR to a readable directory")
 
     groups = {p.name for p in Path(CONF_DIR).iterdir() if p.is_dir()}
     primary = Path(CONF_DIR) / f"{'config' if prog == 'zcnas.run' else prog.removeprefix('zcnas.')}.yaml"
