@@ -26,7 +26,6 @@ from zcnas.run import score_archs
 from zcnas.search import History
 from zcnas.testing import (
     CLI_ENV,
-    NOBODY,
     BlackHole,
     cli,
     closed_port,
@@ -433,11 +432,9 @@ def test_log_of_a_run_summary_without_a_field_is_one_line(tmp_path):
 def test_read_only_run_dir_is_one_line(tmp_path):
     """Hydra opens run.log before zcnas runs: the check is a Hydra callback. As root, permissions are
     not enforced, so the run is made as ``nobody`` (setpriv)."""
-    prefix: tuple[str, ...] = ()
     if os.geteuid() == 0:
-        prefix = NOBODY
         tmp_path = Path(tempfile.mkdtemp(prefix="zcnas-ro-"))  # pytest's own tmp tree is private to root
-        tmp_path.chmod(0o777)
+    prefix = unprivileged(tmp_path)
     (tmp_path / "ro").mkdir()
     (tmp_path / "ro").chmod(0o555)
     proc = cli(tmp_path, "zcnas.run", *TINY, "n_archs=2", "proxy=params", f"hydra.run.dir={tmp_path / 'ro'}",

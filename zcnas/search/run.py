@@ -221,14 +221,15 @@ def run_search(search: Search, space: Any, score: Evaluate, proxies: list[str], 
     traj = trajectory(found.history, rank, search.per_round) if found.history else []
     plot_trajectory(out_dir / "search_trajectory.png", traj, search.name, search.fitness, search.per_round)
     picks = list(est.selected_) if est is not None and hasattr(est, "selected_") else None
+    loaded = picks is not None and bool(search.combiner_from)  # a selection fitted elsewhere: say where
     acc = benchmark.table.loc[best["arch"]] if benchmark is not None and best["arch"] in benchmark.table.index else None
     selected = Selection(
         arch=best["arch"], fitness=found.fitness, search=search.name, fitness_by=search.fitness,
         n_evaluated=found.n_evaluated, params_M=params(arch), scores={p: float(best[p]) for p in proxies},
         trajectory=traj, num_classes=int(num_classes), flops_M=flops_m(space, arch, num_classes, resolution) if resolution else None,
         space=space_config, extra=found.extra, combiner_selected=picks,
-        combiner_from=str(search.combiner_from) if picks is not None and search.combiner_from else None,
-        combiner_fitted_on=est.data["fitted_on"] if picks is not None and search.combiner_from else None,
+        combiner_from=str(search.combiner_from) if loaded else None,
+        combiner_fitted_on=est.data["fitted_on"] if loaded else None,
         accuracy=None if acc is None else {t: float(acc[t]) for t in benchmark.targets},
         rank_percentile=None if acc is None else {t: float((benchmark.table[t] <= acc[t]).mean() * 100)
                                                    for t in benchmark.targets},
