@@ -47,7 +47,9 @@ def test_one_space_end_to_end(tmp_path):
     r = json.loads(out.read_text())
     assert r["nb201_c10/a"]["batch"] == 64 and r["nb201_c10/a"]["n_archs"] == 1
     per = r["nb201_c10/d"]["per_proxy_s"]
-    assert len(per) == 12 and sum(per.values()) <= r["nb201_c10/d"]["median_s"]
+    # Each repeat's total is the sum of its per-proxy times; over repeats, a sum of medians is not bounded by the
+    # median of sums (and both are rounded), so they agree to within the repeats' spread, not exactly.
+    assert len(per) == 12 and sum(per.values()) == pytest.approx(r["nb201_c10/d"]["median_s"], rel=0.1)
     assert r["nb201_c10/summary"]["suite_zero_archs"] == 1 and r["nb201_c10/summary"]["b_over_a"] > 0
     mtime = out.stat().st_mtime_ns
     subprocess.run(cmd, check=True, capture_output=True, timeout=600)  # measured rows are kept, not redone
