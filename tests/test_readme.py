@@ -37,6 +37,19 @@ def zcnas_commands() -> list[str]:
     return [c for c in commands() if c.startswith("python -m zcnas.")]
 
 
+def overrides(line: str) -> list[str]:
+    """A Hydra command line's overrides, as its first job would get them (``a,b`` -> ``a``; ``hydra.*`` skipped)."""
+    out = []
+    for arg in shlex.split(line)[3:]:
+        if arg == "-m" or arg.startswith("hydra"):
+            continue
+        key, _, value = arg.partition("=")
+        if "," in value and not value.startswith("["):
+            value = value.split(",")[0]
+        out.append(f"{key}={value}")
+    return out
+
+
 def test_readme_has_commands_and_a_runnable_block():
     assert len(zcnas_commands()) >= 10 and commands(runnable_only=True)
     assert len(README.splitlines()) <= 200, "README.md is capped at 200 lines; move detail to experiments/ or docs"
@@ -68,16 +81,8 @@ def test_readme_command_composes(line):
         proc = subprocess.run([sys.executable, "-m", f"zcnas.{module}", "--help"], capture_output=True, text=True)
         assert proc.returncode == 0 and "usage: python -m zcnas." in proc.stdout, proc.stderr
         return
-    overrides = []
-    for arg in argv[3:]:
-        if arg == "-m" or arg.startswith("hydra"):
-            continue
-        key, _, value = arg.partition("=")
-        if "," in value and not value.startswith("["):
-            value = value.split(",")[0]
-        overrides.append(f"{key}={value}")
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose(config_name=CONFIG[module], overrides=overrides)
+        cfg = compose(config_name=CONFIG[module], overrides=overrides(line))
     assert cfg is not None
 
 
