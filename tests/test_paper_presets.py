@@ -43,7 +43,7 @@ def test_presets_compose_to_the_papers_settings(tmp_path):
         ("zcnas.search.Prune", "combiner", 3, 3, 14)
     assert list(d.proxy) == ["nwot", "l2_norm", "flops", "params"] and d.benchmark._target_.endswith("no_benchmark")
     from zcnas.cli import check_config
-    from zcnas.run import planned
+    from zcnas.plan import planned
 
     assert planned(d) == (3 * (28 * (7 + 4) + 2 * (3 + 4 + 5)) + 1, False)  # 997 supernets + the found cell
     check_config(d)

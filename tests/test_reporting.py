@@ -9,8 +9,9 @@ import re
 import numpy as np
 import pytest
 
+from zcnas.plan import planned
 from zcnas.results import score_axis, target_label
-from zcnas.run import planned, progress, score_archs
+from zcnas.run import progress, score_archs
 
 from .test_run import cfg_with
 

@@ -362,7 +362,7 @@ def test_a_run_without_ground_truth_prints_and_logs_its_scores(tmp_path):
 def test_the_window_a_run_used_and_where_it_came_from(tmp_path):
     """run_summary.json, the printed results and the MLflow tags say L-SWAG's window and its source: the shipped
     file, yours from zcnas.calibrate (it wins), the command line, or none (the whole network, with a warning)."""
-    from zcnas.run import window_used
+    from zcnas.plan import window_used
 
     env = {**os.environ, "TQDM_DISABLE": "1", "ZCNAS_CONFIG_DIR": str(tmp_path / "mine")}
     tiny = ["space.C=4", "space.N=1", "batch_size=8", "n_archs=2", "tracking=none"]

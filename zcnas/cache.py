@@ -337,14 +337,14 @@ def in_context(cache: Any, context: Mapping[str, Any]) -> Any:
     return view
 
 
-def open_cache(cache: Any, shard: Any, context: dict[str, Any]) -> ScoreCache | PgCache | NullCache:
+def open_cache(cache: Mapping[str, Any], shard: Mapping[str, int], context: dict[str, Any]) -> ScoreCache | PgCache | NullCache:
     """The score cache the run's ``cache`` node asks for: a PostgreSQL server (``cache.url``: any number of
     hosts, upserts), this shard's own SQLite file (``cache.per_shard`` and ``shard.count > 1``, merged at
     the sweep's end), one SQLite file (``cache.path``), or none."""
     if cache.get("url"):
-        return PgCache(cache.url, context)
-    if cache.path and cache.get("per_shard") and shard.count > 1:
-        return ShardCache(cache.path, shard.index, shard.count, context)
-    if cache.path:
-        return ScoreCache(cache.path, context)
+        return PgCache(cache["url"], context)
+    if cache["path"] and cache.get("per_shard") and shard["count"] > 1:
+        return ShardCache(cache["path"], shard["index"], shard["count"], context)
+    if cache["path"]:
+        return ScoreCache(cache["path"], context)
     return NullCache()

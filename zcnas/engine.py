@@ -232,7 +232,7 @@ def probe_and_score(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, pr
     builds the space's thin copy of the architecture (TE-NAS linear regions), when it has one; ``loss_fn``
     is the task's loss (``Task.loss``; cross-entropy when None); ``record`` (a :class:`ProbeRecord`) adds
     its values, read from the same probe."""
-    kw = {"share_passes": probe_cfg.share_passes, "share_splits": probe_cfg.share_splits, "thin": thin,
+    kw = {"share_passes": probe_cfg["share_passes"], "share_splits": probe_cfg["share_splits"], "thin": thin,
           **({"loss_fn": loss_fn} if loss_fn is not None else {})}
 
     def attempt(n: int) -> dict[str, float] | str:

@@ -90,9 +90,8 @@ def find_shards(sweep_dir: Path) -> dict[str, list[tuple[dict[str, Any], Path]]]
 
 def merge_group(shards: list[tuple[dict[str, Any], Path]], out_dir: Path) -> list[dict[str, Any]]:
     """Merge one group's shards into ``out_dir``; return its correlation records."""
-    from omegaconf import OmegaConf  # noqa: PLC0415
-
-    from zcnas.run import evaluate_table  # noqa: PLC0415
+    from zcnas.evaluate import evaluate_table  # noqa: PLC0415
+    from zcnas.plan import CombinerPlan  # noqa: PLC0415
 
     count = shards[0][0]["shard"]["count"]
     by_index = {cfg["shard"]["index"]: run_dir for cfg, run_dir in shards}
@@ -117,13 +116,13 @@ def merge_group(shards: list[tuple[dict[str, Any], Path]], out_dir: Path) -> lis
              .sort_values("_pos").drop(columns="_pos").reset_index(drop=True))  # row j of shard k = arch k+j*n
 
     cfg = dict(shards[0][0]) | {"shard": {"index": 0, "count": 1}}
-    conf = OmegaConf.create(cfg)
     scored = summaries[0].get("proxies") or summaries[0]["mlflow"]["tags"]["proxies"].split(",")  # old runs: the tag
     targets = [c for c in table.columns if c != "arch" and c not in scored]
     out_dir.mkdir(parents=True, exist_ok=True)
     table.to_csv(out_dir / "scores.csv", index=False, na_rep="nan")  # as ScoreWriter writes NaN
     t0 = time.perf_counter()
-    correlations, tags = evaluate_table(conf, table, scored, targets, out_dir)
+    correlations, tags = evaluate_table(table, scored, targets, out_dir, CombinerPlan.of(cfg.get("combiner")),
+                                        int(cfg["seed"]))
     saturated = {p: sum(s["saturated"].get(p, 0) for s in summaries) for p in summaries[0].get("saturated", {})}
     for r in correlations:  # the shards' saturation counts, as the unsharded run flags them
         if r["proxy"] in saturated:

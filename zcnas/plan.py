@@ -1,0 +1,220 @@
+"""The run plan: a composed ``zcnas.run`` config read once, checked, and turned into plain values.
+
+:func:`make_plan` is the only reader of the Hydra config in a run: it checks every value (one-line errors
+before any work), resolves the interpolations, fills what follows from other keys (a precomputed benchmark's
+target is the probed task), finds the L-SWAG window and where it came from, and counts the archs to score.
+:class:`zcnas.run.Run` then handles only the :class:`Plan` (torchtune's recipes read their config once in
+``setup`` in the same way: pytorch/torchtune, recipes/full_finetune_single_device.py).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from zcnas.cli import check_config, check_known_keys, instantiate, searching
+from zcnas.proxies import check_params
+
+log = logging.getLogger("zcnas.run")
+
+MAX_ARCH_LIST_BYTES = 64 << 20
+"""The largest ``archs_from`` file read (64 MiB: millions of arch strings)."""
+
+
+@dataclass(frozen=True)
+class CombinerPlan:
+    """``conf/combiner/``: the estimator's node (None: no fit), its name and evaluation protocol, and a
+    selection fitted elsewhere to apply (``combiner.from``)."""
+
+    name: str = "none"
+    estimator: dict[str, Any] | None = None
+    n_fit: Any = None
+    protocol: str = "held_out"
+    applied_from: str | None = None
+
+    @classmethod
+    def of(cls, node: Mapping[str, Any] | None) -> CombinerPlan:
+        """From a combiner node (a resolved dict or a DictConfig; an old run's config may lack keys)."""
+        node = node or {}
+        est = node.get("estimator")
+        return cls(name=str(node.get("name", "none")), estimator=_plain(est) if est is not None else None,
+                   n_fit=node.get("n_fit"), protocol=str(node.get("protocol", "held_out")),
+                   applied_from=node.get("from") or None)
+
+    def build(self) -> Any:
+        """A fresh estimator (``combiner.estimator``)."""
+        return instantiate(self.estimator)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything one ``python -m zcnas.run`` does, as plain values. Nodes a builder instantiates (space,
+    task, benchmark, tracking, search) are resolved dicts; ``probe``, ``cache`` and ``engine`` are their
+    groups' nodes (``probe`` is part of every score-cache key); ``config`` is the whole resolved config as
+    the run's config.yaml records it."""
+
+    config: dict[str, Any]
+    secrets: list[str]
+    space: dict[str, Any]
+    task: dict[str, Any]
+    benchmark: dict[str, Any]
+    tracking: dict[str, Any]
+    search: dict[str, Any] | None
+    search_name: str
+    combiner: CombinerPlan
+    proxies: dict[str, dict[str, Any]]
+    window: dict[str, Any] | None
+    probe: dict[str, Any]
+    engine: dict[str, Any]
+    cache: dict[str, Any]
+    shard: dict[str, int]
+    batch_size: int
+    seed: int
+    device: str
+    threads: int | None
+    log_every: int
+    n_archs: int
+    archs_from: list[str] | None
+    archs_from_path: str | None
+    record_deciles: bool
+    total: tuple[int, bool]
+
+
+def make_plan(cfg: Any, choices: Mapping[str, str] | None = None) -> Plan:
+    """Check ``cfg`` (a composed ``conf/config.yaml``) and read it into a :class:`Plan`; ``choices``: Hydra's
+    ``runtime.choices`` (default: the running app's), which say where the L-SWAG window came from."""
+    from omegaconf import OmegaConf  # noqa: PLC0415
+
+    from zcnas.tracking import find_secrets  # noqa: PLC0415
+
+    check_config(cfg)
+    check_known_keys(cfg)
+    config: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
+    secrets = find_secrets(config)  # masked in every file and log line
+    proxies: dict[str, dict[str, Any]] = config.get("proxy") or {}
+    for name, params in proxies.items():
+        check_params(name, params, cfg.batch_size)  # unknown names, types and ranges fail before any work
+    bench = config["benchmark"]
+    if bench.get("precomputed") and "target" in bench and bench["target"] is None:
+        bench["target"] = config["task"]["name"]  # precomputed columns belong to one task: the one probed
+    check_space(config["space"])
+    archs = read_arch_list(Path(cfg.archs_from)) if cfg.get("archs_from") else None
+    search = config.get("search") if searching(cfg) else None
+    return Plan(
+        config=config, secrets=secrets, space=config["space"], task=config["task"], benchmark=bench,
+        tracking=config["tracking"], search=search, search_name=search_name(search),
+        combiner=CombinerPlan.of(config.get("combiner")), proxies=proxies,
+        window=window_used(cfg, hydra_choices() if choices is None else choices),
+        probe=config["probe"], engine=config["engine"], cache=config["cache"], shard=config["shard"],
+        batch_size=int(cfg.batch_size), seed=int(cfg.seed), device=str(cfg.device), threads=cfg.threads,
+        log_every=int(cfg.log_every), n_archs=int(cfg.n_archs), archs_from=archs,
+        archs_from_path=str(cfg.archs_from) if archs is not None else None,
+        record_deciles=bool(cfg.get("record_deciles", False)), total=planned(cfg, archs))
+
+
+def _plain(node: Any) -> Any:
+    """A DictConfig/ListConfig as plain dicts/lists (resolved); plain data deep-copied."""
+    from omegaconf import DictConfig, ListConfig, OmegaConf  # noqa: PLC0415
+
+    if isinstance(node, DictConfig | ListConfig):
+        return OmegaConf.to_container(node, resolve=True)
+    return copy.deepcopy(node)
+
+
+def planned(cfg: Any, archs: list[str] | None = None) -> tuple[int, bool]:
+    """How many architectures this run scores: (count, exact). A search's count is its evaluation
+    budget (evolution: the first population + mutations and crossovers of the later generations;
+    duplicates are scored once), so an upper bound. ``archs``: the ``archs_from`` list, if already read."""
+    if not searching(cfg):
+        if archs is None and cfg.get("archs_from"):
+            archs = read_arch_list(Path(cfg.archs_from))
+        n = len(archs) if archs is not None else cfg.n_archs
+        return len(range(cfg.shard.index, n, cfg.shard.count)), True
+    from hydra.utils import get_class  # noqa: PLC0415
+
+    return instantiate(cfg.search).planned(get_class(cfg.space._target_)), False
+
+
+def search_name(search: Mapping[str, Any] | None) -> str:
+    """The configured search's name (``evolution``, ``random``, ``prune``; ``none`` for a uniform sample)."""
+    if search is None:
+        return "none"
+    from hydra.utils import get_class  # noqa: PLC0415
+
+    cls: Any = get_class(search["_target_"])
+    return str(cls.name)
+
+
+def check_space(space_cfg: Mapping[str, Any]) -> None:
+    """One-line errors for out-of-range arguments of a zcnas space (``space.C=0``, ``space.N=-1``) before any
+    network is built; a space class of the user's own (their ``_target_``) is theirs to check."""
+    from zcnas.spaces import check_space_args, space_class  # noqa: PLC0415
+
+    try:
+        cls = space_class(space_cfg.get("_target_"))
+    except ValueError:
+        return
+    check_space_args(cls, {k: v for k, v in space_cfg.items() if k != "_target_"})
+
+
+def read_arch_list(path: Path) -> list[str]:
+    """The arch strings of a text file, one a line (``#`` comment lines and blank lines skipped); a missing,
+    oversized, non-UTF-8, empty or duplicated list is a one-line error."""
+    import pandas as pd  # noqa: PLC0415
+
+    try:
+        if path.stat().st_size > MAX_ARCH_LIST_BYTES:
+            raise ValueError(f"archs_from={path} is larger than {MAX_ARCH_LIST_BYTES >> 20} MiB; split it")
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ValueError(f"archs_from={path} cannot be read as UTF-8 text ({err}); give a file of arch "
+                         "strings, one a line") from None
+    archs = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    if not archs:
+        raise ValueError(f"archs_from={path} lists no arch; give one arch string a line")
+    dup = pd.Series(archs)[pd.Series(archs).duplicated()].tolist()
+    if dup:
+        raise ValueError(f"archs_from={path}: {dup[0]!r} is listed {archs.count(dup[0])} times ({len(dup)} duplicates)")
+    return archs
+
+
+def hydra_choices() -> dict[str, str]:
+    """Hydra's ``runtime.choices`` of the running app (config group -> option), or {} outside one."""
+    from hydra.core.hydra_config import HydraConfig  # noqa: PLC0415
+
+    return {str(k): str(v) for k, v in HydraConfig.get().runtime.choices.items()} if HydraConfig.initialized() else {}
+
+
+def window_used(cfg: Any, choices: Mapping[str, str]) -> dict[str, Any] | None:
+    """L-SWAG's layer window in this run and where it came from, or None without lswag/lswag_lambda:
+    ``{"lo", "hi", "source"}``, source = ``command line`` (the proxy's lo/hi differ from the window's),
+    ``calibrated <file>`` (yours, from ``python -m zcnas.calibrate``), ``shipped conf/window/<name>.yaml``,
+    ``default`` (no window for this space and task: the whole network) or ``unknown`` (no Hydra choices:
+    composed in-process). ``choices``: Hydra's ``runtime.choices``; a per-target (TNB101) or per-flavour
+    file is looked up before the pair's own."""
+    from zcnas import CONF_DIR, user_config_dir  # noqa: PLC0415
+
+    named = [n for n in ("lswag", "lswag_lambda") if n in (cfg.get("proxy") or {})]
+    if not named:
+        return None
+    lo, hi = int(cfg.proxy[named[0]].lo), int(cfg.proxy[named[0]].hi)
+    win = cfg.get("window") or {}
+    if (lo, hi) != (int(win.get("lo", 0)), int(win.get("hi", 10))):
+        return {"lo": lo, "hi": hi, "source": "command line"}
+    if not choices:
+        return {"lo": lo, "hi": hi, "source": "unknown"}
+    subs = [s for s in (cfg.task.get("name"), cfg.space.get("flavour")) if s]
+    nested = any(k.startswith("window@window.") for k in choices)  # the pair's file only picks a target's window
+    candidates = (("calibrated", user_config_dir() / "calibrated",
+                   [f"calibrated@window.{s}" for s in subs] + ["calibrated@window"]),
+                  ("shipped", Path(CONF_DIR) / "window", [f"window@window.{s}" for s in subs] + ([] if nested else ["window"])))
+    for label, folder, keys in candidates:
+        for key in keys:
+            if key in choices and (folder / f"{choices[key]}.yaml").is_file():
+                where = f"conf/window/{choices[key]}.yaml" if label == "shipped" else str(folder / f"{choices[key]}.yaml")
+                return {"lo": lo, "hi": hi, "source": f"{label} {where}"}
+    return {"lo": lo, "hi": hi, "source": "default"}
