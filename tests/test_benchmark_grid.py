@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
 
+from zcnas.cli import instantiate
 from zcnas.metrics import correlate
-from zcnas.run import instantiate
 
 from .conftest import ROOT
 

@@ -107,8 +107,8 @@ def test_fused_engine_equals_one_probe_per_proxy(which, tiny_nb201, batch16):
     """Every registered proxy: the shared-probe numbers equal those of a fresh probe per proxy."""
     from omegaconf import OmegaConf
 
+    from zcnas.engine import probe_and_score
     from zcnas.proxies import list_proxies
-    from zcnas.run import probe_and_score
 
     x, y = batch16
     if which == "nb201":
@@ -134,7 +134,7 @@ def test_fused_engine_runs_one_full_batch_pass_for_the_suite_zero_proxies(tiny_n
     probe per proxy runs the network once per proxy (zen and synflow run on copies)."""
     from omegaconf import OmegaConf
 
-    from zcnas.run import probe_and_score
+    from zcnas.engine import probe_and_score
 
     net = tiny_nb201.build(tiny_nb201.decode("|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_3x3~0|avg_pool_3x3~1|nor_conv_3x3~2|"))
     sizes: list[int] = []

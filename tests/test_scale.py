@@ -24,9 +24,10 @@ from omegaconf import open_dict
 
 from zcnas.cache import ScoreCache
 from zcnas.data import asset_path
+from zcnas.engine import probe_and_score
 from zcnas.merge import main as merge_main
 from zcnas.proxies import _registry
-from zcnas.run import probe_and_score, score_archs
+from zcnas.run import score_archs
 from zcnas.spaces import NB201Space
 from zcnas.tracking import MlflowTracker
 

@@ -11,9 +11,9 @@ import torch
 from hydra import compose, initialize_config_dir
 
 from zcnas.data import Task
-from zcnas.probe import Probe
+from zcnas.probe import Probe, arch_seed
 from zcnas.proxies import score
-from zcnas.run import arch_seed, score_archs
+from zcnas.run import score_archs
 from zcnas.search import History, evolve, random_search
 from zcnas.spaces import AutoFormerSpace, NB201Space
 

@@ -39,8 +39,9 @@ from tqdm import tqdm
 
 from zcnas import user_config_dir
 from zcnas.cli import check_argv, instantiate, one_line_errors
+from zcnas.engine import ProbeRecord, build_and_probe
 from zcnas.metrics import correlate
-from zcnas.probe import Probe, arch_seed, depth_bins
+from zcnas.probe import Probe, depth_bins
 from zcnas.proxies.activation import unique_patterns
 from zcnas.proxies.gradstats import layer_sigma_terms, window_layers
 from zcnas.results import write_json
@@ -149,13 +150,17 @@ def calibrate(cfg: Any, out_dir: Path, space_choice: str, task_choice: str,
         archs = bench.sample(min(c.n_archs, len(bench.table)), rng)
     else:
         archs = [space.encode(a) for a in space.sample(c.n_archs, rng)]
-    x, y = task.batch(cfg.batch_size, c.seed)
+    x, y, _ = task.probe_batch(cfg.batch_size, c.seed)
+    # the run's probing path (zcnas.engine.build_and_probe): no proxy, only the decile record, under calibrate.*
+    record = ProbeRecord({}, deciles=True, decile_params={"n_splits": c.n_splits, "accumulate": c.accumulate,
+                                                          "bins": c.bins})
+    probe_cfg = {"share_passes": bool(cfg.probe.share_passes), "share_splits": int(c.n_splits)}
     recs = []
     for i, arch in enumerate(tqdm(archs, desc="calibrating", disable=None, mininterval=2), 1):
-        torch.manual_seed(arch_seed(c.seed, arch))
-        probe = Probe(space.build(space.decode(arch), num_classes=task.num_classes), x, y, loss_fn=task.loss,
-                      share_passes=cfg.probe.share_passes, share_splits=c.n_splits)
-        recs.append(decile_profile(probe, n_splits=c.n_splits, accumulate=c.accumulate, bins=c.bins))
+        row = build_and_probe(space, task.num_classes, space.decode(arch), arch, c.seed, x, y, {}, probe_cfg,
+                              torch.device("cpu"), loss_fn=task.loss, record=record)
+        recs.append({k: np.array([row.get(f"{k}_{d}", np.nan) for d in range(c.bins + 1)])
+                     for k in ("lam", "psi", "log_sigma")})
         if i % LOG_EVERY == 0:
             log.info("calibrated %d/%d archs (%.0f s)", i, len(archs), time.perf_counter() - t0)
     log_sigma = np.stack([r["log_sigma"] for r in recs])

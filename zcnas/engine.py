@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch.overrides import TorchFunctionMode
 
-from zcnas.probe import Probe
+from zcnas.probe import Probe, arch_seed, seeded
 from zcnas.proxies import check_params, get_proxy, saturated, score
 
 log = logging.getLogger("zcnas.run")
@@ -177,13 +177,13 @@ class ProbeRecord:
 
     DECILE_PARAMS = ("n_splits", "accumulate", "bins", "abs_grad", "skip")
 
-    def __init__(self, proxies: dict[str, Any], deciles: bool) -> None:
+    def __init__(self, proxies: dict[str, Any], deciles: bool, decile_params: dict[str, Any] | None = None) -> None:
         self.pattern = {n: check_params(n, p) for n, p in proxies.items() if get_proxy(n).saturates is not None}
         self.keyed: dict[str, dict[str, Any]] = {
             f"saturated:{n}": {**p, "_version": get_proxy(n).version} for n, p in self.pattern.items()}
         self.deciles: dict[str, Any] | None = None
         if deciles:
-            lswag = check_params("lswag", proxies.get("lswag"))
+            lswag = check_params("lswag", decile_params if decile_params is not None else proxies.get("lswag"))
             self.deciles = {k: lswag[k] for k in self.DECILE_PARAMS}
             bins = int(self.deciles["bins"])
             self.keyed.update({f"{k}_{d}": {**self.deciles, "_record": "deciles", "_version": 1}
@@ -213,6 +213,23 @@ class ProbeRecord:
         """Count the saturated flags of one arch's record."""
         for n in self.saturated:
             self.saturated[n] += int(values.get(f"saturated:{n}") == 1.0)
+
+
+def build_and_probe(space: Any, num_classes: int, arch: Any, key: str, seed: int, x: torch.Tensor, y: torch.Tensor,
+                    proxies: dict[str, Any], probe_cfg: Any, device: torch.device, *,
+                    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+                    fused: bool = True, record: Callable[[Probe], dict[str, float]] | None = None,
+                    oom_reduce: bool = False) -> dict[str, float]:
+    """The one path every zcnas command probes an architecture through: build ``arch`` with weights seeded by
+    (``seed``, ``key``) alone (the same in any thread, :func:`zcnas.probe.seeded`), move it to ``device`` and
+    :func:`probe_and_score` it (``record``: a :class:`ProbeRecord`). Any worker thread."""
+    with seeded(arch_seed(seed, key)):  # worker threads take turns with the global RNG (build only)
+        model = space.build(arch, num_classes=num_classes)
+    model = model.to(device)  # the copy needs no RNG: outside the lock
+    thin = (lambda: space.thin(arch, num_classes)) if hasattr(space, "thin") else None
+    with own_stream(device):
+        return probe_and_score(model, x, y, proxies, probe_cfg, key, fused=fused, thin=thin, loss_fn=loss_fn,
+                               record=record, oom_reduce=oom_reduce)
 
 
 def probe_and_score(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, proxies: dict[str, Any],

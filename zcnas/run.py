@@ -19,7 +19,6 @@ import logging
 import math
 import sys
 import time
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,10 +29,9 @@ from tqdm import tqdm
 
 from zcnas.cache import NullCache, digest, in_context, open_cache
 from zcnas.cli import check_argv, instantiate, need, one_line_errors, resolve_device, searching
-from zcnas.engine import OOM_BATCH, ProbeRecord, in_order, numeric_policy, own_stream, probe_and_score
+from zcnas.engine import OOM_BATCH, ProbeRecord, build_and_probe, in_order, numeric_policy
 from zcnas.evaluate import evaluate_table
 from zcnas.plan import Plan, make_plan, planned
-from zcnas.probe import arch_seed, seeded
 from zcnas.proxies import get_proxy
 from zcnas.results import (
     ScoreWriter,
@@ -297,15 +295,9 @@ class Run:
         Any worker thread."""
         if not todo and not rec:
             return {}
-        space, task = self.space, self.task
-        with seeded(arch_seed(self.plan.seed, key)):  # worker threads take turns with the global RNG (build only)
-            model = space.build(arch, num_classes=task.num_classes)
-        model = model.to(self.device)  # the copy needs no RNG: outside the lock
-        thin = partial(space.thin, arch, task.num_classes) if hasattr(space, "thin") else None
-        with own_stream(self.device):
-            return probe_and_score(model, self.x, self.y, todo, self.plan.probe, key, fused=self.plan.engine["fused"],
-                                   thin=thin, loss_fn=task.loss, record=self.record,
-                                   oom_reduce=bool(self.plan.engine.get("oom_reduce", False)))
+        return build_and_probe(self.space, self.task.num_classes, arch, key, self.plan.seed, self.x, self.y, todo,
+                               self.plan.probe, self.device, loss_fn=self.task.loss, fused=self.plan.engine["fused"],
+                               record=self.record, oom_reduce=bool(self.plan.engine.get("oom_reduce", False)))
 
     def flag_saturated(self, correlations: list[dict[str, Any]], n: int) -> None:
         """Saturation guard: each pattern-count proxy's correlation records carry ``n_saturated`` (archs whose

@@ -25,9 +25,8 @@ import torch
 
 from zcnas.calibrate import decile_profile
 from zcnas.data import Task, load_autoformer
-from zcnas.probe import Probe, seeded
+from zcnas.probe import Probe, arch_seed, seeded
 from zcnas.proxies import score
-from zcnas.run import arch_seed
 from zcnas.spaces import AutoFormerSpace
 
 PROXIES = {"lswag": {"lo": 0, "hi": 10}, "zico": {}, "swap": {}, "nwot": {}, "reg_swap": {}, "params": {}, "flops": {}}

@@ -1,5 +1,5 @@
-"""Compare two ab.sh output roots file by file: byte for byte, except run_summary.json and search_history.json,
-compared as JSON without their wall-clock fields (seconds, started_ms, finished_ms, cost).
+"""Compare two ab.sh output roots file by file: byte for byte, except run_summary.json, search_history.json and
+calibration.json, compared as JSON without their wall-clock fields (seconds, started_ms, finished_ms, cost).
 usage: python experiments/plan_ab/compare.py <old root> <new root>"""
 
 import filecmp
@@ -25,7 +25,7 @@ def files(run: pathlib.Path) -> list[str]:
 
 def main(a: pathlib.Path, b: pathlib.Path) -> int:
     bad = 0
-    for ra in sorted(p for p in a.iterdir() if p.is_dir() and p.name.startswith("r")):
+    for ra in sorted(p for p in a.iterdir() if p.is_dir() and p.name[0] in "rc" and p.name[1:].isdigit()):
         rb = b / ra.name
         fa, fb = files(ra), files(rb)
         if fa != fb:
@@ -34,7 +34,7 @@ def main(a: pathlib.Path, b: pathlib.Path) -> int:
         same = 0
         for f in sorted(set(fa) & set(fb)):
             x, y = ra / f, rb / f
-            if f.endswith(("run_summary.json", "search_history.json")):
+            if f.endswith(("run_summary.json", "search_history.json", "calibration.json")):
                 ok = clean(json.loads(x.read_text())) == clean(json.loads(y.read_text()))
             else:
                 ok = filecmp.cmp(x, y, shallow=False)
