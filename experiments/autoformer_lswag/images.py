@@ -128,6 +128,8 @@ def tables(seeds: list[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
     if "cifar10" in wide:
         others = wide.drop(columns="cifar10")
         wide["max_move"] = others.sub(wide["cifar10"], axis=0).abs().max(axis=1).round(3)
+    if agg["count"].max() > 1:  # the seeds' own spread, to hold the moves against: the largest sd over sources
+        wide["seed_sd_max"] = agg.pivot(index=["column", "proxy"], columns="source", values="std").max(axis=1).round(3)
     return rho, wide.reset_index()
 
 
