@@ -34,6 +34,7 @@ from zcnas.cli import check_argv, instantiate, one_line_errors
 from zcnas.combiners import saved
 from zcnas.combiners.evaluate import assess, baselines, split
 from zcnas.metrics import correlate
+from zcnas.plan import CombinerPlan
 from zcnas.results import format_table, write_outputs
 
 log = logging.getLogger("zcnas.combine")
@@ -51,12 +52,13 @@ def run_combine(cfg: Any, out_dir: Path) -> list[dict[str, Any]]:
     from omegaconf import OmegaConf  # noqa: PLC0415
 
     t0 = time.perf_counter()
-    bench, name = instantiate(cfg.benchmark), cfg.combiner.name
+    combiner = CombinerPlan.of(cfg.combiner)
+    bench, name = instantiate(cfg.benchmark), combiner.name
     if not hasattr(bench, "tasks"):
         raise ValueError(f"benchmark {bench.name} has no proxy tables; use benchmark=suite_zero_* or benchmark=runs")
-    applied = saved.load(cfg.combiner["from"], "combiner.from") if cfg.combiner.get("from") else None
+    applied = saved.load(combiner.applied_from, "combiner.from") if combiner.applied_from else None
     if applied is not None:
-        log.info("combiner.from=%s: %s", cfg.combiner["from"], applied.provenance())
+        log.info("combiner.from=%s: %s", combiner.applied_from, applied.provenance())
     extra = read_scores(cfg.scores) if cfg.scores else {}
     rows, tags, files = [], dict(applied.tags()) if applied else {}, []
     for task, df in bench.tasks.items():
@@ -75,22 +77,22 @@ def run_combine(cfg: Any, out_dir: Path) -> list[dict[str, Any]]:
                          "protocol": "transferred", **correlate(applied.predict(Z), y, seed=cfg.seed)})
             rows += [{"task": task, "method": c, "repeat": 0, "protocol": "transferred", **rec}
                      for c, rec in baselines(Z, y, slice(None), cfg.seed).items()]
-            if cfg.combiner.estimator is None:
+            if combiner.estimator is None:
                 continue
-        protocol = cfg.combiner.get("protocol", "held_out")
+        protocol = combiner.protocol
         for rep in range(cfg.repeats if protocol == "held_out" else 1):  # in_sample: one deterministic fit
             seed = cfg.seed + rep
-            if cfg.combiner.estimator is not None:
-                res = assess(instantiate(cfg.combiner.estimator), Z, y, n_fit=cfg.combiner.n_fit, seed=seed,
+            if combiner.estimator is not None:
+                res = assess(combiner.build(), Z, y, n_fit=combiner.n_fit, seed=seed,
                              protocol=protocol, diagnostics=out_dir / f"combiner_{name}_{task}.csv" if rep == 0 else None)
                 rows.append({"task": task, "method": name, "repeat": rep, **res.record, **res.chosen})
                 if rep == 0:
                     tags.update(res.tags(name, task))
-            ev = split(len(Z), cfg.combiner.n_fit, seed)[1] if protocol == "held_out" else slice(None)
+            ev = split(len(Z), combiner.n_fit, seed)[1] if protocol == "held_out" else slice(None)
             rows += [{"task": task, "method": c, "repeat": rep, "protocol": protocol, **rec}
                      for c, rec in baselines(Z, y, ev, seed).items()]
-        if cfg.combiner.estimator is not None:
-            files += save_fitted(cfg, bench, task, Z, y, df.index,
+        if combiner.estimator is not None:
+            files += save_fitted(combiner, bench, task, Z, y, df.index,
                                  out_dir / ("combiner.json" if len(bench.tasks) == 1 else f"combiner_{task}.json"))
     table = pd.DataFrame(rows)
     table.to_csv(out_dir / "combine.csv", index=False)
@@ -114,17 +116,18 @@ def run_combine(cfg: Any, out_dir: Path) -> list[dict[str, Any]]:
     return records
 
 
-def save_fitted(cfg: Any, bench: Any, task: str, Z: pd.DataFrame, y: Any, archs: Any, path: Path) -> list[Path]:
+def save_fitted(combiner: CombinerPlan, bench: Any, task: str, Z: pd.DataFrame, y: Any, archs: Any,
+                path: Path) -> list[Path]:
     """Fit the combiner once on every labelled arch of ``task`` and save it as JSON when it is a
     selection (LIBRA: :func:`zcnas.combiners.saved.save_selection`); other combiners save nothing. Returns the files."""
-    est = instantiate(cfg.combiner.estimator).fit(Z, y)
+    est = combiner.build().fit(Z, y)
     meta = getattr(bench, "meta", {})
     fitted_on = {"space": meta.get("space", bench.name.removeprefix("suite_zero_")), "task": meta.get("task", task),
                  "benchmark": bench.name, "target": task if "runs" in meta else "val_accuracy",
                  "protocol": "in_sample", **({"runs": ",".join(meta["runs"])} if "runs" in meta else {})}
     if saved.save_selection(est, path, fitted_on, archs) is None:
         return []
-    log.info("%s on %s/%s: %s -> %s", cfg.combiner.name, bench.name, task, est.selected_, path)
+    log.info("%s on %s/%s: %s -> %s", combiner.name, bench.name, task, est.selected_, path)
     return [path]
 
 
