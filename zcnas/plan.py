@@ -10,7 +10,6 @@ target is the probed task), finds the L-SWAG window and where it came from, and 
 from __future__ import annotations
 
 import copy
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +17,6 @@ from typing import Any
 
 from zcnas.cli import check_config, check_known_keys, instantiate, searching
 from zcnas.proxies import check_params
-
-log = logging.getLogger("zcnas.run")
 
 MAX_ARCH_LIST_BYTES = 64 << 20
 """The largest ``archs_from`` file read (64 MiB: millions of arch strings)."""
