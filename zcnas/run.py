@@ -100,14 +100,11 @@ class Run:
         images per ``probe.batch_seed``), scores.csv and the cache."""
         plan, out_dir = self.plan, self.out_dir
         self.t0, self.started_ms, self.cpu0 = time.perf_counter(), int(time.time() * 1000), cpu_seconds()
-        self.total = plan.total  # for the progress lines
         if plan.search is not None:
-            log.info("search %s: a budget of up to %d archs", plan.search_name, self.total[0])
+            log.info("search %s: a budget of up to %d archs", plan.search_name, plan.total[0])
         install_redaction(plan.secrets)
         scrub_files(sorted((out_dir / ".hydra").glob("*.yaml")), plan.secrets)  # Hydra wrote them before us
-        self.proxies = plan.proxies
-        self.window = plan.window
-        if self.window is not None and self.window["source"] == "default":
+        if plan.window is not None and plan.window["source"] == "default":
             log.warning("L-SWAG: no layer window for this space and task (conf/window/, or python -m zcnas.calibrate): "
                         "the whole network, [0, 10]")
         self.tracker = instantiate(plan.tracking)
@@ -131,7 +128,7 @@ class Run:
         self.x, self.y = x.to(self.device), y.to(self.device)
         self.targets = self.benchmark.targets if self.benchmark is not None else []
         self.precomputed = self.benchmark.scores if self.benchmark is not None else None  # read, not computed (Suite-Zero)
-        self.columns = [*self.proxies, *(self.precomputed.columns if self.precomputed is not None else [])]
+        self.columns = [*plan.proxies, *(self.precomputed.columns if self.precomputed is not None else [])]
         log.info("probing archs of %s on %s with batch_size=%d (%dx%d) on %s", self.space.name, task.name,
                  plan.batch_size, task.resolution, task.resolution, self.device)
         self.numeric = numeric_policy(self.device, bool(plan.probe.get("tf32", False)))
@@ -142,12 +139,12 @@ class Run:
                    **({"tf32": self.numeric["tf32"]} if self.device.type == "cuda" else {})}
         self.oom_reduced: dict[str, int] = {}  # archs scored at a smaller batch after an out-of-memory (opt-in)
         self.cache = open_cache(plan.cache, plan.shard, context)
-        self.keyed = {n: {**p, "_version": get_proxy(n).version} for n, p in self.proxies.items()}  # cache keys
-        self.record = ProbeRecord(self.proxies, plan.record_deciles)
+        self.keyed = {n: {**p, "_version": get_proxy(n).version} for n, p in plan.proxies.items()}  # cache keys
+        self.record = ProbeRecord(plan.proxies, plan.record_deciles)
         self.keyed.update(self.record.keyed)  # the per-arch record rides in the same cache, under its own names
-        self.free_keyed = {n: self.keyed[n] for n in self.proxies if get_proxy(n).seed_free}  # #params, FLOPs
-        self.renamed = {n: (was[0], {**self.proxies[n], "_version": was[1]})  # scores cached before a rename
-                        for n in self.proxies if (was := get_proxy(n).was)}
+        self.free_keyed = {n: self.keyed[n] for n in plan.proxies if get_proxy(n).seed_free}  # #params, FLOPs
+        self.renamed = {n: (was[0], {**plan.proxies[n], "_version": was[1]})  # scores cached before a rename
+                        for n in plan.proxies if (was := get_proxy(n).was)}
         self.free_cache = in_context(self.cache, {"space": context["space"], "task": context["task"], "seed_free": 1})
         for stale in STALE_OUTPUTS if plan.search is None else ():  # an earlier search's pick is not this run's
             (out_dir / stale).unlink(missing_ok=True)
@@ -212,7 +209,7 @@ class Run:
         plan = self.plan
         self.check_combiner(None)
         combiner = plan.combiner.build() if plan.combiner.estimator is not None else None
-        return run_search(instantiate(plan.search), self.space, self.score, list(self.proxies),
+        return run_search(instantiate(plan.search), self.space, self.score, list(plan.proxies),
                           num_classes=self.task.num_classes, seed=plan.seed, out_dir=self.out_dir,
                           benchmark=self.benchmark, combiner=combiner, combiner_name=plan.combiner.name,
                           task=self.task.name, space_config=plan.space, resolution=self.task.resolution)
@@ -244,7 +241,7 @@ class Run:
         """Scores of ``archs`` (one ``{proxy: score}`` each): cached ones read, the rest probed
         (``engine.in_flight`` at once) and cached; each arch's row (with precomputed columns and ground
         truth) is appended to scores.csv as soon as it is made."""
-        plan, proxies = self.plan, self.proxies
+        plan, proxies = self.plan, self.plan.proxies
         keys = [self.space.encode(a) for a in archs]
         truth = self.benchmark.lookup(keys) if self.benchmark is not None else None
         read = self.precomputed.reindex(keys) if self.precomputed is not None else None
@@ -285,7 +282,7 @@ class Run:
             out.append(scores)
             now = time.perf_counter()  # a line every log_every archs, for the first, and at least every 15 s
             if len(self.rows) % plan.log_every == 0 or len(self.rows) == 1 or now - self.t_logged >= PROGRESS_EVERY_S:
-                log.info(progress(len(self.rows), self.total, now - self.t_scoring))
+                log.info(progress(len(self.rows), plan.total, now - self.t_scoring))
                 self.t_logged = now
         return out
 
@@ -318,7 +315,7 @@ class Run:
         the run summary."""
         plan, n = self.plan, len(table)
         seconds = time.perf_counter() - self.t0
-        names = run_name(plan, self.space.name, self.task.name, list(self.proxies),
+        names = run_name(plan, self.space.name, self.task.name, list(plan.proxies),
                          plan.n_archs if plan.shard["count"] > 1 else n)
         if self.oom_reduced:
             log.warning("%d archs were scored at a reduced batch after an out-of-memory (engine.oom_reduce): %s; "
@@ -326,22 +323,22 @@ class Run:
                         len(self.oom_reduced), dict(list(self.oom_reduced.items())[:3]))
         tags = {"input_stand_in": str(self.task.stand_in).lower(), "space": self.space.name, "task": self.task.name,
                 "numeric_tf32": str(self.numeric["tf32"]).lower(),
-                **({"window": f"[{self.window['lo']}, {self.window['hi']}] {self.window['source']}"} if self.window else {}),
+                **({"window": f"[{plan.window['lo']}, {plan.window['hi']}] {plan.window['source']}"} if plan.window else {}),
                 "proxies": ",".join(self.columns), **combiner_tags,
                 **({"selected_arch": selected.arch, **selected.tags} if selected else {})}
         summary = {"n_archs": n, "n_computed": n - self.n_cached, "n_cached": self.n_cached,
                    "seconds": seconds, "started_ms": self.started_ms, "finished_ms": self.started_ms + int(seconds * 1000),
                    "shard": dict(plan.shard), "proxies": self.columns, "cost": run_cost(self.cpu0, seconds, self.device),
                    "saturated": dict(self.record.saturated), "numeric": self.numeric,
-                   **({"window": self.window} if self.window else {}),
+                   **({"window": plan.window} if plan.window else {}),
                    **({"oom_reduced_batch": self.oom_reduced} if self.oom_reduced else {}),
                    "mlflow": {"name": names, "tags": tags}}
         write_outputs(self.out_dir, scrub(plan.config, plan.secrets), table, self.columns,
                       self.targets, correlations, summary, selected.to_json() if selected else None)
         from zcnas.search.run import search_report  # noqa: PLC0415
 
-        if self.window:
-            print(f"L-SWAG window [{self.window['lo']}, {self.window['hi']}]: {self.window['source']}")
+        if plan.window:
+            print(f"L-SWAG window [{plan.window['lo']}, {plan.window['hi']}]: {plan.window['source']}")
         print(search_report(correlations, selected, n) if selected is not None  # the results first: tracking
               else format_table(correlations) if correlations or self.targets  # never holds them hostage
               else format_scores(table, self.columns))
