@@ -109,6 +109,7 @@ def test_run_search_takes_a_score_callable_and_explicit_arguments(tmp_path):
     """No config, no rows: a Search object, a score callable and the run's facts select the best arch
     by the fitness column, with the benchmark's accuracy of it."""
     from zcnas.data import load_nb201
+    from zcnas.plan import FitnessPlan
     from zcnas.search import RandomSearch
     from zcnas.search.run import run_search
 
@@ -118,7 +119,8 @@ def test_run_search_takes_a_score_callable_and_explicit_arguments(tmp_path):
         return [{"params": SPACE.param_count(a) / 1e6} for a in archs]
 
     search = RandomSearch(n=12, fitness="params", seed=3)
-    sel = run_search(search, SPACE, by_params, ["params"], num_classes=10, seed=0, out_dir=tmp_path, benchmark=bench)
+    sel = run_search(search, FitnessPlan.of(search, ["params"]), SPACE, by_params, ["params"], num_classes=10, seed=0,
+                     out_dir=tmp_path, benchmark=bench)
     rows = History.load(tmp_path / "search_history.json").rows
     assert len(rows) == 12 and len({r["arch"] for r in rows}) == 12
     assert sel.scores["params"] == max(r["params"] for r in rows) == pytest.approx(sel.params_M)
@@ -127,5 +129,6 @@ def test_run_search_takes_a_score_callable_and_explicit_arguments(tmp_path):
     assert list(sel.to_json()) == ["arch", "fitness", "search", "fitness_by", "n_evaluated", "params_M", "scores",
                                    "trajectory", "num_classes", "accuracy", "rank_percentile", "best_in_benchmark"]
     with pytest.raises(ValueError, match="must be one of the proxies"):
-        run_search(RandomSearch(n=2, fitness="lswag"), SPACE, by_params, ["params"], num_classes=10, seed=0,
-                   out_dir=tmp_path)
+        FitnessPlan.of(RandomSearch(n=2, fitness="lswag"), ["params"])
+    with pytest.raises(ValueError, match="search.fitness=combiner needs combiner="):
+        FitnessPlan.of(RandomSearch(n=2, fitness="combiner"), ["params"])

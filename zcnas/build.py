@@ -1,8 +1,8 @@
 """``python -m zcnas.build``: train sampled architectures from scratch into a ground-truth file.
 
-The data flow: compose config -> space, task, recipe -> a seeded train/validation split of the
-task's images -> a seeded sample of archs (shard k of n: every n-th from the k-th) -> per arch not
-yet in the output file: train with the recipe (checkpoint every epoch, resume from it), evaluate on
+The data flow: compose config -> plan (the config read once: :func:`zcnas.plan.build_plan`) -> space,
+task, recipe -> a seeded train/validation split of the task's images -> a seeded sample of archs
+(shard k of n: every n-th from the k-th) -> per arch not yet in the output file: train with the recipe (checkpoint every epoch, resume from it), evaluate on
 the validation split, append one JSON line ``{"arch", <task>: accuracy, "meta": {...}}`` -> the
 file loads with ``benchmark=file benchmark.path=...``. ``merge=true`` joins shard files into one.
 
@@ -21,7 +21,7 @@ import random
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -29,6 +29,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from zcnas.cache import digest
+
+if TYPE_CHECKING:
+    from zcnas.plan import BuildPlan
 
 log = logging.getLogger("zcnas.build")
 EVAL_BATCH = 256
@@ -351,10 +354,10 @@ def merge_shards(out: Path, count: int) -> Path:
     return out
 
 
-def training_data(task: Any, cfg: Any) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """:func:`split` of the task's images by ``cfg`` (``val_fraction``, ``seed``, ``n_images``), with a
+def training_data(task: Any, plan: BuildPlan) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """:func:`split` of the task's images by the plan's ``val_fraction``, ``seed`` and ``n_images``, with a
     warning when they are the shipped CIFAR-10 test images (a demo, not a benchmark)."""
-    data, split_info = split(task, cfg.val_fraction, cfg.seed, cfg.get("n_images"))
+    data, split_info = split(task, plan.val_fraction, plan.seed, plan.n_images)
     if task.source == "shipped":
         log.warning("training on the shipped CIFAR-10 test images (%d train / %d val): a demo, not a benchmark; "
                     "use task.source=cifar_bin|imagefolder task.root=... for real data", split_info["n_train"],
@@ -391,54 +394,52 @@ def space_for(space_cfg: dict[str, Any], recipe: Recipe) -> Any:
 
 def build(cfg: Any, out_dir: Path | None = None) -> Path:
     """Train the sampled archs not yet in the output file and return the file; with ``arch_from``
-    train that one arch (see :func:`train_arch`) and return its ``trained.json``."""
-    from omegaconf import OmegaConf  # noqa: PLC0415
-
-    from zcnas.cli import check_config, instantiate, resolve_device  # noqa: PLC0415
+    train that one arch (see :func:`train_arch`) and return its ``trained.json``. ``cfg`` is read once,
+    into a :class:`~zcnas.plan.BuildPlan`."""
+    from zcnas.cli import instantiate, resolve_device  # noqa: PLC0415
+    from zcnas.plan import build_plan  # noqa: PLC0415
     from zcnas.probe import arch_seed  # noqa: PLC0415
 
-    out = Path(cfg.out)
-    if cfg.merge:
-        path = merge_shards(out, cfg.shard.count)
-        log.info("merged %d shards -> %s (%d archs)", cfg.shard.count, path, len(done_archs(path)))
+    plan = build_plan(cfg)
+    if plan.merge:
+        path = merge_shards(plan.out, plan.shard["count"])
+        log.info("merged %d shards -> %s (%d archs)", plan.shard["count"], path, len(done_archs(path)))
         return path
-    check_config(cfg)
-    if cfg.threads:
-        torch.set_num_threads(int(cfg.threads))
-    recipe: Recipe = instantiate(cfg.recipe)
-    task = instantiate(cfg.task)
+    if plan.threads:
+        torch.set_num_threads(int(plan.threads))
+    recipe: Recipe = instantiate(plan.recipe)
+    task = instantiate(plan.task)
     if recipe.for_task and task.name != recipe.for_task:
         raise ValueError(f"recipe={recipe.name} trains on {recipe.for_task}, not {task.name}: add "
                          + ("task=imagenet_224 task.root=<ImageNet-1k train dir, <class>/<image>>"
                             if recipe.for_task == "imagenet" else f"task={recipe.for_task}"))
-    if cfg.get("arch_from"):
+    if plan.arch_from:
         from zcnas.export import read_selection  # noqa: PLC0415
 
-        sel, sel_path = read_selection(Path(cfg.arch_from))
+        sel, sel_path = read_selection(Path(plan.arch_from))
         space = space_for(dict(sel["space"]), recipe)
-        return train_arch(cfg, space, space.decode(sel["arch"]), recipe, task, sel_path,
-                          out_dir or Path(cfg.checkpoint_dir).parent / "trained")
-    space = space_for(OmegaConf.to_container(cfg.space, resolve=True), recipe)  # type: ignore[arg-type]
-    device = resolve_device(cfg.device)
-    data, split_info = training_data(task, cfg)
-    archs = space.sample(cfg.n_archs, np.random.default_rng(cfg.seed))[cfg.shard.index::cfg.shard.count]
-    path = shard_file(out, cfg.shard.index, cfg.shard.count)
+        return train_arch(plan, space, space.decode(sel["arch"]), recipe, task, sel_path,
+                          out_dir or plan.checkpoint_dir.parent / "trained")
+    space = space_for(plan.space, recipe)
+    device = resolve_device(plan.device)
+    data, split_info = training_data(task, plan)
+    archs = space.sample(plan.n_archs, np.random.default_rng(plan.seed))[plan.shard["index"]::plan.shard["count"]]
+    path = shard_file(plan.out, plan.shard["index"], plan.shard["count"])
     path.parent.mkdir(parents=True, exist_ok=True)
-    ckpt_dir = Path(cfg.checkpoint_dir)
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    plan.checkpoint_dir.mkdir(parents=True, exist_ok=True)
     done = done_archs(path)
     for i, arch in enumerate(archs):
         key = space.encode(arch)
         if key in done:
             continue
         t0 = time.perf_counter()
-        torch.manual_seed(arch_seed(cfg.seed, key))
+        torch.manual_seed(arch_seed(plan.seed, key))
         model = space.build(arch, num_classes=task.num_classes)
-        ckpt = ckpt_dir / f"{digest([key, cfg.seed, OmegaConf.to_container(cfg.recipe, resolve=True), split_info])}.pt"
-        res = train(model, recipe, task, data, seed=arch_seed(cfg.seed, key), device=device, checkpoint=ckpt)
+        ckpt = plan.checkpoint_dir / f"{digest([key, plan.seed, plan.recipe, split_info])}.pt"
+        res = train(model, recipe, task, data, seed=arch_seed(plan.seed, key), device=device, checkpoint=ckpt)
         if res["status"] != "ok":
             log.warning("arch %s diverged: %s -> NaN accuracy", key, res["reason"])
-        row = trained_row(key, task, recipe, res, cfg.seed, time.perf_counter() - t0, split_info)
+        row = trained_row(key, task, recipe, res, plan.seed, time.perf_counter() - t0, split_info)
         with path.open("a") as f:
             f.write(json.dumps(row) + "\n")
             f.flush()
@@ -450,7 +451,7 @@ def build(cfg: Any, out_dir: Path | None = None) -> Path:
     return path
 
 
-def train_arch(cfg: Any, space: Any, arch: Any, recipe: Recipe, task: Any, source: Path, out_dir: Path) -> Path:
+def train_arch(plan: BuildPlan, space: Any, arch: Any, recipe: Recipe, task: Any, source: Path, out_dir: Path) -> Path:
     """Train one found arch (a search's ``selected_arch.json``) with ``recipe`` at the recipe's size;
     write ``trained.json`` (accuracy on the held-out split, #params and MFLOPs of the trained network,
     per-epoch loss / learning rate / drop-path history, cost), ``trained.jsonl`` (the same row as a
@@ -461,21 +462,20 @@ def train_arch(cfg: Any, space: Any, arch: Any, recipe: Recipe, task: Any, sourc
     from zcnas.search.run import flops_m  # noqa: PLC0415
 
     t0, cpu0 = time.perf_counter(), cpu_seconds()
-    device = resolve_device(cfg.device)
-    data, split_info = training_data(task, cfg)
+    device = resolve_device(plan.device)
+    data, split_info = training_data(task, plan)
     key = space.encode(arch)
-    torch.manual_seed(arch_seed(cfg.seed, key))
+    torch.manual_seed(arch_seed(plan.seed, key))
     model = space.build(arch, num_classes=task.num_classes)
     n_params = sum(p.numel() for n, p in model.named_parameters() if not n.startswith("auxiliary_head"))
     out_dir.mkdir(parents=True, exist_ok=True)
-    ckpt_dir = Path(cfg.checkpoint_dir)
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
-    ckpt = ckpt_dir / f"{digest([key, cfg.seed, asdict(recipe), split_info, str(source)])}.pt"
+    plan.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    ckpt = plan.checkpoint_dir / f"{digest([key, plan.seed, asdict(recipe), split_info, str(source)])}.pt"
     log.info("training %s (%s, %.3f M params) with recipe=%s for %d epochs on %s", key, space.name, n_params / 1e6,
              recipe.name, recipe.epochs, device)
-    res = train(model, recipe, task, data, seed=arch_seed(cfg.seed, key), device=device, checkpoint=ckpt)
+    res = train(model, recipe, task, data, seed=arch_seed(plan.seed, key), device=device, checkpoint=ckpt)
     seconds = time.perf_counter() - t0
-    row = trained_row(key, task, recipe, res, cfg.seed, seconds, split_info)
+    row = trained_row(key, task, recipe, res, plan.seed, seconds, split_info)
     (out_dir / "trained.jsonl").write_text(json.dumps(row) + "\n")
     torch.save(model.state_dict(), out_dir / "model.pt")
     path = write_json(out_dir / "trained.json", {

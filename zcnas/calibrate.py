@@ -16,7 +16,7 @@ public code). The paper's one-off procedure per benchmark, made a command:
 The window goes to ``<user config dir>/calibrated/<key>.yaml`` (:func:`zcnas.user_config_dir`:
 ``$ZCNAS_CONFIG_DIR``, else ``~/.config/zcnas``), which Hydra searches: ``python -m zcnas.run`` loads it
 for that pair over the window shipped in ``conf/window/`` (``calibrate.write_to=`` writes elsewhere).
-The key is ``<space>_<task>`` (:func:`window_key`); a task entry that stands for several tasks (``task=tnb101``,
+The key is ``<space>_<task>`` (:func:`zcnas.plan.window_key`); a task entry that stands for several tasks (``task=tnb101``,
 named by ``benchmark.target``) keys by the task's name instead, ``tnb101_micro_autoencoder``, and
 ``conf/window/<space>_tnb101.yaml`` picks the window of the run's target.
 
@@ -41,6 +41,7 @@ from zcnas import user_config_dir
 from zcnas.cli import check_argv, instantiate, one_line_errors
 from zcnas.engine import ProbeRecord, build_and_probe
 from zcnas.metrics import correlate
+from zcnas.plan import calibration_plan
 from zcnas.probe import Probe, depth_bins
 from zcnas.proxies.activation import unique_patterns
 from zcnas.proxies.gradstats import layer_sigma_terms, window_layers
@@ -125,36 +126,27 @@ def sweep_windows(lam: np.ndarray, psi: np.ndarray, truth: np.ndarray) -> pd.Dat
     return pd.DataFrame(rows)
 
 
-def window_key(cfg: Any, space_choice: str, task_choice: str) -> str:
-    """Name of a window file: ``<space>_<task choice>``, or ``<space>_<task.name>`` when the task entry's name
-    is an interpolation (one entry, several tasks: ``task=tnb101`` is named by ``benchmark.target``)."""
-    from omegaconf import OmegaConf  # noqa: PLC0415
-
-    named_elsewhere = "name" in cfg.task and OmegaConf.is_interpolation(cfg.task, "name")
-    return f"{space_choice}_{cfg.task.name if named_elsewhere else task_choice}"
-
-
 def calibrate(cfg: Any, out_dir: Path, space_choice: str, task_choice: str,
               overrides: list[str] | None = None) -> dict[str, Any]:
-    """Run the calibration for a composed config and write the window file (``overrides``: the command's
-    Hydra overrides, quoted in the file's header; default: the calibrate.* values)."""
-    c = cfg.calibrate
-    key = window_key(cfg, space_choice, task_choice)
+    """Run the calibration for a composed config (read once, into a :class:`~zcnas.plan.CalibrationPlan`) and
+    write the window file (``overrides``: the command's Hydra overrides, quoted in the file's header; default:
+    the calibrate.* values)."""
+    c = calibration_plan(cfg, space_choice, task_choice, overrides)
     t0 = time.perf_counter()
-    if cfg.threads:
-        torch.set_num_threads(int(cfg.threads))
-    space, task = instantiate(cfg.space), instantiate(cfg.task)
+    if c.threads:
+        torch.set_num_threads(int(c.threads))
+    space, task = instantiate(c.space), instantiate(c.task)
     rng = np.random.default_rng(c.seed)
-    bench = instantiate(cfg.benchmark) if c.sweep else None
+    bench = instantiate(c.benchmark) if c.sweep else None
     if bench is not None:  # the sweep needs labels: sample the benchmark's archs (all, if fewer)
         archs = bench.sample(min(c.n_archs, len(bench.table)), rng)
     else:
         archs = [space.encode(a) for a in space.sample(c.n_archs, rng)]
-    x, y, _ = task.probe_batch(cfg.batch_size, c.seed)
+    x, y, _ = task.probe_batch(c.batch_size, c.seed)
     # the run's probing path (zcnas.engine.build_and_probe): no proxy, only the decile record, under calibrate.*
     record = ProbeRecord({}, deciles=True, decile_params={"n_splits": c.n_splits, "accumulate": c.accumulate,
                                                           "bins": c.bins})
-    probe_cfg = {"share_passes": bool(cfg.probe.share_passes), "share_splits": int(c.n_splits)}
+    probe_cfg = {"share_passes": c.share_passes, "share_splits": c.n_splits}
     recs = []
     for i, arch in enumerate(tqdm(archs, desc="calibrating", disable=None, mininterval=2), 1):
         row = build_and_probe(space, task.num_classes, space.decode(arch), arch, c.seed, x, y, {}, probe_cfg,
@@ -168,7 +160,7 @@ def calibrate(cfg: Any, out_dir: Path, space_choice: str, task_choice: str,
                             "std_log_sigma": np.nanstd(log_sigma, 0)})
     profile.to_csv(out_dir / "decile_profile.csv", index=False)
     lo, hi = find_spike(profile["mean_log_sigma"].to_numpy())
-    result: dict[str, Any] = {"space": space_choice, "task": key.removeprefix(f"{space_choice}_"), "n_archs": len(archs),
+    result: dict[str, Any] = {"space": c.space_choice, "task": c.key.removeprefix(f"{c.space_choice}_"), "n_archs": len(archs),
                               "seed": c.seed, "spike_window": [lo, hi]}
     if bench is not None:
         truth = bench.lookup(archs)[bench.targets[0]].to_numpy()
@@ -183,14 +175,11 @@ def calibrate(cfg: Any, out_dir: Path, space_choice: str, task_choice: str,
             lo, hi = int(best.lo), int(best.hi)
     result.update(window=[lo, hi], chosen_by=c.choose, seconds=time.perf_counter() - t0)
     write_json(out_dir / "calibration.json", result)
-    target = Path(c.write_to) if c.write_to else user_config_dir() / "calibrated" / f"{key}.yaml"
+    target = Path(c.write_to) if c.write_to else user_config_dir() / "calibrated" / f"{c.key}.yaml"
     target.parent.mkdir(parents=True, exist_ok=True)
-    args = " ".join(overrides) if overrides is not None else (
-        f"space={space_choice} task={task_choice} calibrate.n_archs={c.n_archs} calibrate.seed={c.seed} "
-        f"calibrate.sweep={c.sweep} calibrate.choose={c.choose}")
     target.write_text(
-        f"# L-SWAG layer window for space={space_choice} task={result['task']}, written by\n"
-        f"#   python -m zcnas.calibrate {args}\n# result: {result}\nlo: {lo}\nhi: {hi}\n")
+        f"# L-SWAG layer window for space={c.space_choice} task={result['task']}, written by\n"
+        f"#   python -m zcnas.calibrate {c.command}\n# result: {result}\nlo: {lo}\nhi: {hi}\n")
     log.info("window [%d, %d] (%s) -> %s", lo, hi, c.choose, target)
     print(result)
     return result

@@ -34,7 +34,7 @@ from zcnas.cli import check_argv, instantiate, one_line_errors
 from zcnas.combiners import saved
 from zcnas.combiners.evaluate import assess, baselines, split
 from zcnas.metrics import correlate
-from zcnas.plan import CombinerPlan
+from zcnas.plan import CombinerPlan, combine_plan
 from zcnas.results import format_table, write_outputs
 
 log = logging.getLogger("zcnas.combine")
@@ -48,18 +48,18 @@ def read_scores(spec: Any) -> dict[str, pd.DataFrame]:
 
 
 def run_combine(cfg: Any, out_dir: Path) -> list[dict[str, Any]]:
-    """Evaluate ``cfg.combiner`` on every task of ``cfg.benchmark``; write outputs; return mean records."""
-    from omegaconf import OmegaConf  # noqa: PLC0415
-
+    """Evaluate ``cfg.combiner`` on every task of ``cfg.benchmark`` (the config read once, into a
+    :class:`~zcnas.plan.CombinePlan`); write outputs; return mean records."""
     t0 = time.perf_counter()
-    combiner = CombinerPlan.of(cfg.combiner)
-    bench, name = instantiate(cfg.benchmark), combiner.name
+    plan = combine_plan(cfg)
+    combiner = plan.combiner
+    bench, name = instantiate(plan.benchmark), combiner.name
     if not hasattr(bench, "tasks"):
         raise ValueError(f"benchmark {bench.name} has no proxy tables; use benchmark=suite_zero_* or benchmark=runs")
     applied = saved.load(combiner.applied_from, "combiner.from") if combiner.applied_from else None
     if applied is not None:
         log.info("combiner.from=%s: %s", combiner.applied_from, applied.provenance())
-    extra = read_scores(cfg.scores) if cfg.scores else {}
+    extra = read_scores(plan.scores) if plan.scores else {}
     rows, tags, files = [], dict(applied.tags()) if applied else {}, []
     for task, df in bench.tasks.items():
         if task in extra or "*" in extra:
@@ -68,20 +68,20 @@ def run_combine(cfg: Any, out_dir: Path) -> list[dict[str, Any]]:
             mine = mine.rename(columns={c: f"zc_{c}" for c in mine.columns if c in df.columns})
             df = df.join(mine, how="inner")
             log.info("task %s: joined %s on %d archs", task, list(mine.columns), len(df))
-        cols = list(cfg.proxies) if cfg.proxies else [c for c in df.columns if c != "val_accuracy"]
+        cols = list(plan.proxies) if plan.proxies else [c for c in df.columns if c != "val_accuracy"]
         df = df.dropna(subset=["val_accuracy"])
         Z, y = df[cols].reset_index(drop=True), df["val_accuracy"].to_numpy()
         if applied is not None:  # fitted elsewhere: applied to all archs, each proxy alone on the same archs
             applied.check_columns(cols)
             rows.append({"task": task, "method": f"{applied.data['combiner']}.transferred", "repeat": 0,
-                         "protocol": "transferred", **correlate(applied.predict(Z), y, seed=cfg.seed)})
+                         "protocol": "transferred", **correlate(applied.predict(Z), y, seed=plan.seed)})
             rows += [{"task": task, "method": c, "repeat": 0, "protocol": "transferred", **rec}
-                     for c, rec in baselines(Z, y, slice(None), cfg.seed).items()]
+                     for c, rec in baselines(Z, y, slice(None), plan.seed).items()]
             if combiner.estimator is None:
                 continue
         protocol = combiner.protocol
-        for rep in range(cfg.repeats if protocol == "held_out" else 1):  # in_sample: one deterministic fit
-            seed = cfg.seed + rep
+        for rep in range(plan.repeats if protocol == "held_out" else 1):  # in_sample: one deterministic fit
+            seed = plan.seed + rep
             if combiner.estimator is not None:
                 res = assess(combiner.build(), Z, y, n_fit=combiner.n_fit, seed=seed,
                              protocol=protocol, diagnostics=out_dir / f"combiner_{name}_{task}.csv" if rep == 0 else None)
@@ -102,13 +102,12 @@ def run_combine(cfg: Any, out_dir: Path) -> list[dict[str, Any]]:
                   ndcg10=("ndcg10", "mean"), n=("n", "min"), n_nan=("n_nan", "max"))
              .reset_index().rename(columns={"method": "proxy", "task": "target"}))
     records = means.to_dict("records")
-    resolved = OmegaConf.to_container(cfg, resolve=True)
     summary = {"n_archs": sum(len(d) for d in bench.tasks.values()), "n_computed": 0, "n_cached": 0,
                "seconds": time.perf_counter() - t0,
                "mlflow": {"name": f"combine-{bench.name}-{name}",
                           "tags": {"benchmark": bench.name, "combiner": name, **tags}}}
-    write_outputs(out_dir, resolved, table, [], [], records, summary)
-    instantiate(cfg.tracking).log_dir(out_dir)
+    write_outputs(out_dir, plan.config, table, [], [], records, summary)
+    instantiate(plan.tracking).log_dir(out_dir)
     shown = [r for r in records if (r["protocol"] == "transferred" if applied else r["proxy"] == name)]
     print(format_table(shown or records))  # transferred: beside every single proxy on the same archs
     for path in files:

@@ -48,9 +48,49 @@ class CombinerPlan:
 
 
 @dataclass(frozen=True)
+class FitnessPlan:
+    """A search's fitness (``search.fitness``): a proxy's column (``by=<proxy>``), or ``by="combiner"``: the
+    selection in ``combiner_from``, else ``combiner`` fitted on ``n_calib`` labelled archs of the run's
+    benchmark to ``target`` (None: its first)."""
+
+    by: str
+    combiner: CombinerPlan | None = None
+    combiner_from: str | None = None
+    n_calib: int = 100
+    target: str | None = None
+
+    @classmethod
+    def of(cls, search: Any, proxies: list[str], combiner: CombinerPlan | None = None) -> FitnessPlan:
+        """From a search's settings (its node or a :class:`~zcnas.search.strategies.Search`), the run's proxies
+        and combiner; a fitness that names no proxy, or a combiner that is neither configured nor saved,
+        is a one-line error before any work."""
+        get = search.get if isinstance(search, Mapping) else lambda k, d=None: getattr(search, k, d)
+        by = str(get("fitness", "lswag"))
+        if by in proxies:
+            return cls(by=by)
+        if by != "combiner":
+            raise ValueError(f"search.fitness={by!r} must be one of the proxies {proxies} or 'combiner'")
+        if get("combiner_from"):  # fitted elsewhere (another benchmark): no labels needed here
+            return cls(by=by, combiner_from=str(get("combiner_from")))
+        if combiner is None or combiner.estimator is None:
+            raise ValueError("search.fitness=combiner needs combiner=<libra|xgboost|...> and a benchmark with labels, "
+                             "or a fitted combiner file: search.combiner_from=<combiner.json>")
+        return cls(by=by, combiner=combiner, n_calib=int(get("n_calib", 100)), target=get("target"))
+
+
+@dataclass(frozen=True)
+class SearchPlan:
+    """``conf/search/``: the strategy's resolved node (its settings), its name and its fitness."""
+
+    node: dict[str, Any]
+    name: str
+    fitness: FitnessPlan
+
+
+@dataclass(frozen=True)
 class Plan:
     """Everything one ``python -m zcnas.run`` does, as plain values. Nodes a builder instantiates (space,
-    task, benchmark, tracking, search) are resolved dicts; ``probe``, ``cache`` and ``engine`` are their
+    task, benchmark, tracking, the search's) are resolved dicts; ``search`` is None for a uniform sample; ``probe``, ``cache`` and ``engine`` are their
     groups' nodes (``probe`` is part of every score-cache key); ``config`` is the whole resolved config as
     the run's config.yaml records it."""
 
@@ -60,8 +100,7 @@ class Plan:
     task: dict[str, Any]
     benchmark: dict[str, Any]
     tracking: dict[str, Any]
-    search: dict[str, Any] | None
-    search_name: str
+    search: SearchPlan | None
     combiner: CombinerPlan
     proxies: dict[str, dict[str, Any]]
     window: dict[str, Any] | None
@@ -100,17 +139,129 @@ def make_plan(cfg: Any, choices: Mapping[str, str] | None = None) -> Plan:
         bench["target"] = config["task"]["name"]  # precomputed columns belong to one task: the one probed
     check_space(config["space"])
     archs = read_arch_list(Path(cfg.archs_from)) if cfg.get("archs_from") else None
-    search = config.get("search") if searching(cfg) else None
+    combiner = CombinerPlan.of(config.get("combiner"))
+    node = config.get("search") if searching(cfg) else None
+    search = None if node is None else SearchPlan(node, search_name(node), FitnessPlan.of(node, list(proxies), combiner))
     return Plan(
         config=config, secrets=secrets, space=config["space"], task=config["task"], benchmark=bench,
-        tracking=config["tracking"], search=search, search_name=search_name(search),
-        combiner=CombinerPlan.of(config.get("combiner")), proxies=proxies,
+        tracking=config["tracking"], search=search, combiner=combiner, proxies=proxies,
         window=window_used(cfg, hydra_choices() if choices is None else choices),
         probe=config["probe"], engine=config["engine"], cache=config["cache"], shard=config["shard"],
         batch_size=int(cfg.batch_size), seed=int(cfg.seed), device=str(cfg.device), threads=cfg.threads,
         log_every=int(cfg.log_every), n_archs=int(cfg.n_archs), archs_from=archs,
         archs_from_path=str(cfg.archs_from) if archs is not None else None,
         record_deciles=bool(cfg.get("record_deciles", False)), total=planned(cfg, archs))
+
+
+@dataclass(frozen=True)
+class CombinePlan:
+    """Everything one ``python -m zcnas.combine`` does (``conf/combine.yaml``), as plain values: the combiner,
+    the benchmark of proxy tables and the tracker (resolved nodes), the proxy columns (None: all), the
+    ``scores.csv`` files to join, the seed and the number of seeded splits; ``config``: the whole resolved
+    config, as the run's config.yaml records it."""
+
+    config: dict[str, Any]
+    combiner: CombinerPlan
+    benchmark: dict[str, Any]
+    tracking: dict[str, Any]
+    proxies: list[str] | None
+    scores: str | dict[str, str] | None
+    seed: int
+    repeats: int
+
+
+def combine_plan(cfg: Any) -> CombinePlan:
+    """Read ``cfg`` (a composed ``conf/combine.yaml``) into a :class:`CombinePlan`."""
+    config = _plain(cfg)
+    return CombinePlan(config=config, combiner=CombinerPlan.of(cfg.combiner), benchmark=config["benchmark"],
+                       tracking=config["tracking"], proxies=list(cfg.proxies) if cfg.proxies else None,
+                       scores=config.get("scores") or None, seed=int(cfg.seed), repeats=int(cfg.repeats))
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """Everything one ``python -m zcnas.build`` does (``conf/build.yaml``), as plain values: the space, task
+    and recipe nodes (resolved), the sample (``n_archs``, ``seed``, ``shard``) or the one arch of
+    ``arch_from``, the train/validation split, and where rows and checkpoints go."""
+
+    space: dict[str, Any]
+    task: dict[str, Any]
+    recipe: dict[str, Any]
+    out: Path
+    checkpoint_dir: Path
+    n_archs: int
+    seed: int
+    val_fraction: float
+    n_images: int | None
+    device: str
+    threads: int | None
+    arch_from: str | None
+    merge: bool
+    shard: dict[str, int]
+
+
+def build_plan(cfg: Any) -> BuildPlan:
+    """Check ``cfg`` (a composed ``conf/build.yaml``; a ``merge=true`` run only joins files, so is not
+    checked) and read it into a :class:`BuildPlan`."""
+    if not cfg.merge:
+        check_config(cfg)
+    return BuildPlan(
+        space=_plain(cfg.space), task=_plain(cfg.task), recipe=_plain(cfg.recipe), out=Path(cfg.out),
+        checkpoint_dir=Path(cfg.checkpoint_dir), n_archs=int(cfg.n_archs), seed=int(cfg.seed),
+        val_fraction=float(cfg.val_fraction), n_images=cfg.get("n_images"), device=str(cfg.device),
+        threads=cfg.threads, arch_from=cfg.get("arch_from") or None, merge=bool(cfg.merge),
+        shard={"index": int(cfg.shard.index), "count": int(cfg.shard.count)})
+
+
+@dataclass(frozen=True)
+class CalibrationPlan:
+    """Everything one ``python -m zcnas.calibrate`` does (``conf/calibrate.yaml``), as plain values: the space,
+    task and benchmark nodes (the benchmark labels the sweep), the probe batch, the ``calibrate.*`` settings,
+    the window file's key (:func:`window_key`) and the command quoted in its header."""
+
+    space: dict[str, Any]
+    task: dict[str, Any]
+    benchmark: dict[str, Any]
+    batch_size: int
+    threads: int | None
+    share_passes: bool
+    n_archs: int
+    seed: int
+    n_splits: int
+    accumulate: bool
+    bins: int
+    sweep: bool
+    choose: str
+    write_to: str | None
+    space_choice: str
+    key: str
+    command: str
+
+
+def calibration_plan(cfg: Any, space_choice: str, task_choice: str,
+                     overrides: list[str] | None = None) -> CalibrationPlan:
+    """Read ``cfg`` (a composed ``conf/calibrate.yaml``; ``space_choice``/``task_choice``: Hydra's choices of the
+    two groups) into a :class:`CalibrationPlan`; ``overrides``: the command's Hydra overrides, quoted in the
+    window file's header (default: the calibrate.* values)."""
+    c = cfg.calibrate
+    command = " ".join(overrides) if overrides is not None else (
+        f"space={space_choice} task={task_choice} calibrate.n_archs={c.n_archs} calibrate.seed={c.seed} "
+        f"calibrate.sweep={c.sweep} calibrate.choose={c.choose}")
+    return CalibrationPlan(
+        space=_plain(cfg.space), task=_plain(cfg.task), benchmark=_plain(cfg.benchmark), batch_size=int(cfg.batch_size),
+        threads=cfg.threads, share_passes=bool(cfg.probe.share_passes), n_archs=int(c.n_archs), seed=int(c.seed),
+        n_splits=int(c.n_splits), accumulate=bool(c.accumulate), bins=int(c.bins), sweep=bool(c.sweep),
+        choose=str(c.choose), write_to=c.write_to or None, space_choice=space_choice,
+        key=window_key(cfg, space_choice, task_choice), command=command)
+
+
+def window_key(cfg: Any, space_choice: str, task_choice: str) -> str:
+    """Name of a window file: ``<space>_<task choice>``, or ``<space>_<task.name>`` when the task entry's name
+    is an interpolation (one entry, several tasks: ``task=tnb101`` is named by ``benchmark.target``)."""
+    from omegaconf import OmegaConf  # noqa: PLC0415
+
+    named_elsewhere = "name" in cfg.task and OmegaConf.is_interpolation(cfg.task, "name")
+    return f"{space_choice}_{cfg.task.name if named_elsewhere else task_choice}"
 
 
 def _plain(node: Any) -> Any:
@@ -136,10 +287,8 @@ def planned(cfg: Any, archs: list[str] | None = None) -> tuple[int, bool]:
     return instantiate(cfg.search).planned(get_class(cfg.space._target_)), False
 
 
-def search_name(search: Mapping[str, Any] | None) -> str:
-    """The configured search's name (``evolution``, ``random``, ``prune``; ``none`` for a uniform sample)."""
-    if search is None:
-        return "none"
+def search_name(search: Mapping[str, Any]) -> str:
+    """The configured search's name (``evolution``, ``random``, ``prune``)."""
     from hydra.utils import get_class  # noqa: PLC0415
 
     cls: Any = get_class(search["_target_"])

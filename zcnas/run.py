@@ -31,7 +31,7 @@ from zcnas.cache import NullCache, digest, in_context, open_cache
 from zcnas.cli import check_argv, instantiate, need, one_line_errors, resolve_device, searching
 from zcnas.engine import OOM_BATCH, ProbeRecord, build_and_probe, in_order, numeric_policy
 from zcnas.evaluate import evaluate_table
-from zcnas.plan import Plan, make_plan, planned
+from zcnas.plan import Plan, SearchPlan, make_plan, planned
 from zcnas.proxies import get_proxy
 from zcnas.results import (
     ScoreWriter,
@@ -78,7 +78,7 @@ class Run:
         self.setup()
         selected = None
         if self.plan.search is not None:
-            selected = self.search()
+            selected = self.search(self.plan.search)
         else:
             self.sample()
         self.writer.close()
@@ -101,7 +101,7 @@ class Run:
         plan, out_dir = self.plan, self.out_dir
         self.t0, self.started_ms, self.cpu0 = time.perf_counter(), int(time.time() * 1000), cpu_seconds()
         if plan.search is not None:
-            log.info("search %s: a budget of up to %d archs", plan.search_name, plan.total[0])
+            log.info("search %s: a budget of up to %d archs", plan.search.name, plan.total[0])
         install_redaction(plan.secrets)
         scrub_files(sorted((out_dir / ".hydra").glob("*.yaml")), plan.secrets)  # Hydra wrote them before us
         if plan.window is not None and plan.window["source"] == "default":
@@ -201,18 +201,17 @@ class Run:
         self.check_combiner(len(archs))
         self.score(archs)
 
-    def search(self) -> Selection:
-        """Search the space with the configured strategy, every candidate scored by :meth:`score`; return
-        the selected arch."""
+    def search(self, search: SearchPlan) -> Selection:
+        """Search the space with the plan's strategy for its fitness, every candidate scored by :meth:`score`;
+        return the selected arch."""
         from zcnas.search.run import run_search  # noqa: PLC0415
 
         plan = self.plan
         self.check_combiner(None)
-        combiner = plan.combiner.build() if plan.combiner.estimator is not None else None
-        return run_search(instantiate(plan.search), self.space, self.score, list(plan.proxies),
+        return run_search(instantiate(search.node), search.fitness, self.space, self.score, list(plan.proxies),
                           num_classes=self.task.num_classes, seed=plan.seed, out_dir=self.out_dir,
-                          benchmark=self.benchmark, combiner=combiner, combiner_name=plan.combiner.name,
-                          task=self.task.name, space_config=plan.space, resolution=self.task.resolution)
+                          benchmark=self.benchmark, task=self.task.name, space_config=plan.space,
+                          resolution=self.task.resolution)
 
     def check_combiner(self, n: int | None) -> None:
         """Every prerequisite of the configured combiner (labels, the columns it needs, enough archs for
@@ -418,7 +417,7 @@ def run_name(plan: Plan, space: str, task: str, proxies: list[str], n: int) -> s
     """``<space>-<task>-<proxies>-n<archs>[-<combiner>][-<search>]-s<seed>[-shard<k>of<n>]``; more than
     four proxies are counted (``13proxies``), their names are in the params."""
     names = "+".join(proxies) if len(proxies) <= 4 else f"{len(proxies)}proxies"
-    extra = [x for x in (plan.combiner.name, plan.search_name) if x != "none"]
+    extra = [x for x in (plan.combiner.name, plan.search.name if plan.search else "none") if x != "none"]
     shard = f"-shard{plan.shard['index']}of{plan.shard['count']}" if plan.shard["count"] > 1 else ""
     return "-".join([space, task, names, f"n{n}", *extra, f"s{plan.seed}"]) + shard
 

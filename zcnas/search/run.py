@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from zcnas.combiners import saved
+from zcnas.plan import FitnessPlan
 from zcnas.search.evolution import Evaluate, History, Rank
 from zcnas.search.strategies import Search
 
@@ -67,32 +68,29 @@ class Selection:
                                                                                   if v is not None}
 
 
-def fitness(search: Search, proxies: list[str], score: Evaluate, *, space: Any, benchmark: Any = None,
-            combiner: Any = None, combiner_name: str = "none", seed: int = 0, task: str = "",
-            out_dir: Path | None = None) -> tuple[Rank, Any]:
-    """``rank(table)``: a proxy column (``search.fitness=<proxy>``), or ``combiner``: loaded from
-    ``search.combiner_from``, else ``combiner`` fitted on ``n_calib`` labelled archs of ``benchmark``
+def fitness(plan: FitnessPlan, proxies: list[str], score: Evaluate, *, space: Any, benchmark: Any = None,
+            seed: int = 0, task: str = "", out_dir: Path | None = None) -> tuple[Rank, Any]:
+    """``rank(table)`` of :class:`~zcnas.plan.FitnessPlan` ``plan``: a proxy column, or a combiner: loaded from
+    ``plan.combiner_from``, else ``plan.combiner`` fitted on ``plan.n_calib`` labelled archs of ``benchmark``
     (drawn with ``seed + CALIB_SEED_OFFSET``, scored with ``score``; a LIBRA one is saved as
     ``out_dir/combiner.json``). Returns the rank function and the combiner (None for a proxy)."""
-    if search.fitness in proxies:
-        column = search.fitness
+    if plan.by != "combiner":
+        column = plan.by
         return (lambda t: np.nan_to_num(t[column].to_numpy(float), nan=-np.inf)), None
-    if search.fitness != "combiner":
-        raise ValueError(f"search.fitness={search.fitness!r} must be one of the proxies {proxies} or 'combiner'")
-    if search.combiner_from:  # fitted elsewhere (another benchmark): no labels needed here
-        est: Any = saved.load(search.combiner_from, "search.combiner_from")
+    if plan.combiner_from:
+        est: Any = saved.load(plan.combiner_from, "search.combiner_from")
         est.check_columns(proxies)
-        log.info("search fitness: %s from %s (fitted on %s)", est.selected_, search.combiner_from, est.data["fitted_on"])
+        log.info("search fitness: %s from %s (fitted on %s)", est.selected_, plan.combiner_from, est.data["fitted_on"])
         return (lambda t: est.predict(t[proxies])), est
-    if combiner is None or benchmark is None:
+    if plan.combiner is None or benchmark is None:
         raise ValueError("search.fitness=combiner needs combiner=<libra|xgboost|...> and a benchmark with labels, "
                          "or a fitted combiner file: search.combiner_from=<combiner.json>")
-    target = search.target or benchmark.targets[0]
-    calib = [space.decode(a) for a in benchmark.sample(search.n_calib, np.random.default_rng(seed + CALIB_SEED_OFFSET))]
+    target = plan.target or benchmark.targets[0]
+    calib = [space.decode(a) for a in benchmark.sample(plan.n_calib, np.random.default_rng(seed + CALIB_SEED_OFFSET))]
     Z = pd.DataFrame(score(calib))[proxies]
     y = benchmark.lookup([space.encode(a) for a in calib])[target].to_numpy(dtype=float)
-    est = combiner.fit(Z, y)
-    log.info("search fitness: %s fitted on %d labelled archs (%s)", combiner_name, len(calib),
+    est = plan.combiner.build().fit(Z, y)
+    log.info("search fitness: %s fitted on %d labelled archs (%s)", plan.combiner.name, len(calib),
              getattr(est, "selected_", ""))
     if out_dir is not None:  # a selection (LIBRA) is saved: search.combiner_from=<it>
         saved.save_selection(est, out_dir / "combiner.json", {"space": space.name, "task": task, "benchmark": benchmark.name,
@@ -181,13 +179,12 @@ def plot_trajectory(path: Path, traj: list[dict[str, Any]], search: str, fitness
     return path
 
 
-def run_search(search: Search, space: Any, score: Evaluate, proxies: list[str], *, num_classes: int, seed: int,
-               out_dir: Path, benchmark: Any = None, combiner: Any = None, combiner_name: str = "none",
-               task: str = "", space_config: dict[str, Any] | None = None,
-               resolution: int | None = None) -> Selection:
-    """Search ``space`` with ``search`` (a :class:`~zcnas.search.strategies.Search`), every candidate scored
-    by ``score(archs) -> [{proxy: score}]``; ``combiner`` (unfitted) is the fitness when
-    ``search.fitness=combiner``; ``seed`` is the run's (weights, calibration sample), ``num_classes`` sizes
+def run_search(search: Search, by: FitnessPlan, space: Any, score: Evaluate, proxies: list[str], *, num_classes: int,
+               seed: int, out_dir: Path, benchmark: Any = None, task: str = "",
+               space_config: dict[str, Any] | None = None, resolution: int | None = None) -> Selection:
+    """Search ``space`` with ``search`` (a :class:`~zcnas.search.strategies.Search`) for the best fitness ``by``
+    (:class:`~zcnas.plan.FitnessPlan`, made by the run's plan), every candidate scored
+    by ``score(archs) -> [{proxy: score}]``; ``seed`` is the run's (weights, calibration sample), ``num_classes`` sizes
     the archs' heads (#params). Returns the selected arch with its scores (and, where the benchmark
     covers it, its accuracy and rank percentile among all the benchmark's archs), its #params, its MFLOPs
     at ``resolution`` (when given) and the fitness trajectory (also drawn: ``search_trajectory.png``);
@@ -204,8 +201,7 @@ def run_search(search: Search, space: Any, score: Evaluate, proxies: list[str], 
             raise ValueError(f"search.resume_from={search.resume_from}: its rows lack the scores of {lacking} (it was "
                              f"scored with {sorted(set(rows[0]) - {'arch'})[:8]}); resume with the same proxy=[...] "
                              "as the interrupted run, or leave search.resume_from unset")
-    rank, est = fitness(search, proxies, score, space=space, benchmark=benchmark, combiner=combiner,
-                        combiner_name=combiner_name, seed=seed, task=task, out_dir=out_dir)
+    rank, est = fitness(by, proxies, score, space=space, benchmark=benchmark, seed=seed, task=task, out_dir=out_dir)
     budget = search.budget
     if budget is not None:
         sizes = [space.param_count(a, num_classes) / 1e6 for a in space.sample(min(BUDGET_PROBE_ARCHS, len(space)), np.random.default_rng(0))]
@@ -219,16 +215,16 @@ def run_search(search: Search, space: Any, score: Evaluate, proxies: list[str], 
     best = found.best
     arch = space.decode(best["arch"])
     traj = trajectory(found.history, rank, search.per_round) if found.history else []
-    plot_trajectory(out_dir / "search_trajectory.png", traj, search.name, search.fitness, search.per_round)
+    plot_trajectory(out_dir / "search_trajectory.png", traj, search.name, by.by, search.per_round)
     picks = list(est.selected_) if est is not None and hasattr(est, "selected_") else None
-    loaded = picks is not None and bool(search.combiner_from)  # a selection fitted elsewhere: say where
+    loaded = picks is not None and bool(by.combiner_from)  # a selection fitted elsewhere: say where
     acc = benchmark.table.loc[best["arch"]] if benchmark is not None and best["arch"] in benchmark.table.index else None
     selected = Selection(
-        arch=best["arch"], fitness=found.fitness, search=search.name, fitness_by=search.fitness,
+        arch=best["arch"], fitness=found.fitness, search=search.name, fitness_by=by.by,
         n_evaluated=found.n_evaluated, params_M=params(arch), scores={p: float(best[p]) for p in proxies},
         trajectory=traj, num_classes=int(num_classes), flops_M=flops_m(space, arch, num_classes, resolution) if resolution else None,
         space=space_config, extra=found.extra, combiner_selected=picks,
-        combiner_from=str(search.combiner_from) if loaded else None,
+        combiner_from=by.combiner_from if loaded else None,
         combiner_fitted_on=est.data["fitted_on"] if loaded else None,
         accuracy=None if acc is None else {t: float(acc[t]) for t in benchmark.targets},
         rank_percentile=None if acc is None else {t: float((benchmark.table[t] <= acc[t]).mean() * 100)
