@@ -32,14 +32,19 @@ def test_score_on_a_timm_model_equals_the_run_pipeline(tmp_path):
     """``zcnas.run`` on timm's test_resnet (seed 0, 16 CIFAR-10 images) vs the API on the same network."""
     proc = subprocess.run(
         [sys.executable, "-m", "zcnas.run", "space=timm", "space.models=[test_resnet]", "task=cifar10", "n_archs=1",
-         "batch_size=16", f"proxy=[{','.join(PROXIES)}]", "tracking=none", "cache.path=null",
+         "batch_size=16", f"proxy=[{','.join(PROXIES)}]", "tracking=none", "cache.path=null", "threads=1",
          f"hydra.run.dir={tmp_path / 'run'}"], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     row = pd.read_csv(tmp_path / "run" / "scores.csv").iloc[0]
     assert row["arch"] == "test_resnet"
     net = zcnas.network("timm", "test_resnet", num_classes=10, seed=0)
     x, y = zcnas.images(16, seed=0)
-    got = zcnas.score(net, x, y, proxies=PROXIES)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the run's threads=1: the same reductions, whatever thread count an earlier test left
+    try:
+        got = zcnas.score(net, x, y, proxies=PROXIES)
+    finally:
+        torch.set_num_threads(threads)
     assert list(got) == PROXIES and all(math.isfinite(v) for v in got.values()), got
     assert got == {p: float(row[p]) for p in PROXIES}  # bit-identical to the pipeline's scores.csv
     assert got["params"] == sum(p.numel() for p in net.parameters()) / 1e6

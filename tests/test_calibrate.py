@@ -7,7 +7,8 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
-from zcnas.calibrate import calibrate, decile_profile, find_spike, sweep_windows
+from zcnas.calibrate import calibrate, find_spike, sweep_windows
+from zcnas.deciles import decile_profile
 from zcnas.plan import window_key
 from zcnas.probe import Probe
 from zcnas.proxies import get_proxy

@@ -16,8 +16,8 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
-from zcnas.calibrate import window_scores
 from zcnas.data.tasks import TNB101Task
+from zcnas.deciles import window_scores
 from zcnas.probe import Probe
 from zcnas.proxies import saturated, score
 from zcnas.run import score_archs
@@ -103,7 +103,7 @@ def test_decile_record_gives_every_window_of_the_run_itself(space, tmp_path):
 
 def test_decile_record_is_nan_guarded(tiny_nb201, batch16):
     """A layer without any nonzero σ adds 0 to its decile's Λ (as lswag_lambda does), never NaN."""
-    from zcnas.calibrate import decile_profile
+    from zcnas.deciles import decile_profile
 
     net = tiny_nb201.build(tiny_nb201.decode("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"))
     rec = decile_profile(Probe(net, *batch16), n_splits=2, accumulate=False, bins=10)

@@ -196,13 +196,13 @@ def test_a_run_directory_is_held_by_one_run_and_stale_picks_are_removed(tmp_path
 
 
 def test_search_errors_name_the_setting(tmp_path):
-    proc = cli(tmp_path, "zcnas.run", "search=evolution", "search.population=0", "space.C=2", "space.N=1",
-               "proxy=params", "tracking=none", "hydra.run.dir=run")
+    proc = cli(tmp_path, "zcnas.run", "search=evolution", "search.population=0", "search.fitness=params", "space.C=2",
+               "space.N=1", "proxy=params", "tracking=none", "hydra.run.dir=run")
     assert proc.returncode == 1 and "search.population=0 must be an integer >= 1" in proc.stderr.strip().splitlines()[-1]
     hist = tmp_path / "hist.json"
     hist.write_text(json.dumps({"rows": [{"arch": ARCH, "nwot": 1.0}], "generation": 1, "rng_state": None}))
-    proc = cli(tmp_path, "zcnas.run", "search=evolution", f"search.resume_from={hist}", "space.C=2", "space.N=1",
-               "proxy=params", "tracking=none", "hydra.run.dir=run2")
+    proc = cli(tmp_path, "zcnas.run", "search=evolution", f"search.resume_from={hist}", "search.fitness=params",
+               "space.C=2", "space.N=1", "proxy=params", "tracking=none", "hydra.run.dir=run2")
     assert proc.returncode == 1 and "lack the scores of ['params']" in proc.stderr.strip().splitlines()[-1]
 
 

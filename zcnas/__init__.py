@@ -16,10 +16,10 @@ scores for the arch string ``arch`` (the ``arch`` column of ``scores.csv``), wit
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from zcnas.paths import CONF_DIR, register_resolvers, user_config_dir
 
 if TYPE_CHECKING:
     import torch
@@ -27,10 +27,6 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 __all__ = ["CONF_DIR", "images", "list_proxies", "network", "score", "space_names", "user_config_dir"]
-
-CONF_DIR = str(Path(__file__).resolve().parent / "conf")
-"""The configs every entry point composes (absolute, so console scripts find them too): ``zcnas/conf``
-links to the repository's top-level ``conf/``, where configs are edited; a wheel ships a copy."""
 
 
 def list_proxies() -> list[str]:
@@ -123,25 +119,4 @@ def images(n: int = 64, seed: int = 0, resolution: int = 32) -> tuple[torch.Tens
     return Task(resolution=resolution).batch(n, seed)
 
 
-def user_config_dir() -> Path:
-    """Your own configs, searched by Hydra after the shipped ``conf/``: ``$ZCNAS_CONFIG_DIR``, else
-    ``~/.config/zcnas``. ``python -m zcnas.calibrate`` writes L-SWAG windows to its ``calibrated/``."""
-    env = os.environ.get("ZCNAS_CONFIG_DIR")
-    return Path(env) if env else Path.home() / ".config" / "zcnas"
-
-
-def _config_search_dir() -> str:
-    """``hydra.searchpath`` entry of the configs: :func:`user_config_dir` where it exists, else the
-    shipped ``conf/`` again (a harmless repeat, where a missing directory would warn on every run)."""
-    user = user_config_dir()
-    return str(user if user.is_dir() else Path(__file__).resolve().parent / "conf")
-
-
-def _register_resolvers() -> None:
-    from omegaconf import OmegaConf  # noqa: PLC0415
-
-    if not OmegaConf.has_resolver("zcnas.config_search_dir"):
-        OmegaConf.register_new_resolver("zcnas.config_search_dir", _config_search_dir)
-
-
-_register_resolvers()
+register_resolvers()

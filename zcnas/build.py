@@ -493,8 +493,8 @@ def main() -> None:
     """Hydra entry point (``python -m zcnas.build [overrides]``)."""
     import hydra  # noqa: PLC0415
 
-    from zcnas import CONF_DIR  # noqa: PLC0415
     from zcnas.cli import check_argv, one_line_errors  # noqa: PLC0415
+    from zcnas.paths import CONF_DIR  # noqa: PLC0415
 
     check_argv("zcnas.build")
     @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="build")

@@ -42,7 +42,7 @@ def need(module: str, extra: str, what: str) -> None:
 
 def group_options(group: str) -> list[str]:
     """The options of config group ``group``: ``conf/<group>/*.yaml`` and your own in the user config dir."""
-    from zcnas import CONF_DIR, user_config_dir  # noqa: PLC0415
+    from zcnas.paths import CONF_DIR, user_config_dir  # noqa: PLC0415
 
     return sorted({p.stem for root in (Path(CONF_DIR), user_config_dir()) for p in (root / group).glob("*.yaml")})
 
@@ -61,7 +61,7 @@ def check_argv(prog: str, argv: list[str] | None = None) -> None:
 
     from omegaconf import OmegaConf  # noqa: PLC0415
 
-    from zcnas import CONF_DIR, user_config_dir  # noqa: PLC0415
+    from zcnas.paths import CONF_DIR, user_config_dir  # noqa: PLC0415
 
     user = user_config_dir()
     try:

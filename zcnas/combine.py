@@ -135,7 +135,7 @@ def main() -> None:
     import hydra  # noqa: PLC0415
     from hydra.core.hydra_config import HydraConfig  # noqa: PLC0415
 
-    from zcnas import CONF_DIR  # noqa: PLC0415
+    from zcnas.paths import CONF_DIR  # noqa: PLC0415
 
     check_argv("zcnas.combine")
     @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="combine")

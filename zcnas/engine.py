@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from torch.overrides import TorchFunctionMode
 
+from zcnas.deciles import decile_record
 from zcnas.probe import Probe, arch_seed, seeded
 from zcnas.proxies import check_params, get_proxy, saturated, score
 
@@ -159,7 +160,7 @@ def in_order(fn: Callable[[Any], Any], items: list[Any], in_flight: int, ahead: 
 
 
 DECILE_NEEDS = ("grads", "sigma_terms", "codes", "layers")
-"""What :func:`zcnas.calibrate.decile_record` reads from a probe."""
+"""What :func:`zcnas.deciles.decile_record` reads from a probe."""
 
 
 class ProbeRecord:
@@ -168,7 +169,7 @@ class ProbeRecord:
     * ``saturated:<proxy>``, for every proxy that can saturate (pattern counts: swap, reg_swap, lswag's Ψ):
       1.0 when its count reached the ceiling min(#units, 2^batch), where it ranks nothing;
     * with ``deciles``, L-SWAG's per-decile terms ``lam_<d>``, ``psi_<d>``, ``log_sigma_<d>``
-      (:func:`zcnas.calibrate.decile_record`, under the ``lswag`` proxy's parameters): every window of
+      (:func:`zcnas.deciles.decile_record`, under the ``lswag`` proxy's parameters): every window of
       lswag and lswag_lambda (Table 3, the Fig. 2a sweep) follows from them without another probe.
 
     Its values ride in the score cache under these names (:attr:`keyed`), like scores. An arch whose scores
@@ -198,8 +199,6 @@ class ProbeRecord:
         """The record of one probed arch (read after :func:`zcnas.proxies.score` on the same probe)."""
         out = {f"saturated:{n}": v for n, v in saturated(probe, self.pattern).items()}
         if self.deciles is not None:
-            from zcnas.calibrate import decile_record  # noqa: PLC0415
-
             try:
                 out.update(decile_record(probe, **self.deciles))
             except torch.OutOfMemoryError:

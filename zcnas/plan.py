@@ -139,6 +139,7 @@ def make_plan(cfg: Any, choices: Mapping[str, str] | None = None) -> Plan:
         bench["target"] = config["task"]["name"]  # precomputed columns belong to one task: the one probed
     check_space(config["space"])
     archs = read_arch_list(Path(cfg.archs_from)) if cfg.get("archs_from") else None
+    total = planned(cfg, archs)  # builds the search's settings: their own errors come first
     combiner = CombinerPlan.of(config.get("combiner"))
     node = config.get("search") if searching(cfg) else None
     search = None if node is None else SearchPlan(node, search_name(node), FitnessPlan.of(node, list(proxies), combiner))
@@ -150,7 +151,7 @@ def make_plan(cfg: Any, choices: Mapping[str, str] | None = None) -> Plan:
         batch_size=int(cfg.batch_size), seed=int(cfg.seed), device=str(cfg.device), threads=cfg.threads,
         log_every=int(cfg.log_every), n_archs=int(cfg.n_archs), archs_from=archs,
         archs_from_path=str(cfg.archs_from) if archs is not None else None,
-        record_deciles=bool(cfg.get("record_deciles", False)), total=planned(cfg, archs))
+        record_deciles=bool(cfg.get("record_deciles", False)), total=total)
 
 
 @dataclass(frozen=True)
@@ -342,7 +343,7 @@ def window_used(cfg: Any, choices: Mapping[str, str]) -> dict[str, Any] | None:
     ``default`` (no window for this space and task: the whole network) or ``unknown`` (no Hydra choices:
     composed in-process). ``choices``: Hydra's ``runtime.choices``; a per-target (TNB101) or per-flavour
     file is looked up before the pair's own."""
-    from zcnas import CONF_DIR, user_config_dir  # noqa: PLC0415
+    from zcnas.paths import CONF_DIR, user_config_dir  # noqa: PLC0415
 
     named = [n for n in ("lswag", "lswag_lambda") if n in (cfg.get("proxy") or {})]
     if not named:

@@ -2,7 +2,7 @@
 subnets, for one seed and flavour, appended row by row to a CSV (a rerun skips rows already there).
 
 One set of probe passes per subnet (2 sub-batches of batch/2, activations shared: exact for
-LayerNorm ViTs) serves: per-decile Λ terms and cumulative Ψ (``zcnas.calibrate.decile_profile``,
+LayerNorm ViTs) serves: per-decile Λ terms and cumulative Ψ (``zcnas.deciles.decile_profile``,
 from which L-SWAG for *any* window [lo, hi] is ``sum(lam[lo..hi]) * psi[hi]``), and the registry's
 lswag (full window, a cross-check), zico, swap, nwot, reg_swap, params, flops. Seeding is
 ``python -m zcnas.run``'s: the arch sample, the probe batch and each subnet's init depend on the
@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from zcnas.calibrate import decile_profile
 from zcnas.data import Task, load_autoformer
+from zcnas.deciles import decile_profile
 from zcnas.probe import Probe, arch_seed, seeded
 from zcnas.proxies import score
 from zcnas.spaces import AutoFormerSpace

@@ -269,7 +269,7 @@ def _rank_rho(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 def _proxy_scores(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     """Every ranked column of one seed's cells: the computed proxies, Table 3's full-window rows from the
     decile record (``lswag@full``, ``lswag_lambda@full``) and Suite-Zero's ``sz_*``."""
-    from zcnas.calibrate import window_scores
+    from zcnas.deciles import window_scores
 
     skip = {"arch", "_cpu_h"} | {c for c in frame.columns if c.startswith(("lam_", "psi_", "log_sigma_", "saturated:"))}
     out = {c: frame[c].to_numpy(float) for c in frame.columns if c not in skip}
@@ -357,7 +357,7 @@ def headline_fig4(rho: pd.DataFrame, boots: dict[tuple[str, str], np.ndarray], c
 def window_sweep(grid: Path, proxies: list[str]) -> pd.DataFrame:
     """Fig. 2a from the decile record: ρ of lswag over every window [lo, hi] per column (mean over seeds),
     with the run's own label-free window marked."""
-    from zcnas.calibrate import window_scores
+    from zcnas.deciles import window_scores
 
     rows = []
     for col, seeds in _chunks(grid).items():
