@@ -2,9 +2,10 @@
 
 The data flow: compose config -> plan (the config read once: :func:`zcnas.plan.build_plan`) -> space,
 task, recipe -> a seeded train/validation split of the task's images -> a seeded sample of archs
-(shard k of n: every n-th from the k-th) -> per arch not yet in the output file: train with the recipe (checkpoint every epoch, resume from it), evaluate on
-the validation split, append one JSON line ``{"arch", <task>: accuracy, "meta": {...}}`` -> the
-file loads with ``benchmark=file benchmark.path=...``. ``merge=true`` joins shard files into one.
+(shard k of n: every n-th from the k-th) -> per arch not yet in the output file: train with the recipe
+(checkpoint every epoch, resume from it), evaluate on the validation split, append one JSON line
+``{"arch", <task>: accuracy, "meta": {...}}`` -> the file loads with ``benchmark=file benchmark.path=...``.
+``merge=true`` joins shard files into one.
 
 Examples:
     python -m zcnas.build space=nb201 task=cifar10 n_archs=30 recipe=nb201 recipe.epochs=5

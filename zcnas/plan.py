@@ -1,10 +1,11 @@
-"""The run plan: a composed ``zcnas.run`` config read once, checked, and turned into plain values.
+"""Plans: each command's composed config read once, checked, and turned into plain values.
 
 :func:`make_plan` is the only reader of the Hydra config in a run: it checks every value (one-line errors
 before any work), resolves the interpolations, fills what follows from other keys (a precomputed benchmark's
-target is the probed task), finds the L-SWAG window and where it came from, and counts the archs to score.
-:class:`zcnas.run.Run` then handles only the :class:`Plan` (torchtune's recipes read their config once in
-``setup`` in the same way: pytorch/torchtune, recipes/full_finetune_single_device.py).
+target is the probed task), finds the L-SWAG window and where it came from, checks the search's fitness, and
+counts the archs to score. :class:`zcnas.run.Run` then handles only the :class:`Plan` (torchtune's recipes read
+their config once in ``setup`` in the same way: pytorch/torchtune, recipes/full_finetune_single_device.py). The
+other commands read theirs the same way: :func:`calibration_plan`, :func:`build_plan`, :func:`combine_plan`.
 """
 
 from __future__ import annotations
@@ -90,9 +91,9 @@ class SearchPlan:
 @dataclass(frozen=True)
 class Plan:
     """Everything one ``python -m zcnas.run`` does, as plain values. Nodes a builder instantiates (space,
-    task, benchmark, tracking, the search's) are resolved dicts; ``search`` is None for a uniform sample; ``probe``, ``cache`` and ``engine`` are their
-    groups' nodes (``probe`` is part of every score-cache key); ``config`` is the whole resolved config as
-    the run's config.yaml records it."""
+    task, benchmark, tracking, the search's) are resolved dicts; ``search`` is None for a uniform sample;
+    ``probe``, ``cache`` and ``engine`` are their groups' nodes (``probe`` is part of every score-cache key);
+    ``config`` is the whole resolved config as the run's config.yaml records it."""
 
     config: dict[str, Any]
     secrets: list[str]
