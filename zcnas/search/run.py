@@ -183,9 +183,9 @@ def run_search(search: Search, by: FitnessPlan, space: Any, score: Evaluate, pro
                seed: int, out_dir: Path, benchmark: Any = None, task: str = "",
                space_config: dict[str, Any] | None = None, resolution: int | None = None) -> Selection:
     """Search ``space`` with ``search`` (a :class:`~zcnas.search.strategies.Search`) for the best fitness ``by``
-    (:class:`~zcnas.plan.FitnessPlan`, made by the run's plan), every candidate scored
-    by ``score(archs) -> [{proxy: score}]``; ``seed`` is the run's (weights, calibration sample), ``num_classes`` sizes
-    the archs' heads (#params). Returns the selected arch with its scores (and, where the benchmark
+    (:class:`~zcnas.plan.FitnessPlan`, made by the run's plan), every candidate scored by
+    ``score(archs) -> [{proxy: score}]``; ``seed`` is the run's (weights, calibration sample), ``num_classes``
+    sizes the archs' heads (#params). Returns the selected arch with its scores (and, where the benchmark
     covers it, its accuracy and rank percentile among all the benchmark's archs), its #params, its MFLOPs
     at ``resolution`` (when given) and the fitness trajectory (also drawn: ``search_trajectory.png``);
     ``space_config`` goes with it, so ``python -m zcnas.export`` needs no more."""
