@@ -62,21 +62,20 @@ class FitnessPlan:
 
     @classmethod
     def of(cls, search: Any, proxies: list[str], combiner: CombinerPlan | None = None) -> FitnessPlan:
-        """From a search's settings (its node or a :class:`~zcnas.search.strategies.Search`), the run's proxies
-        and combiner; a fitness that names no proxy, or a combiner that is neither configured nor saved,
-        is a one-line error before any work."""
-        get = search.get if isinstance(search, Mapping) else lambda k, d=None: getattr(search, k, d)
-        by = str(get("fitness", "lswag"))
+        """From a search's settings (a :class:`~zcnas.search.strategies.Search`), the run's proxies and combiner;
+        a fitness that names no proxy, or a combiner that is neither configured nor saved, is a one-line error
+        before any work."""
+        by = str(search.fitness)
         if by in proxies:
             return cls(by=by)
         if by != "combiner":
             raise ValueError(f"search.fitness={by!r} must be one of the proxies {proxies} or 'combiner'")
-        if get("combiner_from"):  # fitted elsewhere (another benchmark): no labels needed here
-            return cls(by=by, combiner_from=str(get("combiner_from")))
+        if search.combiner_from:  # fitted elsewhere (another benchmark): no labels needed here
+            return cls(by=by, combiner_from=str(search.combiner_from))
         if combiner is None or combiner.estimator is None:
             raise ValueError("search.fitness=combiner needs combiner=<libra|xgboost|...> and a benchmark with labels, "
                              "or a fitted combiner file: search.combiner_from=<combiner.json>")
-        return cls(by=by, combiner=combiner, n_calib=int(get("n_calib", 100)), target=get("target"))
+        return cls(by=by, combiner=combiner, n_calib=int(search.n_calib), target=search.target)
 
 
 @dataclass(frozen=True)
@@ -140,10 +139,11 @@ def make_plan(cfg: Any, choices: Mapping[str, str] | None = None) -> Plan:
         bench["target"] = config["task"]["name"]  # precomputed columns belong to one task: the one probed
     check_space(config["space"])
     archs = read_arch_list(Path(cfg.archs_from)) if cfg.get("archs_from") else None
-    total = planned(cfg, archs)  # builds the search's settings: their own errors come first
+    strategy = instantiate(cfg.search) if searching(cfg) else None  # the search's own setting errors come first
+    total = planned(cfg, archs, strategy)
     combiner = CombinerPlan.of(config.get("combiner"))
-    node = config.get("search") if searching(cfg) else None
-    search = None if node is None else SearchPlan(node, search_name(node), FitnessPlan.of(node, list(proxies), combiner))
+    search = None if strategy is None else SearchPlan(config["search"], strategy.name,
+                                                      FitnessPlan.of(strategy, list(proxies), combiner))
     return Plan(
         config=config, secrets=secrets, space=config["space"], task=config["task"], benchmark=bench,
         tracking=config["tracking"], search=search, combiner=combiner, proxies=proxies,
@@ -275,10 +275,11 @@ def _plain(node: Any) -> Any:
     return copy.deepcopy(node)
 
 
-def planned(cfg: Any, archs: list[str] | None = None) -> tuple[int, bool]:
+def planned(cfg: Any, archs: list[str] | None = None, search: Any = None) -> tuple[int, bool]:
     """How many architectures this run scores: (count, exact). A search's count is its evaluation
     budget (evolution: the first population + mutations and crossovers of the later generations;
-    duplicates are scored once), so an upper bound. ``archs``: the ``archs_from`` list, if already read."""
+    duplicates are scored once), so an upper bound. ``archs``: the ``archs_from`` list, ``search``: the
+    :class:`~zcnas.search.strategies.Search` built from ``cfg.search``, if already at hand."""
     if not searching(cfg):
         if archs is None and cfg.get("archs_from"):
             archs = read_arch_list(Path(cfg.archs_from))
@@ -286,15 +287,7 @@ def planned(cfg: Any, archs: list[str] | None = None) -> tuple[int, bool]:
         return len(range(cfg.shard.index, n, cfg.shard.count)), True
     from hydra.utils import get_class  # noqa: PLC0415
 
-    return instantiate(cfg.search).planned(get_class(cfg.space._target_)), False
-
-
-def search_name(search: Mapping[str, Any]) -> str:
-    """The configured search's name (``evolution``, ``random``, ``prune``)."""
-    from hydra.utils import get_class  # noqa: PLC0415
-
-    cls: Any = get_class(search["_target_"])
-    return str(cls.name)
+    return (search or instantiate(cfg.search)).planned(get_class(cfg.space._target_)), False
 
 
 def check_space(space_cfg: Mapping[str, Any]) -> None:
